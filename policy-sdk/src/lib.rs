@@ -1,0 +1,109 @@
+//! SDK for Lanyard policies: WebAssembly components that decide, per bound resource, whether
+//! a user may consent and what their access tokens carry.
+//!
+//! A policy is a type implementing [`Policy`] plus one [`export_policy!`] line. It sees a
+//! [`Request`] (user, client, resource, scopes, its binding's config, `now`) and answers a
+//! [`ConsentDecision`] before the consent page and a [`TokenDecision`] at every mint.
+//!
+//! ```
+//! use lanyard_policy::{Policy, Request, TokenDecision};
+//!
+//! pub struct Beta;
+//!
+//! impl Policy for Beta {
+//!     fn token(req: &Request) -> TokenDecision {
+//!         TokenDecision::allow().claim("beta", req.user.email.ends_with("@example.com"))
+//!     }
+//! }
+//!
+//! lanyard_policy::export_policy!(Beta);
+//! ```
+//!
+//! Layout: `request` and `decision` are the plain types authors use; `log` reaches the
+//! host's log; `guest` is the only module that sees the wit-bindgen output generated from
+//! `schema/wit/policy.wit`, and converts at the boundary.
+
+mod decision;
+mod guest;
+pub mod log;
+mod request;
+
+pub use decision::{
+    Claim, ClaimValue, ConsentDecision, ConsentOutcome, TokenDecision, TokenOutcome,
+};
+pub use request::{Client, GrantType, InputError, InputSource, Request, User};
+
+/// A policy: one decision per phase. Each default allows and changes nothing, so a policy
+/// implements only the phases it cares about.
+///
+/// The host makes a fresh instance for every call, so there is no `self` and no state that
+/// outlives a call; everything a decision may depend on is in the [`Request`].
+pub trait Policy {
+    /// Called before the consent page is shown: may deny, drop requested scopes, add notices.
+    fn consent(req: &Request) -> ConsentDecision {
+        let _ = req;
+        ConsentDecision::allow()
+    }
+
+    /// Called at every mint, code exchange and refresh alike: may deny, drop scopes, add
+    /// claims. Check [`Request::grant_type`] to tell the two apart.
+    fn token(req: &Request) -> TokenDecision {
+        let _ = req;
+        TokenDecision::allow()
+    }
+}
+
+/// Exports a [`Policy`] as the component's `consent` and `token` functions.
+///
+/// Use it once, in the policy crate's `lib.rs`: `lanyard_policy::export_policy!(MyPolicy);`.
+/// On wasm32 it emits the component exports; on other targets it only checks that the type
+/// implements [`Policy`], so the same crate builds and tests natively.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        const _: () = {
+            fn assert_is_policy<P: $crate::Policy>() {}
+            let _ = assert_is_policy::<$policy>;
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type LanyardPolicyExport = $crate::__private::Exporter<$policy>;
+            $crate::__private::bindings::export_world!(
+                LanyardPolicyExport with_types_in $crate::__private::bindings
+            );
+        };
+    };
+}
+
+/// Compiles the README's examples as doctests, so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// Not public API: what `export_policy!` needs to name from the policy's crate.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guest::{Exporter, bindings};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Defaults;
+    impl Policy for Defaults {}
+
+    // The macro must expand, and do nothing, on a native target. On wasm32 its glue is
+    // `unsafe` code, which `forbid(unsafe_code)` rejects inside this crate but not when it
+    // comes from another crate's macro, as in every policy.
+    #[cfg(not(target_arch = "wasm32"))]
+    export_policy!(Defaults);
+
+    #[test]
+    fn default_phases_allow_and_change_nothing() {
+        let req = Request::default().with_scopes(["read", "write"]);
+        assert_eq!(Defaults::consent(&req), ConsentDecision::allow());
+        assert_eq!(Defaults::token(&req), TokenDecision::allow());
+    }
+}

@@ -1,0 +1,103 @@
+//! The one `App` every handler shares, built in one place: it picks the backends (the
+//! embedded store unless production URLs are set), loads the signing keys, and
+//! precomputes the discovery documents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::oauth::cimd::CimdResolver;
+use crate::oauth::metadata::Discovery;
+use crate::policy::PolicyRegistry;
+use crate::store::Stores;
+use crate::store::embedded::Embedded;
+use crate::tokens::KeyRing;
+
+pub struct App {
+    pub config: Config,
+    pub stores: Stores,
+    pub keys: KeyRing,
+    pub discovery: Discovery,
+    pub cimd: CimdResolver,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub metrics: Metrics,
+    /// Bound policies, if any.
+    pub policies: Option<Arc<PolicyRegistry>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("issuer", &self.config.issuer).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Opens the configured store and builds the app around it.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+        let stores = open_stores(&config)?;
+        Self::with_stores(config, stores, Arc::new(SystemClock), Arc::new(OsRandom::default())).await
+    }
+
+    pub async fn with_stores(
+        config: Config,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> anyhow::Result<Arc<App>> {
+        let policies = crate::policy::from_config(&config)?;
+        let keys = KeyRing::load(stores.keys.as_ref(), config.signing_alg, config.publish_retired_for(), clock.now()).await?;
+        Ok(Arc::new(App {
+            discovery: Discovery::new(&config),
+            cimd: CimdResolver::new(config.cimd.clone())?,
+            metrics: Metrics::default(),
+            policies,
+            config,
+            stores,
+            keys,
+            clock,
+            random,
+        }))
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Work a server does in the background: picking up rotated keys, and dropping
+    /// expired short-lived records.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
+            loop {
+                tick.tick().await;
+                match app.keys.reload(app.stores.keys.as_ref(), app.now()).await {
+                    Ok(true) => tracing::info!(kid = %app.keys.current().signer.kid, "signing keys reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not reload signing keys"),
+                }
+            }
+        });
+        if let Some(registry) = &self.policies {
+            crate::policy::watch::spawn(registry.clone(), Duration::from_millis(self.config.policies.poll_ms.max(50)));
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.stores.ephemeral.0.purge_expired(app.now()).await {
+                    tracing::warn!(error = %e, "could not purge expired records");
+                }
+            }
+        });
+    }
+}
+
+/// The storage backends for this configuration.
+pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    Ok(Embedded::open(&config.data_dir)?.stores())
+}

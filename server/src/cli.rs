@@ -1,0 +1,271 @@
+//! What each command-line verb does. `main.rs` parses; these run.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::app::{App, open_stores};
+use crate::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::config::Config;
+use crate::oauth::types::RedirectUri;
+use crate::portal::register::{check, create_user};
+use crate::secret::SecretHash;
+use crate::store::{Client, ClientSource, KeyState, StoreError};
+use crate::tokens::keyring::{ensure_keys, rotate};
+
+/// Loads the configuration from the working directory and the process environment, and
+/// logs what it warns about.
+pub fn load_config() -> anyhow::Result<Config> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let (config, warnings) = Config::load(&std::env::current_dir()?, &env)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
+}
+
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LANYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("LANYARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let app = App::build(config).await?;
+    app.spawn_maintenance();
+    let addr = listener.local_addr()?;
+    tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
+    // A line on stdout that scripts and tests can wait for.
+    println!("lanyard listening on http://{addr} (issuer {})", app.config.issuer);
+    crate::http::serve(app, listener, crate::http::shutdown_signal()).await?;
+    Ok(())
+}
+
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    open_stores(&config)?;
+    println!("migrations applied");
+    Ok(())
+}
+
+fn read_password(password: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = password {
+        return Ok(p);
+    }
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_string())
+}
+
+pub async fn user_add(config: Config, email: &str, password: Option<String>) -> anyhow::Result<()> {
+    let password = read_password(password)?;
+    if let Err(msg) = check(&crate::portal::login::fold_email(email), &password) {
+        bail!("{msg}");
+    }
+    let app = App::build(config).await?;
+    match create_user(&app, email, &password, true).await {
+        Ok(u) => {
+            println!("{}", json!({"sub": u.sub, "email": u.email}));
+            Ok(())
+        }
+        Err(StoreError::Conflict) => bail!("a user with email {email} already exists"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> anyhow::Result<()> {
+    let value: serde_json::Value = serde_json::from_str(metadata).context("metadata must be JSON")?;
+    if !value.is_object() {
+        bail!("metadata must be a JSON object");
+    }
+    let stores = open_stores(&config)?;
+    let email = crate::portal::login::fold_email(email);
+    let Some(user) = stores.users.user_by_email(&email).await? else {
+        bail!("no user with email {email}");
+    };
+    stores.users.set_metadata(&user.sub, &value).await?;
+    println!("{}", json!({"sub": user.sub, "email": user.email, "metadata": value}));
+    Ok(())
+}
+
+/// What `client add` was asked for.
+#[derive(Debug)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub confidential: bool,
+    pub scope: Option<String>,
+    /// Resources this client serves: it may introspect their tokens.
+    pub resource_server: Vec<String>,
+}
+
+pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
+    for u in &c.redirect_uris {
+        RedirectUri::parse(u).and_then(|r| r.kind()).map_err(|e| anyhow::anyhow!("redirect URI {u}: {e}"))?;
+    }
+    if c.redirect_uris.is_empty() && c.resource_server.is_empty() {
+        bail!("give at least one --redirect-uri (or --resource-server for an introspecting resource)");
+    }
+    let stores = open_stores(&config)?;
+    let random = OsRandom::default();
+    let id = random.id();
+    let secret = (c.confidential || !c.resource_server.is_empty()).then(|| random.token());
+    let auth_method = if secret.is_some() { "client_secret_basic" } else { "none" };
+    let grant_types: Vec<String> = if c.redirect_uris.is_empty() {
+        Vec::new()
+    } else {
+        vec!["authorization_code".into(), "refresh_token".into()]
+    };
+    let mut metadata = json!({
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "token_endpoint_auth_method": auth_method,
+        "grant_types": grant_types,
+    });
+    if !c.resource_server.is_empty() {
+        metadata["lanyard_resource_server"] = json!(c.resource_server);
+    }
+    let client = Client {
+        id: id.clone(),
+        secret_hash: secret.as_deref().map(|s| SecretHash::of(s).as_str().to_string()),
+        name: Some(c.name.clone()),
+        redirect_uris: c.redirect_uris.clone(),
+        grant_types,
+        auth_method: auth_method.into(),
+        scope: c.scope.clone(),
+        metadata,
+        source: ClientSource::Operator,
+        created_at: SystemClock.now(),
+    };
+    stores.clients.create_client(&client).await?;
+    let mut out = json!({"client_id": id, "client_name": c.name, "token_endpoint_auth_method": auth_method});
+    if let Some(s) = secret {
+        out["client_secret"] = json!(s);
+    }
+    println!("{out}");
+    Ok(())
+}
+
+pub async fn client_list(config: Config) -> anyhow::Result<()> {
+    let stores = open_stores(&config)?;
+    for c in stores.clients.clients().await? {
+        println!(
+            "{}",
+            json!({"client_id": c.id, "client_name": c.name, "source": c.source.as_str(),
+                   "token_endpoint_auth_method": c.auth_method, "redirect_uris": c.redirect_uris, "created_at": c.created_at})
+        );
+    }
+    Ok(())
+}
+
+pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
+    let stores = open_stores(&config)?;
+    if !stores.clients.remove_client(id).await? {
+        bail!("no client {id}");
+    }
+    println!("removed {id}");
+    Ok(())
+}
+
+pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
+    let stores = open_stores(&config)?;
+    let kid = rotate(stores.keys.as_ref(), config.signing_alg, config.publish_retired_for(), SystemClock.now()).await?;
+    println!("{}", json!({"signing_kid": kid, "note": "running servers switch within LANYARD_KEY_RELOAD_SECS"}));
+    Ok(())
+}
+
+pub async fn keys_list(config: Config) -> anyhow::Result<()> {
+    let stores = open_stores(&config)?;
+    ensure_keys(stores.keys.as_ref(), config.signing_alg, SystemClock.now()).await?;
+    for k in stores.keys.signing_keys().await? {
+        let state = match k.state {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired => "retired",
+        };
+        println!("{}", json!({"kid": k.kid, "alg": k.alg, "state": state, "created_at": k.created_at, "retired_at": k.retired_at}));
+    }
+    Ok(())
+}
+
+/// `lanyard policy test`: one fixture in, one decision out (as JSON). A policy failure is
+/// an error (non-zero exit) with the reason.
+pub fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow::Result<()> {
+    use crate::policy::engine::{Limits, PolicyEngine};
+    let bytes = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
+    let text = std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let input: crate::policy::PolicyInput = serde_json::from_str(&text).context("input does not match the fixture format")?;
+    let engine = PolicyEngine::new(Limits::default(), None)?;
+    let name = module.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+    let compiled = engine.compile(name, &bytes)?;
+    let decision = crate::policy::evaluate::decide(&engine, &compiled, &input)?;
+    println!("{}", serde_json::to_string(&decision)?);
+    Ok(())
+}
+
+/// `lanyard policy eval`: what the bound policies would decide for a real user, client and
+/// resource, at both phases, without minting anything.
+pub async fn policy_eval(config: Config, email: &str, client_id: &str, resource: &str) -> anyhow::Result<()> {
+    use crate::policy::evaluate::{consent_phase, token_phase};
+    use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
+    use crate::policy::{ConsentVerdict, TokenVerdict};
+    let app = App::build(config).await?;
+    let Some(registry) = app.policies.clone() else {
+        bail!("no policies are bound in lanyard.toml");
+    };
+    let email = crate::portal::login::fold_email(email);
+    let Some(user) = app.stores.users.user_by_email(&email).await? else {
+        bail!("no user with email {email}");
+    };
+    let client = crate::oauth::client::find_client(&app, client_id)
+        .await
+        .map_err(|_| anyhow::anyhow!("no client {client_id}"))?;
+    let uri = crate::oauth::types::ResourceUri::parse(resource).map_err(|e| anyhow::anyhow!("{resource}: {e}"))?;
+    let rc = app.config.resource(&uri).ok_or_else(|| anyhow::anyhow!("{resource} is not a configured resource"))?;
+    let scopes: Vec<String> = rc.scopes.iter().map(|s| s.as_str().to_string()).collect();
+    let base = PolicyInput {
+        phase: Phase::Consent,
+        grant_type: None,
+        user: UserInput { sub: user.sub.clone(), email: user.email.clone(), email_verified: user.email_verified, metadata: user.metadata.clone() },
+        client: ClientInput { id: client.id.clone(), name: client.display_name() },
+        resource: rc.uri.as_str().to_string(),
+        scopes,
+        config: json!({}),
+        now: app.now(),
+    };
+    let consent = match consent_phase(&registry, &base) {
+        ConsentVerdict::Allow { drop_scopes, notices, runs } => json!({"decision": "allow", "drop_scopes": drop_scopes, "notices": notices, "runs": runs}),
+        ConsentVerdict::Deny { reason, runs } => json!({"decision": "deny", "reason": reason, "runs": runs}),
+        ConsentVerdict::Failed { policy, failure, runs } => json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs}),
+    };
+    let token_input = PolicyInput { phase: Phase::Token, grant_type: Some("authorization_code".into()), ..base };
+    let token = match token_phase(&registry, &token_input) {
+        TokenVerdict::Allow { claims, drop_scopes, runs } => json!({"decision": "allow", "claims": claims, "drop_scopes": drop_scopes, "runs": runs}),
+        TokenVerdict::Deny { reason, runs } => json!({"decision": "deny", "reason": reason, "runs": runs}),
+        TokenVerdict::Failed { policy, failure, runs } => json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs}),
+    };
+    println!("{}", serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?);
+    Ok(())
+}
+
+/// `lanyard policy log`: the most recent mints' decisions, newest first, one JSON per line.
+pub async fn policy_log(config: Config, limit: u32) -> anyhow::Result<()> {
+    let stores = open_stores(&config)?;
+    for e in stores.decisions.recent_decisions(limit).await? {
+        println!(
+            "{}",
+            json!({"jti": e.jti, "at": e.at, "client_id": e.client_id, "sub": e.sub, "resource": e.resource,
+                   "grant_type": e.grant_type, "outcome": e.outcome, "runs": e.runs})
+        );
+    }
+    Ok(())
+}

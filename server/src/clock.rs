@@ -1,0 +1,82 @@
+//! Time and randomness, injected so that expiry and rotation are testable (style.md §12).
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Seconds since the Unix epoch; every expiry in Lanyard is one of these.
+pub type UnixTime = i64;
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> UnixTime;
+}
+
+/// The wall clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixTime {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that stands still until told otherwise (tests).
+#[derive(Debug)]
+pub struct FixedClock(pub std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    pub fn at(t: UnixTime) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(t))
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> UnixTime {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Source of secrets: codes, refresh tokens, session ids, client ids.
+pub trait Random: Send + Sync + fmt::Debug {
+    fn fill(&self, buf: &mut [u8]);
+
+    /// 256 random bits, base64url: the shape of every bearer secret Lanyard hands out.
+    fn token(&self) -> String {
+        let mut buf = [0u8; 32];
+        self.fill(&mut buf);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    /// 128 random bits, base64url: identifiers that must not be guessable but are not secrets.
+    fn id(&self) -> String {
+        let mut buf = [0u8; 16];
+        self.fill(&mut buf);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+}
+
+/// The operating system's CSPRNG, through aws-lc.
+#[derive(Debug, Default)]
+pub struct OsRandom(SystemRandom);
+
+impl Random for OsRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // SystemRandom only fails when the OS has no entropy source at all; nothing
+        // sensible can continue then.
+        if self.0.fill(buf).is_err() {
+            std::process::abort();
+        }
+    }
+}
+

@@ -1,0 +1,85 @@
+//! Routing: (method, path) to handler. OAuth errors are rendered here, once.
+
+use http::{HeaderValue, Method, StatusCode};
+
+use super::cors;
+use super::response::{Resp, json_bytes, method_not_allowed, not_found, text};
+use super::Req;
+use crate::app::App;
+use crate::oauth::{self, OAuthError};
+use crate::portal;
+use crate::resource::mcp;
+
+pub async fn route(app: &App, req: &Req) -> Resp {
+    let path = local_path(app, &req.path);
+    if req.method == Method::OPTIONS {
+        return if cors::applies(path) { cors::preflight(req) } else { method_not_allowed("GET, POST") };
+    }
+    let mut resp = dispatch(app, req, path).await;
+    if cors::applies(path) {
+        cors::add_headers(&mut resp);
+    }
+    resp
+}
+
+/// An issuer with a path (`https://auth.example/tenant`) may be reached with or without the
+/// prefix, depending on the proxy in front: accept both.
+fn local_path<'a>(app: &App, path: &'a str) -> &'a str {
+    let issuer_path = app.config.issuer.splitn(4, '/').nth(3).map(|p| format!("/{p}"));
+    match issuer_path {
+        Some(prefix) if path.starts_with(&prefix) && path[prefix.len()..].starts_with('/') => &path[prefix.len()..],
+        _ => path,
+    }
+}
+
+fn oauth_result(r: Result<Resp, OAuthError>) -> Resp {
+    r.unwrap_or_else(|e| e.response())
+}
+
+async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
+    use Method as M;
+    let m = &req.method;
+    match (m, path) {
+        (_, p) if p.starts_with("/.well-known/") => match *m {
+            M::GET | M::HEAD => app.discovery.serve(p).unwrap_or_else(not_found),
+            _ => method_not_allowed("GET"),
+        },
+        (&M::GET, "/oauth/jwks") => {
+            let mut r = json_bytes(StatusCode::OK, app.keys.current().jwks.clone());
+            r.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            r
+        }
+        (&M::POST, "/oauth/register") => oauth_result(oauth::register::handle(app, req).await),
+        (&M::GET | &M::POST, "/oauth/authorize") => oauth::authorize::handle(app, req).await,
+        (&M::POST, "/oauth/token") => oauth_result(oauth::token::handle(app, req).await),
+        (&M::POST, "/oauth/revoke") => oauth_result(oauth::revoke::handle(app, req).await),
+        (&M::POST, "/oauth/introspect") => oauth_result(oauth::introspect::handle(app, req).await),
+        (&M::GET | &M::POST, "/oauth/userinfo") => oauth::userinfo::handle(app, req).await,
+        (_, "/oauth/jwks" | "/oauth/register" | "/oauth/token" | "/oauth/revoke" | "/oauth/introspect") => {
+            method_not_allowed(if path == "/oauth/jwks" { "GET" } else { "POST" })
+        }
+        (&M::GET, "/login") => portal::login::show(app, req).await,
+        (&M::POST, "/login") => portal::login::submit(app, req).await,
+        (&M::GET, "/register") => portal::register::show(app, req).await,
+        (&M::POST, "/register") => portal::register::submit(app, req).await,
+        (&M::GET, "/consent") => portal::consent::show(app, req).await,
+        (&M::POST, "/consent") => portal::consent::submit(app, req).await,
+        (&M::GET, "/logout") => portal::logout::show(app, req).await,
+        (&M::POST, "/logout") => portal::logout::submit(app, req).await,
+        (&M::GET, "/") => portal::home(app, req).await,
+        (_, "/mcp") => mcp::handle(app, req).await,
+        (&M::GET, "/mcp/ping") => mcp::ping(app, req).await,
+        (&M::GET, "/healthz") => text(StatusCode::OK, "ok"),
+        (&M::GET, "/readyz") => match app.stores.health.ping().await {
+            Ok(()) => text(StatusCode::OK, "ready"),
+            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+        },
+        (&M::GET, "/metrics") => {
+            let mut r = text(StatusCode::OK, "");
+            *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(app.metrics.render()));
+            r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r
+        }
+        _ => not_found(),
+    }
+}

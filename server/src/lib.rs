@@ -1,0 +1,19 @@
+//! Lanyard: OAuth 2.1 authorization server for MCP apps.
+//!
+//! Requests flow `http` -> `oauth` | `portal` | `resource` -> `tokens`, `store`.
+//! `store` never sees HTTP types; `oauth` never names a backend. `app` builds the one
+//! [`app::App`] every handler shares, picking the backends from [`config::Config`].
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod oauth;
+pub mod policy;
+pub mod portal;
+pub mod resource;
+pub mod secret;
+pub mod store;
+pub mod tokens;

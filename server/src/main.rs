@@ -1,0 +1,142 @@
+//! The `lanyard` command line: parses, then calls into the library.
+
+use clap::{Parser, Subcommand};
+use lanyard::cli;
+
+#[derive(Parser)]
+#[command(name = "lanyard", version, about = "OAuth 2.1 authorization server for MCP apps")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the embedded store unless production URLs are configured).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Test, preview and audit WebAssembly policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Run one policy on one input fixture and print its decision as JSON.
+    Test { module: std::path::PathBuf, input: std::path::PathBuf },
+    /// Preview what the bound policies decide for a real user, client and resource.
+    Eval {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        resource: String,
+    },
+    /// Show the decision log of recent mints.
+    Log {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input unless --password is given.
+    Add {
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Operator-defined metadata that policies read.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+}
+
+#[derive(Subcommand)]
+enum MetadataCommand {
+    /// Replace a user's metadata with a JSON object.
+    Set { email: String, json: String },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client. Public (PKCE only) unless --confidential.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long)]
+        confidential: bool,
+        #[arg(long)]
+        scope: Option<String>,
+        /// A resource this client serves; it gets a secret and may introspect that resource's tokens.
+        #[arg(long = "resource-server")]
+        resource_server: Vec<String>,
+    },
+    List,
+    Remove { client_id: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Promote the published next key to signing, and publish a new next key.
+    Rotate,
+    List,
+}
+
+fn main() -> std::process::ExitCode {
+    cli::init_logging();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lanyard: cannot start runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lanyard: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    // A fixture test needs no configuration or store.
+    if let Command::Policy(PolicyCommand::Test { module, input }) = &args.command {
+        return cli::policy_test(module, input);
+    }
+    let config = cli::load_config()?;
+    match args.command {
+        Command::Serve => cli::serve(config).await,
+        Command::Migrate => cli::migrate(config).await,
+        Command::User(UserCommand::Add { email, password }) => cli::user_add(config, &email, password).await,
+        Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
+            cli::user_metadata_set(config, &email, &json).await
+        }
+        Command::Client(ClientCommand::Add { name, redirect_uris, confidential, scope, resource_server }) => {
+            cli::client_add(config, cli::NewClient { name, redirect_uris, confidential, scope, resource_server }).await
+        }
+        Command::Client(ClientCommand::List) => cli::client_list(config).await,
+        Command::Client(ClientCommand::Remove { client_id }) => cli::client_remove(config, &client_id).await,
+        Command::Keys(KeysCommand::Rotate) => cli::keys_rotate(config).await,
+        Command::Keys(KeysCommand::List) => cli::keys_list(config).await,
+        Command::Policy(PolicyCommand::Test { module, input }) => cli::policy_test(&module, &input),
+        Command::Policy(PolicyCommand::Eval { user, client, resource }) => cli::policy_eval(config, &user, &client, &resource).await,
+        Command::Policy(PolicyCommand::Log { limit }) => cli::policy_log(config, limit).await,
+    }
+}

@@ -1,0 +1,108 @@
+//! Finding a client by id: a registered one from the store, or a metadata document
+//! fetched from its URL. Either way the handlers see one [`ResolvedClient`].
+
+use super::cimd::CimdError;
+use super::error::OAuthError;
+use super::types::{RedirectUri, ScopeSet};
+use crate::app::App;
+use crate::secret::SecretHash;
+use crate::store::Client;
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientCredential {
+    /// A public client: PKCE is its proof.
+    None,
+    /// A confidential client with a shared secret (we keep its hash).
+    Secret(SecretHash),
+}
+
+/// Where the client's registration came from, which the consent page tells the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOrigin {
+    Registered,
+    /// A Client ID Metadata Document, hosted at this host.
+    MetadataDocument { host: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvedClient {
+    pub id: String,
+    pub name: Option<String>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<String>,
+    pub credential: ClientCredential,
+    /// A registered scope limit, if any.
+    pub scope: Option<ScopeSet>,
+    pub origin: ClientOrigin,
+}
+
+/// Why no client could be had.
+#[derive(Debug)]
+pub enum LookupError {
+    Unknown,
+    Metadata(CimdError),
+    Store(OAuthError),
+}
+
+impl ResolvedClient {
+    fn from_stored(c: Client) -> Self {
+        Self {
+            redirect_uris: c.redirect_uris.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect(),
+            grant_types: c.grant_types,
+            credential: match c.secret_hash {
+                Some(h) => ClientCredential::Secret(SecretHash::from_stored(h)),
+                None => ClientCredential::None,
+            },
+            scope: c.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
+            name: c.name,
+            id: c.id,
+            origin: ClientOrigin::Registered,
+        }
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// The registered redirect URI `requested` matches, if any.
+    pub fn redirect_matches(&self, requested: &RedirectUri) -> bool {
+        self.redirect_uris.iter().any(|r| requested.matches_registered(r))
+    }
+
+    /// What to call the client on the consent page: its name, else where it redirects.
+    pub fn display_name(&self) -> String {
+        match (&self.name, &self.origin) {
+            (Some(n), _) => n.clone(),
+            (None, ClientOrigin::MetadataDocument { host }) => host.clone(),
+            (None, ClientOrigin::Registered) => self
+                .redirect_uris
+                .first()
+                .map(RedirectUri::host)
+                .unwrap_or_else(|| self.id.clone()),
+        }
+    }
+}
+
+pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupError> {
+    if app.cimd.is_candidate(id) {
+        let doc = app.cimd.resolve(id, app.now()).await.map_err(LookupError::Metadata)?;
+        return Ok(ResolvedClient {
+            id: doc.client_id.clone(),
+            name: Some(doc.client_name.clone()),
+            redirect_uris: doc.redirect_uris.clone(),
+            grant_types: doc.grant_types.clone(),
+            // Metadata-document clients hold no shared secret; whatever method the
+            // document declares, they are public here and PKCE binds the code (ChatGPT
+            // declares private_key_jwt and falls back to none when we do not list it).
+            credential: ClientCredential::None,
+            scope: doc.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
+            origin: ClientOrigin::MetadataDocument { host: doc.host.clone() },
+        });
+    }
+    match app.stores.clients.client(id).await {
+        Ok(Some(c)) => Ok(ResolvedClient::from_stored(c)),
+        Ok(None) => Err(LookupError::Unknown),
+        Err(e) => Err(LookupError::Store(e.into())),
+    }
+}

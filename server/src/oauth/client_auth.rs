@@ -1,0 +1,90 @@
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749
+//! §2.3): `client_secret_basic`, `client_secret_post`, or `none` for public clients.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::client::{ClientCredential, LookupError, ResolvedClient, find_client};
+use super::error::OAuthError;
+use crate::app::App;
+use crate::http::Req;
+use crate::http::request::Params;
+
+/// The credentials a request carried, before they are checked.
+#[derive(Debug)]
+struct Presented {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
+    if let Some(h) = req.header("authorization") {
+        if let Some((scheme, value)) = h.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("basic") {
+                let bad = || OAuthError::InvalidClient { description: "malformed Basic credentials".into(), basic: true };
+                let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
+                let text = String::from_utf8(decoded).map_err(|_| bad())?;
+                let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+                // RFC 6749 §2.3.1: both halves are form-urlencoded before encoding.
+                let id = urldecode(id).ok_or_else(bad)?;
+                let secret = urldecode(secret).ok_or_else(bad)?;
+                // Python's SDK also repeats client_id in the body; it must agree.
+                if form.get("client_id").is_some_and(|b| b != id) {
+                    return Err(OAuthError::invalid_request("client_id in body differs from Basic credentials"));
+                }
+                if form.get("client_secret").is_some() {
+                    return Err(OAuthError::invalid_request("client credentials sent twice"));
+                }
+                return Ok(Presented { client_id: id, secret: Some(secret), basic: true });
+            }
+        }
+    }
+    let client_id = form
+        .get("client_id")
+        .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+    Ok(Presented {
+        client_id: client_id.to_string(),
+        secret: form.get("client_secret").map(str::to_string),
+        basic: false,
+    })
+}
+
+/// Percent-decoding only: `+` stays `+`, because clients that skip the form encoding (the
+/// TS SDK) send secrets raw, and ours never contain a space.
+fn urldecode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+}
+
+/// Authenticates the calling client. An unknown client is `invalid_client` with 401,
+/// which tells Claude and the TS SDK to register again.
+pub async fn authenticate(app: &App, req: &Req, form: &Params) -> Result<ResolvedClient, OAuthError> {
+    let p = presented(req, form)?;
+    let fail = |d: &str| OAuthError::InvalidClient { description: d.to_string(), basic: p.basic };
+    let client = match find_client(app, &p.client_id).await {
+        Ok(c) => c,
+        Err(LookupError::Unknown) => return Err(fail("unknown client")),
+        Err(LookupError::Metadata(e)) => return Err(fail(&e.to_string())),
+        Err(LookupError::Store(e)) => return Err(e),
+    };
+    match (&client.credential, &p.secret) {
+        (ClientCredential::None, None) => Ok(client),
+        // A public client that sends a secret anyway is confused, not authenticated.
+        (ClientCredential::None, Some(_)) => Err(fail("this client has no secret")),
+        (ClientCredential::Secret(_), None) => Err(fail("client secret is required")),
+        (ClientCredential::Secret(hash), Some(secret)) => {
+            if hash.matches(secret) { Ok(client) } else { Err(fail("client authentication failed")) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urldecode;
+
+    #[test]
+    fn basic_halves_are_form_decoded() {
+        assert_eq!(urldecode("a%3Ab").as_deref(), Some("a:b"));
+        assert_eq!(urldecode("a+b").as_deref(), Some("a+b"));
+    }
+}

@@ -1,0 +1,151 @@
+//! Issuing tokens for a grant: the one path every mint takes, code exchange and refresh
+//! alike. Everything that can refuse (the user gone, a policy) runs before anything is
+//! written, so a refused refresh leaves the client's refresh token working.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use super::client::ResolvedClient;
+use super::error::OAuthError;
+use super::policies::{log_decision, token_gate};
+use super::token::revoke_family;
+use super::types::{EMAIL, OPENID, ScopeSet};
+use crate::app::App;
+use crate::config::ID_TOKEN_TTL;
+use crate::http::response::{Resp, json, no_store};
+use crate::secret::SecretHash;
+use crate::store::{Grant, Rotation};
+use crate::tokens::jwt::{mint_access, mint_id};
+use crate::tokens::{AccessClaims, IdClaims};
+
+/// What the request asks of this mint.
+#[derive(Debug)]
+pub struct TokenRequestContext<'a> {
+    pub grant_type: &'static str,
+    /// The scopes of this access token (the grant's, or a narrowing of them).
+    pub scopes: ScopeSet,
+    pub nonce: Option<&'a str>,
+    /// ID tokens come with the code exchange only (OIDC Core §12.2 makes them optional on
+    /// refresh, and clients do not need a second one).
+    pub issue_id_token: bool,
+}
+
+/// What happens to refresh tokens.
+#[derive(Debug)]
+pub enum RefreshPlan {
+    /// A new grant, with its first refresh token when the client may refresh.
+    NewGrant(Option<String>),
+    /// Spend `presented`, make `successor` current.
+    Rotate { presented: SecretHash, successor: String },
+}
+
+/// RFC 6749 §5.1. No member is ever `null`: SDK parsers refuse nulls.
+#[derive(Debug, Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+}
+
+pub async fn issue_tokens(
+    app: &App,
+    client: &ResolvedClient,
+    grant: &Grant,
+    ctx: &TokenRequestContext<'_>,
+    plan: RefreshPlan,
+) -> Result<Resp, OAuthError> {
+    let now = app.now();
+    let user = app
+        .stores
+        .users
+        .user_by_sub(&grant.sub)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+    // Policies decide before anything is written: a deny leaves the refresh token usable.
+    let gate = token_gate(app, client, grant, &user, ctx.grant_type, ctx.scopes.clone())?;
+    let (claims, scopes) = (gate.claims, gate.scopes);
+
+    let refresh_token = match plan {
+        RefreshPlan::NewGrant(token) => {
+            let hash = token.as_deref().map(SecretHash::of);
+            app.stores.grants.create_grant(grant, hash.as_ref()).await?;
+            token
+        }
+        RefreshPlan::Rotate { presented, successor } => {
+            let outcome = app
+                .stores
+                .grants
+                .rotate_refresh(&presented, &SecretHash::of(&successor), now, app.config.refresh_grace)
+                .await?;
+            match outcome {
+                Rotation::Rotated(_) | Rotation::Raced(_) => Some(successor),
+                Rotation::Reused(g) => {
+                    // RFC 9700 §4.14: a replayed refresh token means one copy is stolen;
+                    // the whole family goes, access tokens included.
+                    revoke_family(app, &g.id).await?;
+                    app.metrics.refresh_reuse_detected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(grant = %g.id, client = %g.client_id, "refresh token reused; grant revoked");
+                    return Err(OAuthError::invalid_grant("refresh token was already used; the grant is revoked"));
+                }
+                Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is invalid, expired or revoked")),
+            }
+        }
+    };
+
+    let ring = app.keys.current();
+    let jti = format!("{}.{}", grant.id, app.random.id());
+    let scope = scopes.to_string();
+    let access = AccessClaims {
+        iss: &app.config.issuer,
+        sub: &user.sub,
+        aud: &grant.resource,
+        azp: &client.id,
+        client_id: &client.id,
+        scope: &scope,
+        email: Some(&user.email),
+        iat: now,
+        exp: now + app.config.access_token_ttl,
+        jti: &jti,
+        extra: &claims,
+    };
+    let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
+    log_decision(app, &jti, grant, ctx.grant_type, &gate.runs).await;
+    let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
+        let with_email = scopes.contains(EMAIL);
+        Some(
+            mint_id(
+                &ring,
+                &IdClaims {
+                    iss: &app.config.issuer,
+                    sub: &user.sub,
+                    aud: &client.id,
+                    azp: &client.id,
+                    iat: now,
+                    exp: now + ID_TOKEN_TTL,
+                    auth_time: grant.auth_time,
+                    nonce: ctx.nonce,
+                    email: with_email.then_some(user.email.as_str()),
+                    email_verified: with_email.then_some(false),
+                },
+            )
+            .map_err(OAuthError::server)?,
+        )
+    } else {
+        None
+    };
+    app.metrics.tokens_minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let body = TokenResponse {
+        access_token: &access_token,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl,
+        refresh_token: refresh_token.as_deref(),
+        scope,
+        id_token: id_token.as_deref(),
+    };
+    Ok(no_store(json(StatusCode::OK, &body)))
+}

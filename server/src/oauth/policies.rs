@@ -1,0 +1,108 @@
+//! Where the OAuth flows meet the policies: the consent phase before a code (and before the
+//! consent page), the token phase before every mint.
+
+use serde_json::{Map, Value, json};
+
+use super::client::ResolvedClient;
+use super::error::OAuthError;
+use super::types::ScopeSet;
+use crate::app::App;
+use crate::policy::evaluate::{consent_phase, token_phase};
+use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
+use crate::policy::{ConsentVerdict, PolicyRun, TokenVerdict};
+use crate::store::{AuthRequest, DecisionEntry, Grant, User};
+
+fn input(app: &App, phase: Phase, grant_type: Option<&str>, user: &User, client: &ResolvedClient, resource: &str, scopes: Vec<String>) -> PolicyInput {
+    let mut metadata = user.metadata.clone();
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    PolicyInput {
+        phase,
+        grant_type: grant_type.map(str::to_string),
+        user: UserInput { sub: user.sub.clone(), email: user.email.clone(), email_verified: user.email_verified, metadata },
+        client: ClientInput { id: client.id.clone(), name: client.display_name() },
+        resource: resource.to_string(),
+        scopes,
+        config: json!({}),
+        now: app.now(),
+    }
+}
+
+/// What the token phase allows for this mint.
+#[derive(Debug, Default)]
+pub struct TokenGate {
+    pub claims: Map<String, Value>,
+    pub scopes: ScopeSet,
+    pub runs: Vec<PolicyRun>,
+}
+
+pub fn token_gate(app: &App, client: &ResolvedClient, grant: &Grant, user: &User, grant_type: &str, scopes: ScopeSet) -> Result<TokenGate, OAuthError> {
+    let Some(registry) = &app.policies else {
+        return Ok(TokenGate { scopes, ..TokenGate::default() });
+    };
+    let input = input(app, Phase::Token, Some(grant_type), user, client, &grant.resource, scopes.to_vec());
+    match token_phase(registry, &input) {
+        TokenVerdict::Allow { claims, drop_scopes, runs } => Ok(TokenGate { claims, scopes: scopes.without(&drop_scopes), runs }),
+        // The grant is not honoured now; a later refresh may be (a renewed subscription).
+        TokenVerdict::Deny { reason, .. } => Err(OAuthError::invalid_grant(reason)),
+        TokenVerdict::Failed { policy, failure, .. } => Err(OAuthError::server(format!("policy {policy} failed: {failure}"))),
+    }
+}
+
+/// Writes the decision log entry for a mint that ran policies.
+pub async fn log_decision(app: &App, jti: &str, grant: &Grant, grant_type: &str, runs: &[PolicyRun]) {
+    if runs.is_empty() {
+        return;
+    }
+    let entry = DecisionEntry {
+        jti: jti.to_string(),
+        at: app.now(),
+        client_id: grant.client_id.clone(),
+        sub: grant.sub.clone(),
+        resource: grant.resource.clone(),
+        grant_type: grant_type.to_string(),
+        outcome: "allow".into(),
+        runs: serde_json::to_value(runs).unwrap_or(Value::Null),
+    };
+    if let Err(e) = app.stores.decisions.record_decision(&entry).await {
+        tracing::warn!(error = %e, jti, "could not write the policy decision log");
+    }
+}
+
+/// What the consent phase allows.
+#[derive(Debug, Default)]
+pub struct ConsentGate {
+    pub scopes: Vec<String>,
+    pub notices: Vec<String>,
+}
+
+/// Why consent cannot go ahead.
+#[derive(Debug)]
+pub enum ConsentBlocked {
+    /// A policy said no; the user sees why and the client gets `access_denied`.
+    Denied(String),
+    /// A policy failed closed.
+    Failed(String),
+    Unavailable,
+}
+
+pub async fn consent_gate(app: &App, auth: &AuthRequest, sub: &str, client: &ResolvedClient) -> Result<ConsentGate, ConsentBlocked> {
+    let Some(registry) = &app.policies else {
+        return Ok(ConsentGate { scopes: auth.scopes.clone(), notices: Vec::new() });
+    };
+    let user = match app.stores.users.user_by_sub(sub).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Err(ConsentBlocked::Denied("Your account no longer exists.".into())),
+        Err(_) => return Err(ConsentBlocked::Unavailable),
+    };
+    let input = input(app, Phase::Consent, None, &user, client, &auth.resource, auth.scopes.clone());
+    match consent_phase(registry, &input) {
+        ConsentVerdict::Allow { drop_scopes, notices, .. } => Ok(ConsentGate {
+            scopes: auth.scopes.iter().filter(|s| !drop_scopes.contains(s)).cloned().collect(),
+            notices,
+        }),
+        ConsentVerdict::Deny { reason, .. } => Err(ConsentBlocked::Denied(reason)),
+        ConsentVerdict::Failed { policy, failure, .. } => Err(ConsentBlocked::Failed(format!("policy {policy} failed: {failure}"))),
+    }
+}

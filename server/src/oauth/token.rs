@@ -1,0 +1,204 @@
+//! The token endpoint (RFC 6749 §3.2): parsing picks the grant, one function per grant.
+
+use super::client::ResolvedClient;
+use super::client_auth::authenticate;
+use super::error::OAuthError;
+use super::issue::{RefreshPlan, TokenRequestContext, issue_tokens};
+use super::pkce::Challenge;
+use super::types::{ResourceUri, ScopeSet};
+use crate::app::App;
+use crate::http::Req;
+use crate::http::request::Params;
+use crate::http::response::Resp;
+use crate::secret::SecretHash;
+use crate::store::{Grant, RevocationKey};
+
+/// A token request, by grant.
+#[derive(Debug)]
+enum TokenRequest<'a> {
+    AuthorizationCode {
+        code: &'a str,
+        verifier: &'a str,
+        redirect_uri: Option<&'a str>,
+        resource: Option<&'a str>,
+    },
+    RefreshToken {
+        token: &'a str,
+        scope: Option<&'a str>,
+        resource: Option<&'a str>,
+    },
+}
+
+impl<'a> TokenRequest<'a> {
+    /// `grant_type` is read first, so an unknown one is `unsupported_grant_type`.
+    fn parse(form: &'a Params) -> Result<Self, OAuthError> {
+        let required = |k: &str| form.get(k).ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")));
+        match form.get("grant_type") {
+            Some("authorization_code") => Ok(Self::AuthorizationCode {
+                code: required("code")?,
+                verifier: required("code_verifier")?,
+                redirect_uri: form.get("redirect_uri"),
+                resource: form.get("resource"),
+            }),
+            Some("refresh_token") => Ok(Self::RefreshToken {
+                token: required("refresh_token")?,
+                scope: form.get("scope"),
+                resource: form.get("resource"),
+            }),
+            Some(other) => Err(OAuthError::UnsupportedGrantType(format!("grant_type {other} is not supported"))),
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+        }
+    }
+
+    fn grant_type(&self) -> &'static str {
+        match self {
+            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::RefreshToken { .. } => "refresh_token",
+        }
+    }
+}
+
+pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
+    if req.method != http::Method::POST {
+        return Err(OAuthError::invalid_request("the token endpoint takes POST"));
+    }
+    if !req.is_form() {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    }
+    let form = req.form();
+    if let Some(name) = form.repeated() {
+        return Err(OAuthError::invalid_request(format!("parameter {name} was sent more than once")));
+    }
+    let request = TokenRequest::parse(&form)?;
+    let client = authenticate(app, req, &form).await?;
+    if !client.allows_grant(request.grant_type()) {
+        return Err(OAuthError::UnauthorizedClient(format!("this client may not use {}", request.grant_type())));
+    }
+    match request {
+        TokenRequest::AuthorizationCode { code, verifier, redirect_uri, resource } => {
+            exchange_code(app, &client, code, verifier, redirect_uri, resource).await
+        }
+        TokenRequest::RefreshToken { token, scope, resource } => rotate_refresh(app, &client, token, scope, resource).await,
+    }
+}
+
+async fn exchange_code(
+    app: &App,
+    client: &ResolvedClient,
+    code: &str,
+    verifier: &str,
+    redirect_uri: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Resp, OAuthError> {
+    let now = app.now();
+    let hash = SecretHash::of(code);
+    let Some(pending) = app.stores.ephemeral.take_code(&hash, now).await? else {
+        // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+        if let Some(grant_id) = app.stores.ephemeral.code_used_by(&hash, now).await? {
+            revoke_family(app, &grant_id).await?;
+            app.metrics.code_reuse_detected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(grant = %grant_id, "authorization code reused; grant revoked");
+            return Err(OAuthError::invalid_grant("authorization code already used"));
+        }
+        return Err(OAuthError::invalid_grant("authorization code is invalid or expired"));
+    };
+    // Whatever happens next, this code is spent; remember what it becomes.
+    let grant_id = app.random.id();
+    app.stores
+        .ephemeral
+        .mark_code_used(&hash, &grant_id, now + app.config.refresh_token_ttl.max(app.config.access_token_ttl))
+        .await?;
+    if pending.client_id != client.id {
+        return Err(OAuthError::invalid_grant("authorization code was issued to another client"));
+    }
+    if redirect_uri.is_some_and(|r| r != pending.redirect_uri) {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    if !Challenge::from_stored(pending.code_challenge.clone()).verify(verifier) {
+        return Err(OAuthError::invalid_grant("code_verifier does not match the code challenge"));
+    }
+    if let Some(raw) = resource {
+        let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
+        let bound = ResourceUri::parse(&pending.resource).map_err(OAuthError::server)?;
+        if !asked.same_as(&bound) {
+            return Err(OAuthError::InvalidTarget("resource does not match the authorization request".into()));
+        }
+    }
+    let grant = Grant {
+        id: grant_id,
+        client_id: client.id.clone(),
+        sub: pending.sub.clone(),
+        resource: pending.resource.clone(),
+        scopes: pending.scopes.clone(),
+        auth_time: pending.auth_time,
+        created_at: now,
+        expires_at: now + app.config.refresh_token_ttl,
+        revoked_at: None,
+    };
+    let ctx = TokenRequestContext {
+        grant_type: "authorization_code",
+        scopes: ScopeSet::parse(&pending.scopes.join(" ")).map_err(OAuthError::server)?,
+        nonce: pending.nonce.as_deref(),
+        issue_id_token: true,
+    };
+    let plan = match client.allows_grant("refresh_token") {
+        true => RefreshPlan::NewGrant(Some(app.random.token())),
+        false => RefreshPlan::NewGrant(None),
+    };
+    issue_tokens(app, client, &grant, &ctx, plan).await
+}
+
+async fn rotate_refresh(
+    app: &App,
+    client: &ResolvedClient,
+    token: &str,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Resp, OAuthError> {
+    let now = app.now();
+    let presented = SecretHash::of(token);
+    // Read first, so that a narrowing error or a policy deny leaves the token unspent.
+    let grant = app
+        .stores
+        .grants
+        .grant_by_refresh(&presented, now, true)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("refresh token is invalid, expired or revoked"))?;
+    if grant.client_id != client.id {
+        return Err(OAuthError::invalid_grant("refresh token was issued to another client"));
+    }
+    if let Some(raw) = resource {
+        let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
+        let bound = ResourceUri::parse(&grant.resource).map_err(OAuthError::server)?;
+        if !asked.same_as(&bound) {
+            return Err(OAuthError::InvalidTarget("resource is not part of this grant".into()));
+        }
+    }
+    let granted = ScopeSet::parse(&grant.scopes.join(" ")).map_err(OAuthError::server)?;
+    // RFC 6749 §6: a refresh may narrow the scope, never widen it.
+    let scopes = match scope {
+        None => granted,
+        Some(s) => {
+            let asked = ScopeSet::parse(s).map_err(|e| OAuthError::InvalidScope(e.to_string()))?;
+            if !asked.is_subset_of(&granted) {
+                return Err(OAuthError::InvalidScope("scope exceeds what was granted".into()));
+            }
+            asked
+        }
+    };
+    let ctx = TokenRequestContext { grant_type: "refresh_token", scopes, nonce: None, issue_id_token: false };
+    let plan = RefreshPlan::Rotate { presented, successor: app.random.token() };
+    issue_tokens(app, client, &grant, &ctx, plan).await
+}
+
+/// Revokes a grant and, until they would have expired anyway, its access tokens.
+pub async fn revoke_family(app: &App, grant_id: &str) -> Result<(), OAuthError> {
+    let now = app.now();
+    app.stores.grants.revoke_grant(grant_id, now).await?;
+    app.stores
+        .ephemeral
+        .revoke_access(&RevocationKey::Grant(grant_id.to_string()), now + app.config.access_token_ttl + 60)
+        .await?;
+    Ok(())
+}
+

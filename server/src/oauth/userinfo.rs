@@ -1,0 +1,41 @@
+//! OIDC userinfo (Core §5.3): the subject, and the email when the `email` scope was granted.
+
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use super::access::{AccessError, check_access};
+use super::types::EMAIL;
+use crate::app::App;
+use crate::http::Req;
+use crate::http::response::{Resp, json as json_resp, no_store};
+
+pub async fn handle(app: &App, req: &Req) -> Resp {
+    let Some(token) = req.bearer_token() else {
+        return challenge(None);
+    };
+    let claims = match check_access(app, token, &[]).await {
+        Ok(c) => c,
+        Err(AccessError::Store(_)) => return crate::oauth::error::OAuthError::TemporarilyUnavailable.response(),
+        Err(_) => return challenge(Some("invalid_token")),
+    };
+    let mut body = json!({"sub": claims.sub});
+    if claims.has_scope(EMAIL) {
+        if let Some(email) = &claims.email {
+            body["email"] = json!(email);
+            body["email_verified"] = json!(false);
+        }
+    }
+    no_store(json_resp(StatusCode::OK, &body))
+}
+
+fn challenge(error: Option<&str>) -> Resp {
+    let mut r = no_store(json_resp(StatusCode::UNAUTHORIZED, &json!({"error": error.unwrap_or("invalid_request")})));
+    let value = match error {
+        Some(e) => format!("Bearer error=\"{e}\""),
+        None => "Bearer".to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}

@@ -1,0 +1,178 @@
+//! Running a phase across a resource's bindings. Claims merge in order; any deny wins; a
+//! failure fails closed unless the binding opted into fail-open. Output rules are enforced
+//! here, for every policy alike: reserved claims cannot be set, and only scopes in play can
+//! be dropped (a policy can narrow a grant, never widen it).
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::engine::{CompiledPolicy, PolicyEngine, PolicyFailure, RawDecision};
+use super::input::{Decision, Phase, PolicyInput};
+use super::registry::PolicyRegistry;
+
+/// Claims a policy may never set: they carry the token's own meaning.
+pub const RESERVED_CLAIMS: [&str; 10] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope"];
+
+/// One policy's part in a decision, for the decision log.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRun {
+    pub policy: String,
+    pub digest: String,
+    /// `allow`, `deny`, `failed` or `failed_open`.
+    pub outcome: &'static str,
+    pub micros: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The verdict of a chain at the token phase.
+#[derive(Debug)]
+pub enum TokenVerdict {
+    Allow { claims: Map<String, Value>, drop_scopes: Vec<String>, runs: Vec<PolicyRun> },
+    Deny { reason: String, runs: Vec<PolicyRun> },
+    /// A fail-closed policy failed: no tokens.
+    Failed { policy: String, failure: PolicyFailure, runs: Vec<PolicyRun> },
+}
+
+/// The verdict of a chain at the consent phase.
+#[derive(Debug)]
+pub enum ConsentVerdict {
+    Allow { drop_scopes: Vec<String>, notices: Vec<String>, runs: Vec<PolicyRun> },
+    Deny { reason: String, runs: Vec<PolicyRun> },
+    Failed { policy: String, failure: PolicyFailure, runs: Vec<PolicyRun> },
+}
+
+/// Calls one policy and checks its answer against the rules and the request.
+pub fn decide(engine: &PolicyEngine, policy: &CompiledPolicy, input: &PolicyInput) -> Result<Decision, PolicyFailure> {
+    let raw = engine.call(policy, input)?;
+    validate(raw, input)
+}
+
+fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFailure> {
+    match raw {
+        RawDecision::Deny(reason) => Ok(Decision::Deny { reason: reason.chars().take(500).collect() }),
+        RawDecision::Allow { drop_scopes, notices, claims } => {
+            if let Some(s) = drop_scopes.iter().find(|s| !input.scopes.contains(s)) {
+                return Err(PolicyFailure::BadOutput(format!("dropped scope {s:?}, which was not in play (a policy cannot add scopes)")));
+            }
+            if let Some((name, _)) = claims.iter().find(|(n, _)| RESERVED_CLAIMS.contains(&n.as_str())) {
+                return Err(PolicyFailure::BadOutput(format!("set reserved claim {name:?}")));
+            }
+            if let Some((name, _)) = claims.iter().find(|(n, _)| n.is_empty() || n.len() > 128) {
+                return Err(PolicyFailure::BadOutput(format!("claim name {name:?} is empty or too long")));
+            }
+            Ok(Decision::Allow { claims: claims.into_iter().collect(), drop_scopes, notices })
+        }
+    }
+}
+
+/// Runs the chain of `registry` bound to `input.resource` for `input.phase`.
+fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
+    let mut chain = Chain::default();
+    let mut scopes = input.scopes.clone();
+    for binding in registry.bound_to(&input.resource) {
+        let Some(policy) = registry.active(&binding.policy) else {
+            continue;
+        };
+        let call_input = PolicyInput { scopes: scopes.clone(), config: binding.config.clone(), ..input.clone() };
+        let started = Instant::now();
+        let result = decide(&registry.engine, &policy, &call_input);
+        let micros = started.elapsed().as_micros() as u64;
+        let run = |outcome, detail| PolicyRun { policy: policy.name.clone(), digest: policy.digest.clone(), outcome, micros, detail };
+        match result {
+            Ok(Decision::Allow { claims, drop_scopes, notices }) => {
+                chain.runs.push(run("allow", None));
+                scopes.retain(|s| !drop_scopes.contains(s));
+                for s in drop_scopes {
+                    if !chain.drop_scopes.contains(&s) {
+                        chain.drop_scopes.push(s);
+                    }
+                }
+                chain.notices.extend(notices);
+                chain.claims.extend(claims);
+            }
+            Ok(Decision::Deny { reason }) => {
+                chain.runs.push(run("deny", Some(reason.clone())));
+                chain.deny = Some(reason);
+                // Any deny wins; nothing after it can change that.
+                return chain;
+            }
+            Err(failure) if binding.fail_open => {
+                tracing::warn!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; binding is fail-open, continuing without it");
+                FAILED_OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                chain.runs.push(run("failed_open", Some(failure.to_string())));
+            }
+            Err(failure) => {
+                tracing::error!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; failing closed");
+                chain.runs.push(run("failed", Some(failure.to_string())));
+                chain.failed = Some((policy.name.clone(), failure));
+                return chain;
+            }
+        }
+    }
+    chain
+}
+
+/// Policy failures that a fail-open binding let through, for `/metrics`.
+pub static FAILED_OPEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[derive(Default)]
+struct Chain {
+    claims: Map<String, Value>,
+    drop_scopes: Vec<String>,
+    notices: Vec<String>,
+    runs: Vec<PolicyRun>,
+    deny: Option<String>,
+    failed: Option<(String, PolicyFailure)>,
+}
+
+pub fn token_phase(registry: &PolicyRegistry, input: &PolicyInput) -> TokenVerdict {
+    debug_assert_eq!(input.phase, Phase::Token);
+    let c = run_chain(registry, input);
+    match (c.failed, c.deny) {
+        (Some((policy, failure)), _) => TokenVerdict::Failed { policy, failure, runs: c.runs },
+        (None, Some(reason)) => TokenVerdict::Deny { reason, runs: c.runs },
+        (None, None) => TokenVerdict::Allow { claims: c.claims, drop_scopes: c.drop_scopes, runs: c.runs },
+    }
+}
+
+pub fn consent_phase(registry: &PolicyRegistry, input: &PolicyInput) -> ConsentVerdict {
+    debug_assert_eq!(input.phase, Phase::Consent);
+    let c = run_chain(registry, input);
+    match (c.failed, c.deny) {
+        (Some((policy, failure)), _) => ConsentVerdict::Failed { policy, failure, runs: c.runs },
+        (None, Some(reason)) => ConsentVerdict::Deny { reason, runs: c.runs },
+        (None, None) => ConsentVerdict::Allow { drop_scopes: c.drop_scopes, notices: c.notices, runs: c.runs },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::input::{ClientInput, UserInput};
+
+    fn input(scopes: &[&str]) -> PolicyInput {
+        PolicyInput {
+            phase: Phase::Token,
+            grant_type: Some("authorization_code".into()),
+            user: UserInput { sub: "u".into(), email: "u@example.com".into(), metadata: Value::Null },
+            client: ClientInput { id: "c".into(), name: "C".into() },
+            resource: "https://r.example/mcp".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            config: Value::Null,
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn reserved_claims_and_added_scopes_are_bad_output() {
+        let reserved = RawDecision::Allow { drop_scopes: vec![], notices: vec![], claims: vec![("sub".into(), Value::from("x"))] };
+        assert!(matches!(validate(reserved, &input(&["read"])), Err(PolicyFailure::BadOutput(_))));
+        let added = RawDecision::Allow { drop_scopes: vec!["admin".into()], notices: vec![], claims: vec![] };
+        assert!(matches!(validate(added, &input(&["read"])), Err(PolicyFailure::BadOutput(_))));
+        let fine = RawDecision::Allow { drop_scopes: vec!["read".into()], notices: vec![], claims: vec![("tier".into(), Value::from("pro"))] };
+        assert!(matches!(validate(fine, &input(&["read"])), Ok(Decision::Allow { .. })));
+    }
+}

@@ -1,0 +1,60 @@
+//! WebAssembly policies: the wasmtime host for components of `schema/wit/policy.wit`.
+//!
+//! - `engine`: compiles once (with an on-disk artifact cache keyed by module and engine),
+//!   instantiates per call from a pre-instantiated handle in a pooling allocator, and bounds
+//!   every call (epoch deadline, memory cap, output cap). A deny and a failure are
+//!   different types.
+//! - `registry`: the active version of each policy, swapped atomically on reload, and the
+//!   bindings (resource -> ordered policies with their config).
+//! - `evaluate`: runs a phase across the bindings of a resource: claims merge in order,
+//!   any deny wins, failures fail closed unless the binding opted into fail-open.
+//! - `watch`: hot reload from the policy files on one machine.
+
+pub mod engine;
+pub mod evaluate;
+pub mod input;
+pub mod registry;
+pub mod watch;
+
+pub use engine::{PolicyEngine, PolicyFailure};
+pub use evaluate::{ConsentVerdict, PolicyRun, TokenVerdict};
+pub use input::{Phase, PolicyInput};
+pub use registry::{Binding, PolicyRegistry};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// Builds the engine and registry the configuration asks for; `None` when no policy is
+/// bound (then no engine is built and mints pay nothing).
+pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<PolicyRegistry>>> {
+    let p = &config.policies;
+    if p.bindings.is_empty() {
+        return Ok(None);
+    }
+    let limits = engine::Limits {
+        deadline: Duration::from_millis(p.timeout_ms.max(1)),
+        memory_bytes: (p.memory_mb.max(1) << 20) as usize,
+        output_bytes: p.output_bytes as usize,
+    };
+    let engine = PolicyEngine::new(limits, Some(config.data_dir.join("policy-cache")))?;
+    let mut sources: Vec<registry::PolicySource> = Vec::new();
+    let mut bindings = Vec::new();
+    for b in &p.bindings {
+        match sources.iter().find(|s| s.name == b.name) {
+            Some(s) if s.module != b.module => {
+                anyhow::bail!("policy {} is bound with two different modules ({} and {})", b.name, s.module.display(), b.module.display())
+            }
+            Some(_) => {}
+            None => sources.push(registry::PolicySource { name: b.name.clone(), module: b.module.clone() }),
+        }
+        bindings.push(Binding {
+            resource: registry::ResourcePattern::parse(&b.resource).map_err(|e| anyhow::anyhow!("policies.resource: {e}"))?,
+            policy: b.name.clone(),
+            config: b.config.clone(),
+            fail_open: b.fail_open,
+        });
+    }
+    Ok(Some(Arc::new(PolicyRegistry::load(engine, sources, bindings)?)))
+}

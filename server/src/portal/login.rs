@@ -1,0 +1,148 @@
+//! Sign-in. Passwords are checked with argon2id off the async threads; an unknown email
+//! costs the same as a wrong password, so timing does not reveal who has an account.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use http::StatusCode;
+
+use super::pages::{BRAND, Login, render};
+use super::session::{self, Browser};
+use super::{request_id, unavailable_page, with_cookie};
+use crate::app::App;
+use crate::http::Req;
+use crate::http::response::{Resp, redirect};
+use crate::oauth::authorize::{Rejected, continue_signed_in};
+use crate::oauth::client::find_client;
+use crate::portal::error_page;
+
+/// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
+pub fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub async fn hash_password(password: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt).ok()?;
+        argon2().hash_password_with_salt(password.as_bytes(), &salt).ok().map(|h| h.to_string())
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// A real hash of nothing, verified against when the email is unknown.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        argon2()
+            .hash_password_with_salt(b"decoy", b"lanyard-decoy-salt")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
+        let ok = argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Emails are unique after case-folding (and trimming).
+pub fn fold_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// The client a pending request belongs to, for "to continue to …".
+pub async fn client_name_for(app: &App, request: Option<&str>) -> Option<String> {
+    let auth = app.stores.ephemeral.request(request?, app.now()).await.ok()??;
+    find_client(app, &auth.client_id).await.ok().map(|c| c.display_name())
+}
+
+pub async fn show(app: &App, req: &Req) -> Resp {
+    let mut browser = match session::ensure(app, req).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let request = request_id(req, Some(&browser));
+    if let Some(id) = &request {
+        if browser.data.pending.as_deref() != Some(id.as_str()) {
+            browser.data.pending = Some(id.clone());
+            if session::save(app, &browser).await.is_err() {
+                return unavailable_page(app);
+            }
+        }
+    }
+    let page = Login {
+        app_name: BRAND,
+        csrf_token: browser.data.csrf.clone(),
+        client_name: client_name_for(app, request.as_deref()).await,
+        request,
+        email: String::new(),
+        error: None,
+    };
+    with_cookie(render(StatusCode::OK, &page), &browser)
+}
+
+pub async fn submit(app: &App, req: &Req) -> Resp {
+    let browser = match session::current(app, req).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let form = req.form();
+    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
+        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site. Go back to the app and start again.");
+    };
+    let request = request_id(req, Some(&browser));
+    let email = fold_email(form.get("email").unwrap_or_default());
+    let password = form.get("password").unwrap_or_default().to_string();
+    let user = match app.stores.users.user_by_email(&email).await {
+        Ok(u) => u,
+        Err(_) => return unavailable_page(app),
+    };
+    let ok = !password.is_empty() && password.len() <= 1024 && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let Some(user) = user.filter(|_| ok) else {
+        let page = Login {
+            app_name: BRAND,
+            csrf_token: browser.data.csrf.clone(),
+            client_name: client_name_for(app, request.as_deref()).await,
+            request,
+            email,
+            error: Some("That email and password do not match an account.".into()),
+        };
+        return render(StatusCode::UNAUTHORIZED, &page);
+    };
+    tracing::info!(sub = %user.sub, "signed in");
+    signed_in(app, user.sub, request, Some(&browser)).await
+}
+
+/// After sign-in or sign-up: a new session, then on to the pending request or home.
+pub async fn signed_in(app: &App, sub: String, request: Option<String>, old: Option<&Browser>) -> Resp {
+    let browser = match session::start(app, Some(sub.clone()), request.clone(), old).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let auth_time = browser.data.auth_time.unwrap_or_else(|| app.now());
+    let resp = match request {
+        Some(id) => match app.stores.ephemeral.request(&id, app.now()).await {
+            Ok(Some(auth)) => match continue_signed_in(app, &id, &auth, &sub, auth_time, StatusCode::SEE_OTHER).await {
+                Ok(r) => r,
+                Err(Rejected::Redirect(r)) => r,
+                Err(Rejected::Page(t, m)) => error_page(app, StatusCode::BAD_REQUEST, &t, &m),
+                Err(Rejected::Unavailable) => unavailable_page(app),
+            },
+            Ok(None) => error_page(app, StatusCode::BAD_REQUEST, "This sign-in link expired", "You are signed in, but the app's request timed out. Go back to the app and connect again."),
+            Err(_) => unavailable_page(app),
+        },
+        None => redirect(StatusCode::SEE_OTHER, &app.config.url("/")),
+    };
+    with_cookie(resp, &browser)
+}

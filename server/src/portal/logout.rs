@@ -1,0 +1,36 @@
+//! Sign-out: POST with the CSRF token ends the session; GET only asks.
+
+use http::{HeaderValue, StatusCode, header};
+
+use super::pages::{BRAND, Logout, render};
+use super::{error_page, session, unavailable_page, with_cookie};
+use crate::app::App;
+use crate::http::Req;
+use crate::http::cookies;
+use crate::http::response::{Resp, redirect};
+
+pub async fn show(app: &App, req: &Req) -> Resp {
+    match session::ensure(app, req).await {
+        Ok(b) => with_cookie(render(StatusCode::OK, &Logout { app_name: BRAND, csrf_token: b.data.csrf.clone() }), &b),
+        Err(_) => unavailable_page(app),
+    }
+}
+
+pub async fn submit(app: &App, req: &Req) -> Resp {
+    let form = req.form();
+    let browser = match session::current(app, req).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
+        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site.");
+    };
+    if app.stores.ephemeral.end_session(&browser.id).await.is_err() {
+        return unavailable_page(app);
+    }
+    let mut r = redirect(StatusCode::SEE_OTHER, &app.config.url("/login"));
+    if let Ok(v) = HeaderValue::from_str(&cookies::clear_session(app.config.is_https())) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}

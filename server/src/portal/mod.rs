@@ -1,0 +1,64 @@
+//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out), rendered
+//! with askama from `server/templates/`. Forms keep the contract of design.md: `email`,
+//! `password`, hidden `csrf_token`, and `decision=allow|deny` on consent.
+
+pub mod consent;
+pub mod login;
+pub mod logout;
+pub mod pages;
+pub mod register;
+pub mod session;
+
+use http::{HeaderValue, StatusCode, header};
+
+use crate::app::App;
+use crate::http::Req;
+use crate::http::response::{Resp, html, redirect};
+pub use pages::{error_page, unavailable_page};
+use session::Browser;
+
+/// Attaches the session cookie, when the session is new.
+pub fn with_cookie(mut r: Resp, b: &Browser) -> Resp {
+    if let Some(c) = b.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// The id of the authorization request this page serves: from the query, the form, or
+/// the session (for tools that post only the documented fields).
+pub fn request_id(req: &Req, b: Option<&Browser>) -> Option<String> {
+    let from_query = req.query_params().get("request").map(str::to_string);
+    let from_form = (req.method == http::Method::POST && req.is_form())
+        .then(|| req.form().get("request").map(str::to_string))
+        .flatten();
+    from_query
+        .or(from_form)
+        .or_else(|| b.and_then(|b| b.data.pending.clone()))
+        .filter(|id| id.len() <= 64)
+}
+
+/// The landing page: who is signed in.
+pub async fn home(app: &App, req: &Req) -> Resp {
+    match session::current(app, req).await {
+        Ok(Some(b)) if b.signed_in().is_some() => {
+            let email = match b.data.sub.as_deref() {
+                Some(sub) => app.stores.users.user_by_sub(sub).await.ok().flatten().map(|u| u.email),
+                None => None,
+            };
+            pages::render(StatusCode::OK, &pages::Home { app_name: pages::BRAND, email, csrf_token: b.data.csrf.clone() })
+        }
+        Ok(_) => redirect(StatusCode::SEE_OTHER, &app.config.url("/login")),
+        Err(_) => unavailable_page(app),
+    }
+}
+
+pub(crate) fn render_or_500(body: Result<String, askama::Error>, status: StatusCode) -> Resp {
+    match body {
+        Ok(b) => html(status, b),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            html(StatusCode::INTERNAL_SERVER_ERROR, "<h1>Something went wrong</h1>".to_string())
+        }
+    }
+}

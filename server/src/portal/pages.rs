@@ -1,0 +1,102 @@
+//! The page templates (askama, compiled in) and the one HTML error page.
+
+use askama::Template;
+use http::StatusCode;
+
+use super::render_or_500;
+use crate::app::App;
+use crate::http::response::Resp;
+
+pub const BRAND: &str = "Lanyard";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    pub app_name: &'a str,
+    pub csrf_token: String,
+    pub request: Option<String>,
+    pub email: String,
+    pub error: Option<String>,
+    /// Who is asking, when the sign-in is for an app.
+    pub client_name: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct Register<'a> {
+    pub app_name: &'a str,
+    pub csrf_token: String,
+    pub request: Option<String>,
+    pub email: String,
+    pub error: Option<String>,
+    pub client_name: Option<String>,
+}
+
+/// One permission on the consent page, in words.
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct Consent<'a> {
+    pub app_name: &'a str,
+    pub csrf_token: String,
+    pub request: String,
+    pub client_name: String,
+    /// Where the app will receive the answer: its redirect host, or its metadata host.
+    pub client_host: String,
+    pub verified_by_document: bool,
+    /// Redirects only to this machine (a local app, or one impersonating one).
+    pub localhost_only: bool,
+    pub resource_name: String,
+    pub resource_uri: String,
+    pub scopes: Vec<ScopeLine>,
+    pub notices: Vec<String>,
+    pub email: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub app_name: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+    /// Where "return to the app" goes, when the app is known and safe to send back to.
+    pub back: Option<String>,
+    pub back_label: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct Home<'a> {
+    pub app_name: &'a str,
+    pub email: Option<String>,
+    pub csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct Logout<'a> {
+    pub app_name: &'a str,
+    pub csrf_token: String,
+}
+
+pub fn render(status: StatusCode, t: &impl Template) -> Resp {
+    render_or_500(t.render(), status)
+}
+
+/// The portal's one error page.
+pub fn error_page(_app: &App, status: StatusCode, title: &str, message: &str) -> Resp {
+    render(status, &ErrorPage { app_name: BRAND, title, message, back: None, back_label: None })
+}
+
+pub fn unavailable_page(app: &App) -> Resp {
+    error_page(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The sign-in service cannot reach its storage right now. Nothing was changed; please try again in a moment.",
+    )
+}

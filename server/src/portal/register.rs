@@ -1,0 +1,121 @@
+//! Sign-up: one account per email across every app (emails unique after case-folding).
+
+use http::StatusCode;
+
+use super::login::{client_name_for, fold_email, hash_password, signed_in};
+use super::pages::{BRAND, Register, render};
+use super::{error_page, request_id, session, unavailable_page, with_cookie};
+use crate::app::App;
+use crate::http::Req;
+use crate::http::response::Resp;
+use crate::store::{StoreError, User};
+
+pub const MIN_PASSWORD: usize = 8;
+/// Argon2 cost grows with input; a cap keeps a huge password from being a DoS.
+pub const MAX_PASSWORD: usize = 1024;
+
+/// Why an email/password pair cannot make an account.
+pub fn check(email: &str, password: &str) -> Result<(), &'static str> {
+    let (local, domain) = email.rsplit_once('@').ok_or("Enter a valid email address.")?;
+    if local.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err("Enter a valid email address.");
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        return Err("Choose a password of at least 8 characters.");
+    }
+    if password.len() > MAX_PASSWORD {
+        return Err("That password is too long.");
+    }
+    Ok(())
+}
+
+/// Creates a user; `Conflict` when the email is taken. `email_verified` is true only when
+/// an operator vouches for the address.
+pub async fn create_user(app: &App, email: &str, password: &str, email_verified: bool) -> Result<User, StoreError> {
+    let hash = hash_password(password.to_string())
+        .await
+        .ok_or_else(|| StoreError::Unavailable("password hashing failed".into()))?;
+    let user = User {
+        sub: app.random.id(),
+        email: fold_email(email),
+        password_hash: hash,
+        metadata: serde_json::json!({}),
+        email_verified,
+        created_at: app.now(),
+    };
+    app.stores.users.create_user(&user).await?;
+    Ok(user)
+}
+
+pub async fn show(app: &App, req: &Req) -> Resp {
+    let browser = match session::ensure(app, req).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let request = request_id(req, Some(&browser));
+    let page = Register {
+        app_name: BRAND,
+        csrf_token: browser.data.csrf.clone(),
+        client_name: client_name_for(app, request.as_deref()).await,
+        request,
+        email: String::new(),
+        error: None,
+    };
+    with_cookie(render(StatusCode::OK, &page), &browser)
+}
+
+pub async fn submit(app: &App, req: &Req) -> Resp {
+    let form = req.form();
+    let browser = match session::current(app, req).await {
+        Ok(b) => b,
+        Err(_) => return unavailable_page(app),
+    };
+    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
+        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site. Go back to the app and start again.");
+    };
+    let request = request_id(req, Some(&browser));
+    let email = fold_email(form.get("email").unwrap_or_default());
+    let password = form.get("password").unwrap_or_default();
+    let refuse = |status: StatusCode, msg: &str| {
+        let request = request.clone();
+        let email = email.clone();
+        let csrf = browser.data.csrf.clone();
+        let msg = msg.to_string();
+        async move {
+            let page = Register {
+                app_name: BRAND,
+                csrf_token: csrf,
+                client_name: client_name_for(app, request.as_deref()).await,
+                request,
+                email,
+                error: Some(msg),
+            };
+            render(status, &page)
+        }
+    };
+    if let Err(msg) = check(&email, password) {
+        return refuse(StatusCode::BAD_REQUEST, msg).await;
+    }
+    match create_user(app, &email, password, false).await {
+        Ok(user) => {
+            tracing::info!(sub = %user.sub, "account created");
+            signed_in(app, user.sub, request, Some(&browser)).await
+        }
+        Err(StoreError::Conflict) => refuse(StatusCode::CONFLICT, "An account with this email already exists. Sign in instead.").await,
+        Err(_) => unavailable_page(app),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn account_rules() {
+        assert!(check("a@example.com", "longenough").is_ok());
+        assert!(check("a@example", "longenough").is_err());
+        assert!(check("example.com", "longenough").is_err());
+        assert!(check("a@example.com", "short").is_err());
+        assert!(check("a b@example.com", "longenough").is_err());
+    }
+}

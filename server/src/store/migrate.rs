@@ -1,0 +1,19 @@
+//! Forward-only migrations, embedded at compile time (style.md §8). `lanyard migrate` and
+//! start-up apply the same set.
+
+/// One schema step. `version` orders them; a released one is never edited.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../../schema/sqlite/0001_init.sql") },
+    Migration {
+        version: 2,
+        name: "policy_decisions",
+        sql: include_str!("../../../schema/sqlite/0002_policy_decisions.sql"),
+    },
+];

@@ -1,0 +1,231 @@
+//! Storage, in the domain's words, split by how long the data lives (design.md "Storage
+//! split"). Callers see [`StoreError`] and records; driver errors stay in the backends.
+//!
+//! Durable data (users, clients, consents, grants, signing keys) sits behind one trait
+//! per concept. Short-lived data (codes, sessions, pending requests, revocations) sits
+//! behind [`EphemeralStore`], a key-value store with expiry and atomic take, which
+//! [`Ephemeral`] wraps in typed, domain-named operations.
+
+pub mod embedded;
+mod migrate;
+pub mod records;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::clock::UnixTime;
+use crate::secret::SecretHash;
+pub use records::*;
+
+/// All a caller learns of a storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule refused the write (an email already registered, say).
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    /// The backend could not be reached or failed; the message is for logs only.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `Conflict` when the (case-folded) email is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
+    async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(&self, client: &Client) -> StoreResult<()>;
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+    /// Removes the client and everything granted to it.
+    async fn remove_client(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Consents and grants: what a user allowed, and the refresh-token families it produced.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// The scopes the user already allowed this client for this resource.
+    async fn consent(&self, sub: &str, client_id: &str, resource: &str) -> StoreResult<Option<Vec<String>>>;
+    /// Records a consent, widening any earlier one to the union.
+    async fn record_consent(&self, sub: &str, client_id: &str, resource: &str, scopes: &[String], now: UnixTime) -> StoreResult<()>;
+
+    /// Creates a grant (a refresh-token family) with its first refresh token, if any.
+    async fn create_grant(&self, grant: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()>;
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// Rotates a refresh token in one atomic step (see [`Rotation`]).
+    async fn rotate_refresh(&self, presented: &SecretHash, successor: &SecretHash, now: UnixTime, grace: i64) -> StoreResult<Rotation>;
+    /// The live grant a refresh token belongs to. A spent token counts only with
+    /// `include_spent` (a refresh must see it, to tell a race from a replay).
+    async fn grant_by_refresh(&self, token: &SecretHash, now: UnixTime, include_spent: bool) -> StoreResult<Option<Grant>>;
+    /// Revokes the whole family; returns whether it was live.
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The token was current: it is now spent and `successor` is current.
+    Rotated(Grant),
+    /// The token was spent moments ago (within the grace window): a racing refresh from
+    /// the same client. `successor` is current alongside the first successor.
+    Raced(Grant),
+    /// The token was spent before the grace window: a replay. The family is revoked.
+    Reused(Grant),
+    /// Unknown token, or its family is revoked or expired.
+    Invalid,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Inserts a key as `next` when none is published yet (first start).
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Atomically: current -> retired, next -> current, `new_next` -> next.
+    async fn rotate_keys(&self, new_next: &StoredKey, now: UnixTime) -> StoreResult<()>;
+    /// Deletes retired keys retired before `before`.
+    async fn prune_keys(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// A key-value store with expiry and atomic take: all short-lived state.
+#[async_trait]
+pub trait EphemeralStore: Send + Sync {
+    async fn put(&self, key: &str, value: &[u8], expires_at: UnixTime) -> StoreResult<()>;
+    async fn get(&self, key: &str, now: UnixTime) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes and returns the value atomically: whatever is taken is taken once.
+    async fn take(&self, key: &str, now: UnixTime) -> StoreResult<Option<Vec<u8>>>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Whether any of `keys` is present (revocation checks look up a token and its grant).
+    async fn any_present(&self, keys: &[String], now: UnixTime) -> StoreResult<bool>;
+    /// Drops what has expired; backends with native expiry do nothing.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// The policy decision log.
+#[async_trait]
+pub trait DecisionLog: Send + Sync {
+    async fn record_decision(&self, entry: &DecisionEntry) -> StoreResult<()>;
+    /// The most recent entries, newest first.
+    async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>>;
+}
+
+/// Whether the backends answer, for `/readyz`.
+#[async_trait]
+pub trait Health: Send + Sync {
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The backends the server runs on, chosen once at start-up.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub clients: Arc<dyn ClientStore>,
+    pub grants: Arc<dyn GrantStore>,
+    pub keys: Arc<dyn KeyStore>,
+    pub decisions: Arc<dyn DecisionLog>,
+    pub ephemeral: Ephemeral,
+    pub health: Arc<dyn Health>,
+}
+
+/// Typed, domain-named operations over an [`EphemeralStore`].
+#[derive(Clone)]
+pub struct Ephemeral(pub Arc<dyn EphemeralStore>);
+
+impl Ephemeral {
+    async fn put_json<T: Serialize>(&self, key: String, value: &T, expires_at: UnixTime) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.0.put(&key, &bytes, expires_at).await
+    }
+
+    fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> StoreResult<Option<T>> {
+        match bytes {
+            None => Ok(None),
+            // A record written by another version that no longer parses is as good as gone.
+            Some(b) => Ok(serde_json::from_slice(&b).ok()),
+        }
+    }
+
+    pub async fn put_code(&self, code: &SecretHash, grant: &PendingGrant) -> StoreResult<()> {
+        self.put_json(format!("code:{}", code.as_str()), grant, grant.expires_at).await
+    }
+
+    /// Removes and returns the grant atomically: a code works once.
+    pub async fn take_code(&self, code: &SecretHash, now: UnixTime) -> StoreResult<Option<PendingGrant>> {
+        Self::decode(self.0.take(&format!("code:{}", code.as_str()), now).await?)
+    }
+
+    /// Remembers which grant a spent code produced, so that a second use can revoke it
+    /// (RFC 6749 §4.1.2).
+    pub async fn mark_code_used(&self, code: &SecretHash, grant_id: &str, until: UnixTime) -> StoreResult<()> {
+        self.0.put(&format!("used-code:{}", code.as_str()), grant_id.as_bytes(), until).await
+    }
+
+    pub async fn code_used_by(&self, code: &SecretHash, now: UnixTime) -> StoreResult<Option<String>> {
+        let v = self.0.get(&format!("used-code:{}", code.as_str()), now).await?;
+        Ok(v.and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    pub async fn put_request(&self, id: &str, req: &AuthRequest) -> StoreResult<()> {
+        self.put_json(format!("authz:{id}"), req, req.expires_at).await
+    }
+
+    pub async fn request(&self, id: &str, now: UnixTime) -> StoreResult<Option<AuthRequest>> {
+        Self::decode(self.0.get(&format!("authz:{id}"), now).await?)
+    }
+
+    pub async fn finish_request(&self, id: &str) -> StoreResult<()> {
+        self.0.delete(&format!("authz:{id}")).await
+    }
+
+    pub async fn put_session(&self, id: &SecretHash, s: &Session) -> StoreResult<()> {
+        self.put_json(format!("session:{}", id.as_str()), s, s.expires_at).await
+    }
+
+    pub async fn session(&self, id: &SecretHash, now: UnixTime) -> StoreResult<Option<Session>> {
+        Self::decode(self.0.get(&format!("session:{}", id.as_str()), now).await?)
+    }
+
+    pub async fn end_session(&self, id: &SecretHash) -> StoreResult<()> {
+        self.0.delete(&format!("session:{}", id.as_str())).await
+    }
+
+    /// Refuses an access token (by `jti`) or every access token of a grant until `until`.
+    pub async fn revoke_access(&self, key: &RevocationKey, until: UnixTime) -> StoreResult<()> {
+        self.0.put(&key.storage_key(), b"1", until).await
+    }
+
+    pub async fn is_access_revoked(&self, jti: &str, grant_id: &str, now: UnixTime) -> StoreResult<bool> {
+        let keys = [
+            RevocationKey::Token(jti.to_string()).storage_key(),
+            RevocationKey::Grant(grant_id.to_string()).storage_key(),
+        ];
+        self.0.any_present(&keys, now).await
+    }
+}
+
+/// What a revocation names.
+#[derive(Debug, Clone)]
+pub enum RevocationKey {
+    Token(String),
+    Grant(String),
+}
+
+impl RevocationKey {
+    fn storage_key(&self) -> String {
+        match self {
+            RevocationKey::Token(jti) => format!("revoked-jti:{jti}"),
+            RevocationKey::Grant(id) => format!("revoked-grant:{id}"),
+        }
+    }
+}

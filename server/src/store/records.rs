@@ -1,0 +1,190 @@
+//! The records the stores keep. Plain data: no behaviour that needs a backend.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+
+/// One person, across every app the operator publishes.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Stable, opaque, never the email (emails change; `sub` must not).
+    pub sub: String,
+    /// Case-folded: the uniqueness key.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Operator-defined JSON object, read by policies.
+    pub metadata: serde_json::Value,
+    /// Whether someone vouched for the email: true for operator-created accounts; false
+    /// for self-registered ones, since Lanyard sends no verification mail.
+    pub email_verified: bool,
+    pub created_at: UnixTime,
+}
+
+/// One mint's policy decisions, for `lanyard policy log`.
+#[derive(Debug, Clone)]
+pub struct DecisionEntry {
+    pub jti: String,
+    pub at: UnixTime,
+    pub client_id: String,
+    pub sub: String,
+    pub resource: String,
+    pub grant_type: String,
+    /// `allow`, `deny` or `failed`.
+    pub outcome: String,
+    pub runs: serde_json::Value,
+}
+
+/// How a client was introduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// RFC 7591 dynamic registration.
+    Dynamic,
+    /// `lanyard client add`.
+    Operator,
+}
+
+impl ClientSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientSource::Dynamic => "dynamic",
+            ClientSource::Operator => "operator",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        if s == "operator" { Self::Operator } else { Self::Dynamic }
+    }
+}
+
+/// A registered client. `metadata` is the full RFC 7591 metadata as registered (what DCR
+/// echoes back); the typed fields are the ones Lanyard acts on.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret_hash: Option<String>,
+    pub name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    /// `none`, `client_secret_post` or `client_secret_basic`.
+    pub auth_method: String,
+    /// Registered scope limit, if the client named one.
+    pub scope: Option<String>,
+    pub metadata: serde_json::Value,
+    pub source: ClientSource,
+    pub created_at: UnixTime,
+}
+
+/// A grant: what one authorization produced, and the family of refresh tokens it owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub sub: String,
+    pub resource: String,
+    pub scopes: Vec<String>,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// Where a signing key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published in JWKS, not yet signing: verifiers learn it before they meet it.
+    Next,
+    Current,
+    /// No longer signing; published until every token it signed has expired.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired => "retired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(Self::Next),
+            "current" => Some(Self::Current),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    /// PKCS#8 DER of the private key.
+    pub private_der: Vec<u8>,
+    pub state: KeyState,
+    pub created_at: UnixTime,
+    pub retired_at: Option<UnixTime>,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an authorization code stands for until it is exchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub resource: String,
+    pub scopes: Vec<String>,
+    pub sub: String,
+    pub auth_time: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// A validated authorization request waiting for login and consent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    pub scopes: Vec<String>,
+    pub resource: String,
+    pub code_challenge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// `prompt=login` or an exceeded `max_age`: a login newer than `created_at` is needed.
+    pub force_login: bool,
+    /// `prompt=consent`: ask even if consent is remembered.
+    pub force_consent: bool,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// A browser session. Anonymous sessions exist too: they carry the CSRF token of the login
+/// and registration forms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<UnixTime>,
+    pub csrf: String,
+    /// The authorization request this browser is in the middle of, for forms that post
+    /// without carrying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    pub expires_at: UnixTime,
+}

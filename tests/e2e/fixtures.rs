@@ -1,0 +1,166 @@
+//! Helpers the endpoint suites share: raw authorization URLs, a code in hand, calls to the
+//! example MCP server, and assertions on the headers every endpoint of a kind must send.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The redirect URI the suites register (a loopback listener, as native clients use).
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub const EMAIL: &str = "ada@example.com";
+pub const STATE: &str = "st-1";
+
+/// An authorization URL with exactly these query parameters, in this order (the kit's
+/// `Authorize` always adds S256 PKCE; these tests need to leave it out or get it wrong).
+pub fn authorize_url(server: &TestServer, params: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse(&server.url("/oauth/authorize")).unwrap();
+    u.query_pairs_mut().extend_pairs(params);
+    u.to_string()
+}
+
+/// Asserts a redirect back to the client at `redirect` carrying exactly `expected` as its
+/// query, each parameter once (RFC 6749 §4.1.2 / §4.1.2.1; RFC 9207 adds `iss`).
+pub fn assert_redirect_back(page: &Page, status: u16, redirect: &str, expected: &[(&str, &str)]) {
+    assert_eq!(page.status, status, "{}", page.body);
+    let loc = page.location.as_deref().unwrap_or_else(|| panic!("no Location: {}", page.body));
+    let (target, _) = loc.split_once('?').unwrap_or((loc, ""));
+    assert_eq!(target, redirect.split('?').next().unwrap(), "redirected to {loc}");
+    let pairs: Vec<(String, String)> = url::Url::parse(loc).unwrap().query_pairs().into_owned().collect();
+    let want: HashMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(pairs.len(), want.len(), "{loc}");
+    assert_eq!(query(loc), want, "{loc}");
+}
+
+/// The error page shown instead of a redirect when the client or its redirect URI cannot be
+/// trusted (RFC 6749 §4.1.2.1): 400, HTML, no `Location`, not frameable.
+pub fn assert_error_page(page: &Page, needle: &str) {
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.location.is_none(), "must not redirect, went to {:?}", page.location);
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert_unframeable(&page.headers);
+    assert!(page.body.contains(needle), "page lacks {needle:?}: {}", page.body);
+}
+
+/// RFC 9700 §4.16: pages (consent above all) must not be framed.
+pub fn assert_unframeable(h: &HeaderMap) {
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h["x-frame-options"], "DENY");
+}
+
+/// RFC 6749 §5.1: responses carrying tokens or credentials are not cached.
+pub fn assert_no_store(h: &HeaderMap) {
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["pragma"], "no-cache");
+}
+
+/// CORS for browser-based MCP clients: any origin, never with credentials.
+pub fn assert_cors(h: &HeaderMap) {
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(h.get("access-control-allow-credentials").is_none());
+}
+
+pub fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).unwrap_or_else(|| panic!("no {name} header in {h:?}")).to_str().unwrap()
+}
+
+/// Asserts a JSON response with exactly this status and body.
+pub async fn assert_json(r: reqwest::Response, status: u16, body: Value) -> HeaderMap {
+    let headers = r.headers().clone();
+    let got_status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(got_status, status, "{text}");
+    assert_eq!(headers["content-type"], "application/json", "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+    assert_eq!(got, body);
+    headers
+}
+
+/// What a client holds right after the redirect back: a code, and what it needs to redeem it.
+pub struct CodeGrant {
+    pub client_id: String,
+    pub verifier: String,
+    pub code: String,
+    pub callback: String,
+    pub browser: Browser,
+}
+
+impl CodeGrant {
+    /// Registers a public client, signs `email` in and allows: the code of a first connect.
+    pub async fn new(server: &TestServer, email: &str, scope: Option<&str>, resource: Option<&str>) -> Self {
+        let client = server.register_client(REDIRECT).await;
+        let client_id = client["client_id"].as_str().unwrap().to_string();
+        let (verifier, challenge) = pkce();
+        let mut browser = Browser::default();
+        let auth = Authorize { client_id: &client_id, redirect_uri: REDIRECT, challenge: &challenge, scope, resource, state: STATE, extra: vec![] };
+        let callback = server.consent_flow(&mut browser, &auth, email).await;
+        let code = query(&callback).get("code").unwrap_or_else(|| panic!("no code in {callback}")).clone();
+        Self { client_id, verifier, code, callback, browser }
+    }
+
+    /// The token request a well-behaved public client sends.
+    pub async fn exchange(&self, server: &TestServer) -> (StatusCode, Value, HeaderMap) {
+        server
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &self.code),
+                ("code_verifier", &self.verifier),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &self.client_id),
+                ("resource", &server.resource()),
+            ])
+            .await
+    }
+
+    /// Exchanges the code and returns the token response, which must succeed.
+    pub async fn tokens(&self, server: &TestServer) -> Value {
+        let (status, body, _) = self.exchange(server).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+/// A refresh as the MCP SDKs send it: token, client, resource; no scope.
+pub async fn refresh(server: &TestServer, client_id: &str, refresh_token: &str) -> (StatusCode, Value, HeaderMap) {
+    server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+            ("resource", &server.resource()),
+        ])
+        .await
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
+}
+
+/// A JSON-RPC call to the example MCP server.
+pub async fn mcp(server: &TestServer, token: Option<&str>, msg: Value) -> (StatusCode, HeaderMap, Value) {
+    let mut r = server
+        .http
+        .post(server.resource())
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&msg);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    (status, headers, r.json().await.unwrap_or(Value::Null))
+}
+
+pub fn call_ping() -> Value {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "ping", "arguments": {}}})
+}
+
+/// Whether the example MCP server accepts `token` for the ping tool.
+pub async fn mcp_status(server: &TestServer, token: &str) -> StatusCode {
+    mcp(server, Some(token), call_ping()).await.0
+}
