@@ -21,9 +21,11 @@ CREATE TABLE clients (
     created_at    INTEGER NOT NULL
 );
 
+-- client_id has no foreign key: metadata-document clients (a URL as client_id) are never
+-- stored in `clients`. Removing a client deletes its consents and grants explicitly.
 CREATE TABLE consents (
     sub        TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
-    client_id  TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL,
     resource   TEXT NOT NULL,
     scopes     TEXT NOT NULL,                -- JSON array
     updated_at INTEGER NOT NULL,
@@ -32,7 +34,7 @@ CREATE TABLE consents (
 
 CREATE TABLE grants (
     id         TEXT PRIMARY KEY,
-    client_id  TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL,
     sub        TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
     resource   TEXT NOT NULL,
     scopes     TEXT NOT NULL,                -- JSON array

@@ -30,7 +30,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("issuer", &self.config.issuer).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -38,7 +40,13 @@ impl App {
     /// Opens the configured store and builds the app around it.
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
         let stores = open_stores(&config)?;
-        Self::with_stores(config, stores, Arc::new(SystemClock), Arc::new(OsRandom::default())).await
+        Self::with_stores(
+            config,
+            stores,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom::default()),
+        )
+        .await
     }
 
     pub async fn with_stores(
@@ -48,7 +56,13 @@ impl App {
         random: Arc<dyn Random>,
     ) -> anyhow::Result<Arc<App>> {
         let policies = crate::policy::from_config(&config)?;
-        let keys = KeyRing::load(stores.keys.as_ref(), config.signing_alg, config.publish_retired_for(), clock.now()).await?;
+        let keys = KeyRing::load(
+            stores.keys.as_ref(),
+            config.signing_alg,
+            config.publish_retired_for(),
+            clock.now(),
+        )
+        .await?;
         Ok(Arc::new(App {
             discovery: Discovery::new(&config),
             cimd: CimdResolver::new(config.cimd.clone())?,
@@ -71,18 +85,24 @@ impl App {
     pub fn spawn_maintenance(self: &Arc<Self>) {
         let app = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
+            let mut tick =
+                tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
             loop {
                 tick.tick().await;
                 match app.keys.reload(app.stores.keys.as_ref(), app.now()).await {
-                    Ok(true) => tracing::info!(kid = %app.keys.current().signer.kid, "signing keys reloaded"),
+                    Ok(true) => {
+                        tracing::info!(kid = %app.keys.current().signer.kid, "signing keys reloaded")
+                    }
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "could not reload signing keys"),
                 }
             }
         });
         if let Some(registry) = &self.policies {
-            crate::policy::watch::spawn(registry.clone(), Duration::from_millis(self.config.policies.poll_ms.max(50)));
+            crate::policy::watch::spawn(
+                registry.clone(),
+                Duration::from_millis(self.config.policies.poll_ms.max(50)),
+            );
         }
         let app = self.clone();
         tokio::spawn(async move {

@@ -29,7 +29,9 @@ pub fn load_config() -> anyhow::Result<Config> {
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("LANYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("LANYARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -46,7 +48,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
     // A line on stdout that scripts and tests can wait for.
-    println!("lanyard listening on http://{addr} (issuer {})", app.config.issuer);
+    println!(
+        "lanyard listening on http://{addr} (issuer {})",
+        app.config.issuer
+    );
     crate::http::serve(app, listener, crate::http::shutdown_signal()).await?;
     Ok(())
 }
@@ -83,7 +88,8 @@ pub async fn user_add(config: Config, email: &str, password: Option<String>) -> 
 }
 
 pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> anyhow::Result<()> {
-    let value: serde_json::Value = serde_json::from_str(metadata).context("metadata must be JSON")?;
+    let value: serde_json::Value =
+        serde_json::from_str(metadata).context("metadata must be JSON")?;
     if !value.is_object() {
         bail!("metadata must be a JSON object");
     }
@@ -93,7 +99,10 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
         bail!("no user with email {email}");
     };
     stores.users.set_metadata(&user.sub, &value).await?;
-    println!("{}", json!({"sub": user.sub, "email": user.email, "metadata": value}));
+    println!(
+        "{}",
+        json!({"sub": user.sub, "email": user.email, "metadata": value})
+    );
     Ok(())
 }
 
@@ -110,16 +119,24 @@ pub struct NewClient {
 
 pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
     for u in &c.redirect_uris {
-        RedirectUri::parse(u).and_then(|r| r.kind()).map_err(|e| anyhow::anyhow!("redirect URI {u}: {e}"))?;
+        RedirectUri::parse(u)
+            .and_then(|r| r.kind())
+            .map_err(|e| anyhow::anyhow!("redirect URI {u}: {e}"))?;
     }
     if c.redirect_uris.is_empty() && c.resource_server.is_empty() {
-        bail!("give at least one --redirect-uri (or --resource-server for an introspecting resource)");
+        bail!(
+            "give at least one --redirect-uri (or --resource-server for an introspecting resource)"
+        );
     }
     let stores = open_stores(&config)?;
     let random = OsRandom::default();
     let id = random.id();
     let secret = (c.confidential || !c.resource_server.is_empty()).then(|| random.token());
-    let auth_method = if secret.is_some() { "client_secret_basic" } else { "none" };
+    let auth_method = if secret.is_some() {
+        "client_secret_basic"
+    } else {
+        "none"
+    };
     let grant_types: Vec<String> = if c.redirect_uris.is_empty() {
         Vec::new()
     } else {
@@ -136,7 +153,9 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
     }
     let client = Client {
         id: id.clone(),
-        secret_hash: secret.as_deref().map(|s| SecretHash::of(s).as_str().to_string()),
+        secret_hash: secret
+            .as_deref()
+            .map(|s| SecretHash::of(s).as_str().to_string()),
         name: Some(c.name.clone()),
         redirect_uris: c.redirect_uris.clone(),
         grant_types,
@@ -147,7 +166,8 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
         created_at: SystemClock.now(),
     };
     stores.clients.create_client(&client).await?;
-    let mut out = json!({"client_id": id, "client_name": c.name, "token_endpoint_auth_method": auth_method});
+    let mut out =
+        json!({"client_id": id, "client_name": c.name, "token_endpoint_auth_method": auth_method});
     if let Some(s) = secret {
         out["client_secret"] = json!(s);
     }
@@ -178,8 +198,17 @@ pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
 
 pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
     let stores = open_stores(&config)?;
-    let kid = rotate(stores.keys.as_ref(), config.signing_alg, config.publish_retired_for(), SystemClock.now()).await?;
-    println!("{}", json!({"signing_kid": kid, "note": "running servers switch within LANYARD_KEY_RELOAD_SECS"}));
+    let kid = rotate(
+        stores.keys.as_ref(),
+        config.signing_alg,
+        config.publish_retired_for(),
+        SystemClock.now(),
+    )
+    .await?;
+    println!(
+        "{}",
+        json!({"signing_kid": kid, "note": "running servers switch within LANYARD_KEY_RELOAD_SECS"})
+    );
     Ok(())
 }
 
@@ -192,7 +221,10 @@ pub async fn keys_list(config: Config) -> anyhow::Result<()> {
             KeyState::Current => "current",
             KeyState::Retired => "retired",
         };
-        println!("{}", json!({"kid": k.kid, "alg": k.alg, "state": state, "created_at": k.created_at, "retired_at": k.retired_at}));
+        println!(
+            "{}",
+            json!({"kid": k.kid, "alg": k.alg, "state": state, "created_at": k.created_at, "retired_at": k.retired_at})
+        );
     }
     Ok(())
 }
@@ -202,10 +234,15 @@ pub async fn keys_list(config: Config) -> anyhow::Result<()> {
 pub fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow::Result<()> {
     use crate::policy::engine::{Limits, PolicyEngine};
     let bytes = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
-    let text = std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
-    let input: crate::policy::PolicyInput = serde_json::from_str(&text).context("input does not match the fixture format")?;
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let input: crate::policy::PolicyInput =
+        serde_json::from_str(&text).context("input does not match the fixture format")?;
     let engine = PolicyEngine::new(Limits::default(), None)?;
-    let name = module.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+    let name = module
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("policy");
     let compiled = engine.compile(name, &bytes)?;
     let decision = crate::policy::evaluate::decide(&engine, &compiled, &input)?;
     println!("{}", serde_json::to_string(&decision)?);
@@ -214,7 +251,12 @@ pub fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow:
 
 /// `lanyard policy eval`: what the bound policies would decide for a real user, client and
 /// resource, at both phases, without minting anything.
-pub async fn policy_eval(config: Config, email: &str, client_id: &str, resource: &str) -> anyhow::Result<()> {
+pub async fn policy_eval(
+    config: Config,
+    email: &str,
+    client_id: &str,
+    resource: &str,
+) -> anyhow::Result<()> {
     use crate::policy::evaluate::{consent_phase, token_phase};
     use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
     use crate::policy::{ConsentVerdict, TokenVerdict};
@@ -229,31 +271,78 @@ pub async fn policy_eval(config: Config, email: &str, client_id: &str, resource:
     let client = crate::oauth::client::find_client(&app, client_id)
         .await
         .map_err(|_| anyhow::anyhow!("no client {client_id}"))?;
-    let uri = crate::oauth::types::ResourceUri::parse(resource).map_err(|e| anyhow::anyhow!("{resource}: {e}"))?;
-    let rc = app.config.resource(&uri).ok_or_else(|| anyhow::anyhow!("{resource} is not a configured resource"))?;
+    let uri = crate::oauth::types::ResourceUri::parse(resource)
+        .map_err(|e| anyhow::anyhow!("{resource}: {e}"))?;
+    let rc = app
+        .config
+        .resource(&uri)
+        .ok_or_else(|| anyhow::anyhow!("{resource} is not a configured resource"))?;
     let scopes: Vec<String> = rc.scopes.iter().map(|s| s.as_str().to_string()).collect();
     let base = PolicyInput {
         phase: Phase::Consent,
         grant_type: None,
-        user: UserInput { sub: user.sub.clone(), email: user.email.clone(), email_verified: user.email_verified, metadata: user.metadata.clone() },
-        client: ClientInput { id: client.id.clone(), name: client.display_name() },
+        user: UserInput {
+            sub: user.sub.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            metadata: user.metadata.clone(),
+        },
+        client: ClientInput {
+            id: client.id.clone(),
+            name: client.display_name(),
+        },
         resource: rc.uri.as_str().to_string(),
         scopes,
         config: json!({}),
         now: app.now(),
     };
     let consent = match consent_phase(&registry, &base) {
-        ConsentVerdict::Allow { drop_scopes, notices, runs } => json!({"decision": "allow", "drop_scopes": drop_scopes, "notices": notices, "runs": runs}),
-        ConsentVerdict::Deny { reason, runs } => json!({"decision": "deny", "reason": reason, "runs": runs}),
-        ConsentVerdict::Failed { policy, failure, runs } => json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs}),
+        ConsentVerdict::Allow {
+            drop_scopes,
+            notices,
+            runs,
+        } => {
+            json!({"decision": "allow", "drop_scopes": drop_scopes, "notices": notices, "runs": runs})
+        }
+        ConsentVerdict::Deny { reason, runs } => {
+            json!({"decision": "deny", "reason": reason, "runs": runs})
+        }
+        ConsentVerdict::Failed {
+            policy,
+            failure,
+            runs,
+        } => {
+            json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs})
+        }
     };
-    let token_input = PolicyInput { phase: Phase::Token, grant_type: Some("authorization_code".into()), ..base };
+    let token_input = PolicyInput {
+        phase: Phase::Token,
+        grant_type: Some("authorization_code".into()),
+        ..base
+    };
     let token = match token_phase(&registry, &token_input) {
-        TokenVerdict::Allow { claims, drop_scopes, runs } => json!({"decision": "allow", "claims": claims, "drop_scopes": drop_scopes, "runs": runs}),
-        TokenVerdict::Deny { reason, runs } => json!({"decision": "deny", "reason": reason, "runs": runs}),
-        TokenVerdict::Failed { policy, failure, runs } => json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs}),
+        TokenVerdict::Allow {
+            claims,
+            drop_scopes,
+            runs,
+        } => {
+            json!({"decision": "allow", "claims": claims, "drop_scopes": drop_scopes, "runs": runs})
+        }
+        TokenVerdict::Deny { reason, runs } => {
+            json!({"decision": "deny", "reason": reason, "runs": runs})
+        }
+        TokenVerdict::Failed {
+            policy,
+            failure,
+            runs,
+        } => {
+            json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs})
+        }
     };
-    println!("{}", serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?
+    );
     Ok(())
 }
 

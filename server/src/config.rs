@@ -55,7 +55,10 @@ impl SigningAlg {
         match s {
             "RS256" => Ok(Self::RS256),
             "ES256" => Ok(Self::ES256),
-            other => Err(invalid(key, format!("unknown algorithm {other:?}; use RS256 or ES256"))),
+            other => Err(invalid(
+                key,
+                format!("unknown algorithm {other:?}; use RS256 or ES256"),
+            )),
         }
     }
 }
@@ -217,10 +220,10 @@ impl Config {
     ) -> Result<(Self, Vec<String>), ConfigError> {
         let mut merged: HashMap<String, String> = HashMap::new();
         let dotenv = dir.join(".env");
-        if dotenv.is_file() {
-            if let Ok(iter) = dotenvy::from_path_iter(&dotenv) {
-                merged.extend(iter.flatten());
-            }
+        if dotenv.is_file()
+            && let Ok(iter) = dotenvy::from_path_iter(&dotenv)
+        {
+            merged.extend(iter.flatten());
         }
         merged.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let file_path = merged
@@ -237,7 +240,10 @@ impl Config {
                 source: Box::new(source),
             })?
         } else if merged.contains_key("LANYARD_CONFIG") {
-            return Err(invalid("LANYARD_CONFIG", format!("{} does not exist", file_path.display())));
+            return Err(invalid(
+                "LANYARD_CONFIG",
+                format!("{} does not exist", file_path.display()),
+            ));
         } else {
             FileConfig::default()
         };
@@ -246,7 +252,10 @@ impl Config {
             .filter(|k| k.starts_with("LANYARD_") && !KNOWN_KEYS.contains(&k.as_str()))
             .map(|k| format!("unknown setting {k} ignored"))
             .collect();
-        let base = file_path.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
+        let base = file_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.to_path_buf());
         Ok((Self::build(file, &merged, &base)?, warnings))
     }
 
@@ -255,15 +264,20 @@ impl Config {
         Self::build(FileConfig::default(), env, Path::new("."))
     }
 
-    fn build(file: FileConfig, env: &HashMap<String, String>, base: &Path) -> Result<Self, ConfigError> {
+    fn build(
+        file: FileConfig,
+        env: &HashMap<String, String>,
+        base: &Path,
+    ) -> Result<Self, ConfigError> {
         let get = |key: &str| env.get(key).map(|s| s.trim()).filter(|s| !s.is_empty());
         let num = |key: &str, file: Option<i64>, default: i64| -> Result<i64, ConfigError> {
             match get(key) {
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| invalid(key, format!("expected a whole number of seconds, got {v:?}"))),
+                Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    invalid(
+                        key,
+                        format!("expected a whole number of seconds, got {v:?}"),
+                    )
+                }),
                 None => Ok(file.unwrap_or(default)),
             }
         };
@@ -330,7 +344,10 @@ impl Config {
             }]
         };
         if resources.is_empty() {
-            return Err(invalid("LANYARD_RESOURCES", "at least one resource is needed"));
+            return Err(invalid(
+                "LANYARD_RESOURCES",
+                "at least one resource is needed",
+            ));
         }
 
         let signing_alg = match get("LANYARD_SIGNING_ALG").or(file.signing_alg.as_deref()) {
@@ -343,11 +360,22 @@ impl Config {
             .into_iter()
             .map(|p| {
                 let config = match p.config {
-                    Some(v) => serde_json::to_value(v).map_err(|e| invalid("policies.config", e.to_string()))?,
+                    Some(v) => serde_json::to_value(v)
+                        .map_err(|e| invalid("policies.config", e.to_string()))?,
                     None => serde_json::json!({}),
                 };
-                let module = if p.module.is_absolute() { p.module } else { base.join(p.module) };
-                Ok(PolicyBindingConfig { name: p.name, module, resource: p.resource, config, fail_open: p.fail_open })
+                let module = if p.module.is_absolute() {
+                    p.module
+                } else {
+                    base.join(p.module)
+                };
+                Ok(PolicyBindingConfig {
+                    name: p.name,
+                    module,
+                    resource: p.resource,
+                    config,
+                    fail_open: p.fail_open,
+                })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let config = Config {
@@ -359,7 +387,11 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("./data")),
             resources,
             access_token_ttl: num("LANYARD_ACCESS_TOKEN_TTL", file.access_token_ttl, 900)?,
-            refresh_token_ttl: num("LANYARD_REFRESH_TOKEN_TTL", file.refresh_token_ttl, 30 * 86_400)?,
+            refresh_token_ttl: num(
+                "LANYARD_REFRESH_TOKEN_TTL",
+                file.refresh_token_ttl,
+                30 * 86_400,
+            )?,
             refresh_grace: num("LANYARD_REFRESH_GRACE", file.refresh_grace, 10)?,
             code_ttl: num("LANYARD_CODE_TTL", file.code_ttl, 60)?,
             session_ttl: num("LANYARD_SESSION_TTL", file.session_ttl, 7 * 86_400)?,
@@ -386,7 +418,10 @@ impl Config {
             },
         };
         if config.access_token_ttl == 0 || config.code_ttl == 0 {
-            return Err(invalid("LANYARD_ACCESS_TOKEN_TTL", "lifetimes must be positive"));
+            return Err(invalid(
+                "LANYARD_ACCESS_TOKEN_TTL",
+                "lifetimes must be positive",
+            ));
         }
         if config.code_ttl > 600 {
             // OAuth 2.1 §4.1.2: codes live at most ten minutes.
@@ -441,10 +476,16 @@ fn default_resource_name(uri: &ResourceUri) -> String {
 pub fn canonical_issuer(raw: &str) -> Result<String, ConfigError> {
     let url = Url::parse(raw).map_err(|e| invalid("LANYARD_ISSUER", format!("{raw:?}: {e}")))?;
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(invalid("LANYARD_ISSUER", "must be an https (or local http) URL"));
+        return Err(invalid(
+            "LANYARD_ISSUER",
+            "must be an https (or local http) URL",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(invalid("LANYARD_ISSUER", "must not carry a query, fragment or user"));
+        return Err(invalid(
+            "LANYARD_ISSUER",
+            "must not carry a query, fragment or user",
+        ));
     }
     let Some(host) = url.host_str() else {
         return Err(invalid("LANYARD_ISSUER", "needs a host"));
@@ -462,7 +503,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -476,8 +520,14 @@ mod tests {
 
     #[test]
     fn issuer_is_canonical() {
-        assert_eq!(canonical_issuer("https://Auth.Example.com/").unwrap(), "https://auth.example.com");
-        assert_eq!(canonical_issuer("https://a.example/t1/").unwrap(), "https://a.example/t1");
+        assert_eq!(
+            canonical_issuer("https://Auth.Example.com/").unwrap(),
+            "https://auth.example.com"
+        );
+        assert_eq!(
+            canonical_issuer("https://a.example/t1/").unwrap(),
+            "https://a.example/t1"
+        );
         assert!(canonical_issuer("https://a.example/?x=1").is_err());
         assert!(canonical_issuer("ftp://a.example").is_err());
     }
@@ -485,7 +535,10 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let err = Config::from_env_map(&env(&[("LANYARD_ACCESS_TOKEN_TTL", "soon")])).unwrap_err();
-        assert!(err.to_string().starts_with("LANYARD_ACCESS_TOKEN_TTL:"), "{err}");
+        assert!(
+            err.to_string().starts_with("LANYARD_ACCESS_TOKEN_TTL:"),
+            "{err}"
+        );
         let err = Config::from_env_map(&env(&[("LANYARD_CODE_TTL", "3600")])).unwrap_err();
         assert!(err.to_string().starts_with("LANYARD_CODE_TTL:"), "{err}");
     }
@@ -499,7 +552,10 @@ mod tests {
     #[test]
     fn resources_from_env() {
         let c = Config::from_env_map(&env(&[
-            ("LANYARD_RESOURCES", "https://a.example/mcp, https://b.example/mcp"),
+            (
+                "LANYARD_RESOURCES",
+                "https://a.example/mcp, https://b.example/mcp",
+            ),
             ("LANYARD_SCOPES", "tools"),
         ]))
         .unwrap();

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use lanyard::cli;
 
 #[derive(Parser)]
-#[command(name = "lanyard", version, about = "OAuth 2.1 authorization server for MCP apps")]
+#[command(
+    name = "lanyard",
+    version,
+    about = "OAuth 2.1 authorization server for MCP apps"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,10 @@ enum Command {
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Run one policy on one input fixture and print its decision as JSON.
-    Test { module: std::path::PathBuf, input: std::path::PathBuf },
+    Test {
+        module: std::path::PathBuf,
+        input: std::path::PathBuf,
+    },
     /// Preview what the bound policies decide for a real user, client and resource.
     Eval {
         #[arg(long)]
@@ -86,7 +93,9 @@ enum ClientCommand {
         resource_server: Vec<String>,
     },
     List,
-    Remove { client_id: String },
+    Remove {
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,7 +108,10 @@ enum KeysCommand {
 fn main() -> std::process::ExitCode {
     cli::init_logging();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lanyard: cannot start runtime: {e}");
@@ -124,19 +136,43 @@ async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve => cli::serve(config).await,
         Command::Migrate => cli::migrate(config).await,
-        Command::User(UserCommand::Add { email, password }) => cli::user_add(config, &email, password).await,
+        Command::User(UserCommand::Add { email, password }) => {
+            cli::user_add(config, &email, password).await
+        }
         Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
             cli::user_metadata_set(config, &email, &json).await
         }
-        Command::Client(ClientCommand::Add { name, redirect_uris, confidential, scope, resource_server }) => {
-            cli::client_add(config, cli::NewClient { name, redirect_uris, confidential, scope, resource_server }).await
+        Command::Client(ClientCommand::Add {
+            name,
+            redirect_uris,
+            confidential,
+            scope,
+            resource_server,
+        }) => {
+            cli::client_add(
+                config,
+                cli::NewClient {
+                    name,
+                    redirect_uris,
+                    confidential,
+                    scope,
+                    resource_server,
+                },
+            )
+            .await
         }
         Command::Client(ClientCommand::List) => cli::client_list(config).await,
-        Command::Client(ClientCommand::Remove { client_id }) => cli::client_remove(config, &client_id).await,
+        Command::Client(ClientCommand::Remove { client_id }) => {
+            cli::client_remove(config, &client_id).await
+        }
         Command::Keys(KeysCommand::Rotate) => cli::keys_rotate(config).await,
         Command::Keys(KeysCommand::List) => cli::keys_list(config).await,
         Command::Policy(PolicyCommand::Test { module, input }) => cli::policy_test(&module, &input),
-        Command::Policy(PolicyCommand::Eval { user, client, resource }) => cli::policy_eval(config, &user, &client, &resource).await,
+        Command::Policy(PolicyCommand::Eval {
+            user,
+            client,
+            resource,
+        }) => cli::policy_eval(config, &user, &client, &resource).await,
         Command::Policy(PolicyCommand::Log { limit }) => cli::policy_log(config, limit).await,
     }
 }

@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
-        assert_eq!(format!("{:?}", SecretHash::of("x")), "SecretHash([redacted])");
+        assert_eq!(
+            format!("{:?}", SecretHash::of("x")),
+            "SecretHash([redacted])"
+        );
     }
 
     #[test]

@@ -47,7 +47,12 @@ fn as_metadata(base: &str) -> Value {
 async fn authorization_server_metadata_is_exact() {
     let server = TestServer::spawn().await;
     // RFC 8414 §3: issuer without a path, so the well-known suffix is bare.
-    let r = server.http.get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap();
+    let r = server
+        .http
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
     let h = assert_json(r, 200, as_metadata(&server.base)).await;
     assert_cors(&h);
 }
@@ -58,7 +63,12 @@ async fn openid_configuration_states_the_same_facts() {
     // MCP 2025-11-25: an AS offering OIDC Discovery must include code_challenge_methods_supported.
     let mut expected = as_metadata(&server.base);
     expected["claim_types_supported"] = json!(["normal"]);
-    let r = server.http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap();
+    let r = server
+        .http
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
     let h = assert_json(r, 200, expected).await;
     assert_cors(&h);
 }
@@ -76,7 +86,10 @@ async fn protected_resource_metadata_at_path_suffixed_and_root_urls() {
         "resource_name": "Lanyard example MCP server",
     });
     // RFC 9728 §3.1: path-suffixed first, then the root form (checklist §1.4).
-    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
         let r = server.http.get(server.url(path)).send().await.unwrap();
         let h = assert_json(r, 200, expected.clone()).await;
         assert_cors(&h);
@@ -87,8 +100,12 @@ async fn protected_resource_metadata_at_path_suffixed_and_root_urls() {
 async fn issuer_is_byte_identical_across_prm_metadata_jwt_and_redirect() {
     let server = TestServer::spawn().await;
     server.add_user(EMAIL);
-    let (_, prm) = server.get_json("/.well-known/oauth-protected-resource/mcp").await;
-    let (_, meta) = server.get_json("/.well-known/oauth-authorization-server").await;
+    let (_, prm) = server
+        .get_json("/.well-known/oauth-protected-resource/mcp")
+        .await;
+    let (_, meta) = server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     let (_, oidc) = server.get_json("/.well-known/openid-configuration").await;
     let grant = CodeGrant::new(&server, EMAIL, Some("openid read"), None).await;
     let tokens = grant.tokens(&server).await;
@@ -107,32 +124,63 @@ async fn issuer_is_byte_identical_across_prm_metadata_jwt_and_redirect() {
 #[tokio::test]
 async fn issuer_with_a_path_is_discoverable_at_every_url_clients_try() {
     // The kit picks its own port; a path issuer needs it up front.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let origin = format!("http://127.0.0.1:{port}");
     let issuer = format!("{origin}/tenant1");
     let listen = format!("127.0.0.1:{port}");
-    let server = TestServer::spawn_with(&[("LANYARD_LISTEN", &listen), ("LANYARD_ISSUER", &format!("{issuer}/"))]).await;
+    let server = TestServer::spawn_with(&[
+        ("LANYARD_LISTEN", &listen),
+        ("LANYARD_ISSUER", &format!("{issuer}/")),
+    ])
+    .await;
 
     // Checklist §1.4, in the order the SDKs try them; the trailing slash configured above is
     // gone from the published issuer.
     let expected = as_metadata(&issuer);
-    for path in ["/.well-known/oauth-authorization-server/tenant1", "/.well-known/openid-configuration/tenant1", "/tenant1/.well-known/openid-configuration"] {
-        let r = server.http.get(format!("{origin}{path}")).send().await.unwrap();
+    for path in [
+        "/.well-known/oauth-authorization-server/tenant1",
+        "/.well-known/openid-configuration/tenant1",
+        "/tenant1/.well-known/openid-configuration",
+    ] {
+        let r = server
+            .http
+            .get(format!("{origin}{path}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let mut body: Value = r.json().await.unwrap();
         if path.contains("openid") {
             assert_eq!(body["claim_types_supported"], json!(["normal"]));
-            body.as_object_mut().unwrap().remove("claim_types_supported");
+            body.as_object_mut()
+                .unwrap()
+                .remove("claim_types_supported");
         }
         assert_eq!(body, expected, "{path}");
     }
-    let r = server.http.get(format!("{origin}/.well-known/oauth-protected-resource/tenant1/mcp")).send().await.unwrap();
+    let r = server
+        .http
+        .get(format!(
+            "{origin}/.well-known/oauth-protected-resource/tenant1/mcp"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let prm: Value = r.json().await.unwrap();
     assert_eq!(prm["resource"], format!("{issuer}/mcp"));
     assert_eq!(prm["authorization_servers"], json!([issuer]));
     // Endpoints under the issuer path answer.
-    let r = server.http.get(format!("{issuer}/oauth/jwks")).send().await.unwrap();
+    let r = server
+        .http
+        .get(format!("{issuer}/oauth/jwks"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -147,7 +195,12 @@ async fn unknown_well_known_paths_are_404_json() {
         "/tenant/.well-known/openid-configuration",
     ] {
         let r = server.http.get(server.url(path)).send().await.unwrap();
-        assert_json(r, 404, json!({"error": "not_found", "error_description": "no such endpoint"})).await;
+        assert_json(
+            r,
+            404,
+            json!({"error": "not_found", "error_description": "no such endpoint"}),
+        )
+        .await;
     }
 }
 
@@ -156,7 +209,12 @@ async fn jwks_publishes_the_signing_key_and_verifies_the_access_token() {
     let server = TestServer::spawn().await;
     server.add_user(EMAIL);
     let c = server.connect(EMAIL, None).await;
-    let r = server.http.get(server.url("/oauth/jwks")).send().await.unwrap();
+    let r = server
+        .http
+        .get(server.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_cors(r.headers());
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -173,20 +231,32 @@ async fn jwks_publishes_the_signing_key_and_verifies_the_access_token() {
         assert_eq!(k["use"], "sig");
         assert_eq!(k["kty"], "RSA");
         // RFC 7638 thumbprint as kid: stable across restarts and instances.
-        let canonical = format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, str_of(k, "e"), str_of(k, "n"));
-        assert_eq!(k["kid"], URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes())));
+        let canonical = format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            str_of(k, "e"),
+            str_of(k, "n")
+        );
+        assert_eq!(
+            k["kid"],
+            URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
+        );
     }
 
     // RFC 9068 §2.1 header; the kid names a published key, which verifies the signature.
     let header = jwt_header(c.access_token());
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
-    let key = keys.iter().find(|k| k["kid"] == header["kid"]).expect("access token kid is in JWKS");
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(str_of(key, "n"), str_of(key, "e")).unwrap();
+    let key = keys
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("access token kid is in JWKS");
+    let decoding =
+        jsonwebtoken::DecodingKey::from_rsa_components(str_of(key, "n"), str_of(key, "e")).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_issuer(&[&server.base]);
     v.set_audience(&[server.resource()]);
-    let verified = jsonwebtoken::decode::<Value>(c.access_token(), &decoding, &v).expect("signature verifies with the JWKS key");
+    let verified = jsonwebtoken::decode::<Value>(c.access_token(), &decoding, &v)
+        .expect("signature verifies with the JWKS key");
     assert_eq!(verified.claims["client_id"], c.client_id);
 }
 
@@ -213,29 +283,60 @@ async fn cors_preflight_and_headers_on_every_public_endpoint() {
             .request(reqwest::Method::OPTIONS, server.url(path))
             .header("origin", "http://localhost:6274")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type,mcp-protocol-version")
+            .header(
+                "access-control-request-headers",
+                "content-type,mcp-protocol-version",
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 204, "{path}");
         assert_cors(r.headers());
         let methods = header(r.headers(), "access-control-allow-methods");
-        assert!(methods.contains("GET") && methods.contains("POST"), "{path}: {methods}");
+        assert!(
+            methods.contains("GET") && methods.contains("POST"),
+            "{path}: {methods}"
+        );
         let allowed = header(r.headers(), "access-control-allow-headers").to_ascii_lowercase();
-        assert!(allowed.contains("content-type") && allowed.contains("mcp-protocol-version"), "{path}: {allowed}");
+        assert!(
+            allowed.contains("content-type") && allowed.contains("mcp-protocol-version"),
+            "{path}: {allowed}"
+        );
     }
     // The actual responses carry it too, errors included.
     for path in ["/oauth/register", "/oauth/token", "/oauth/revoke"] {
-        let r = server.http.post(server.url(path)).header("origin", "http://localhost:6274").send().await.unwrap();
+        let r = server
+            .http
+            .post(server.url(path))
+            .header("origin", "http://localhost:6274")
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_client_error(), "{path}: {}", r.status());
         assert_cors(r.headers());
     }
-    let r = server.http.get(server.url("/oauth/userinfo")).header("origin", "http://localhost:6274").send().await.unwrap();
+    let r = server
+        .http
+        .get(server.url("/oauth/userinfo"))
+        .header("origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_cors(r.headers());
     // A client reading the challenge from a browser must be allowed to see it.
-    let r = server.http.post(server.resource()).header("origin", "http://localhost:6274").send().await.unwrap();
+    let r = server
+        .http
+        .post(server.resource())
+        .header("origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_cors(r.headers());
-    assert!(header(r.headers(), "access-control-expose-headers").to_ascii_lowercase().contains("www-authenticate"));
+    assert!(
+        header(r.headers(), "access-control-expose-headers")
+            .to_ascii_lowercase()
+            .contains("www-authenticate")
+    );
 }

@@ -26,11 +26,25 @@ pub fn authorize_url(server: &TestServer, params: &[(&str, &str)]) -> String {
 /// query, each parameter once (RFC 6749 §4.1.2 / §4.1.2.1; RFC 9207 adds `iss`).
 pub fn assert_redirect_back(page: &Page, status: u16, redirect: &str, expected: &[(&str, &str)]) {
     assert_eq!(page.status, status, "{}", page.body);
-    let loc = page.location.as_deref().unwrap_or_else(|| panic!("no Location: {}", page.body));
+    let loc = page
+        .location
+        .as_deref()
+        .unwrap_or_else(|| panic!("no Location: {}", page.body));
     let (target, _) = loc.split_once('?').unwrap_or((loc, ""));
-    assert_eq!(target, redirect.split('?').next().unwrap(), "redirected to {loc}");
-    let pairs: Vec<(String, String)> = url::Url::parse(loc).unwrap().query_pairs().into_owned().collect();
-    let want: HashMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(
+        target,
+        redirect.split('?').next().unwrap(),
+        "redirected to {loc}"
+    );
+    let pairs: Vec<(String, String)> = url::Url::parse(loc)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let want: HashMap<String, String> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(pairs.len(), want.len(), "{loc}");
     assert_eq!(query(loc), want, "{loc}");
 }
@@ -39,10 +53,18 @@ pub fn assert_redirect_back(page: &Page, status: u16, redirect: &str, expected: 
 /// trusted (RFC 6749 §4.1.2.1): 400, HTML, no `Location`, not frameable.
 pub fn assert_error_page(page: &Page, needle: &str) {
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.location.is_none(), "must not redirect, went to {:?}", page.location);
+    assert!(
+        page.location.is_none(),
+        "must not redirect, went to {:?}",
+        page.location
+    );
     assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
     assert_unframeable(&page.headers);
-    assert!(page.body.contains(needle), "page lacks {needle:?}: {}", page.body);
+    assert!(
+        page.body.contains(needle),
+        "page lacks {needle:?}: {}",
+        page.body
+    );
 }
 
 /// RFC 9700 §4.16: pages (consent above all) must not be framed.
@@ -65,7 +87,10 @@ pub fn assert_cors(h: &HeaderMap) {
 }
 
 pub fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
-    h.get(name).unwrap_or_else(|| panic!("no {name} header in {h:?}")).to_str().unwrap()
+    h.get(name)
+        .unwrap_or_else(|| panic!("no {name} header in {h:?}"))
+        .to_str()
+        .unwrap()
 }
 
 /// Asserts a JSON response with exactly this status and body.
@@ -86,20 +111,40 @@ pub struct CodeGrant {
     pub verifier: String,
     pub code: String,
     pub callback: String,
-    pub browser: Browser,
 }
 
 impl CodeGrant {
     /// Registers a public client, signs `email` in and allows: the code of a first connect.
-    pub async fn new(server: &TestServer, email: &str, scope: Option<&str>, resource: Option<&str>) -> Self {
+    pub async fn new(
+        server: &TestServer,
+        email: &str,
+        scope: Option<&str>,
+        resource: Option<&str>,
+    ) -> Self {
         let client = server.register_client(REDIRECT).await;
         let client_id = client["client_id"].as_str().unwrap().to_string();
         let (verifier, challenge) = pkce();
         let mut browser = Browser::default();
-        let auth = Authorize { client_id: &client_id, redirect_uri: REDIRECT, challenge: &challenge, scope, resource, state: STATE, extra: vec![] };
+        let auth = Authorize {
+            client_id: &client_id,
+            redirect_uri: REDIRECT,
+            challenge: &challenge,
+            scope,
+            resource,
+            state: STATE,
+            extra: vec![],
+        };
         let callback = server.consent_flow(&mut browser, &auth, email).await;
-        let code = query(&callback).get("code").unwrap_or_else(|| panic!("no code in {callback}")).clone();
-        Self { client_id, verifier, code, callback, browser }
+        let code = query(&callback)
+            .get("code")
+            .unwrap_or_else(|| panic!("no code in {callback}"))
+            .clone();
+        Self {
+            client_id,
+            verifier,
+            code,
+            callback,
+        }
     }
 
     /// The token request a well-behaved public client sends.
@@ -125,7 +170,11 @@ impl CodeGrant {
 }
 
 /// A refresh as the MCP SDKs send it: token, client, resource; no scope.
-pub async fn refresh(server: &TestServer, client_id: &str, refresh_token: &str) -> (StatusCode, Value, HeaderMap) {
+pub async fn refresh(
+    server: &TestServer,
+    client_id: &str,
+    refresh_token: &str,
+) -> (StatusCode, Value, HeaderMap) {
     server
         .token(&[
             ("grant_type", "refresh_token"),
@@ -137,11 +186,17 @@ pub async fn refresh(server: &TestServer, client_id: &str, refresh_token: &str) 
 }
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {v}"))
 }
 
 /// A JSON-RPC call to the example MCP server.
-pub async fn mcp(server: &TestServer, token: Option<&str>, msg: Value) -> (StatusCode, HeaderMap, Value) {
+pub async fn mcp(
+    server: &TestServer,
+    token: Option<&str>,
+    msg: Value,
+) -> (StatusCode, HeaderMap, Value) {
     let mut r = server
         .http
         .post(server.resource())
@@ -163,4 +218,115 @@ pub fn call_ping() -> Value {
 /// Whether the example MCP server accepts `token` for the ping tool.
 pub async fn mcp_status(server: &TestServer, token: &str) -> StatusCode {
     mcp(server, Some(token), call_ping()).await.0
+}
+
+/// Walks a fresh browser through sign-in to the consent page; returns the page.
+pub async fn to_consent(server: &TestServer, browser: &mut Browser, url: &str) -> (String, Page) {
+    let page = browser.get(url).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let login = page.location.unwrap();
+    assert!(login.starts_with(&server.url("/login?request=")), "{login}");
+    let page = browser.get(&login).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post(
+            &login,
+            &[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let consent = page.location.unwrap();
+    assert!(
+        consent.starts_with(&server.url("/consent?request=")),
+        "{consent}"
+    );
+    let page = browser.get(&consent).await;
+    assert_eq!(page.status, 200);
+    (consent, page)
+}
+
+/// A server with a user and a registered public client.
+pub async fn server_with_client() -> (TestServer, String) {
+    let server = TestServer::spawn().await;
+    server.add_user(EMAIL);
+    let client = server.register_client(REDIRECT).await;
+    let id = str_of(&client, "client_id").to_string();
+    (server, id)
+}
+
+/// The parameters of a good request from `client_id`.
+pub fn authorize_params<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", STATE),
+    ]
+}
+
+/// `params` with `key` set to `value` (or removed).
+pub fn with_param<'a>(
+    mut params: Vec<(&'a str, &'a str)>,
+    key: &'a str,
+    value: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    params.retain(|(k, _)| *k != key);
+    if let Some(v) = value {
+        params.push((key, v));
+    }
+    params
+}
+
+/// POSTs client metadata to the registration endpoint.
+pub async fn dcr(server: &TestServer, body: &Value) -> reqwest::Response {
+    server
+        .http
+        .post(server.url("/oauth/register"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Registers and returns the 201 body.
+pub async fn dcr_ok(server: &TestServer, body: Value) -> Value {
+    let r = dcr(server, &body).await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+/// Every endpoint that takes a POST body.
+pub const POST_ENDPOINTS: [&str; 11] = [
+    "/oauth/register",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/authorize",
+    "/oauth/userinfo",
+    "/mcp",
+    "/login",
+    "/register",
+    "/consent",
+    "/logout",
+];
+
+/// `/healthz` and `/readyz` both answer.
+pub async fn assert_healthy(server: &TestServer) {
+    let r = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ok");
+    let r = server.http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ready");
 }

@@ -12,14 +12,20 @@ async fn first_connect_then_refresh_then_reconnect() {
     server.add_user(email);
 
     // Discovery: the resource names us, and our metadata names itself byte for byte.
-    let (status, prm) = server.get_json("/.well-known/oauth-protected-resource/mcp").await;
+    let (status, prm) = server
+        .get_json("/.well-known/oauth-protected-resource/mcp")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(prm["resource"], server.resource());
     assert_eq!(prm["authorization_servers"], json!([server.base]));
-    let (_, meta) = server.get_json("/.well-known/oauth-authorization-server").await;
+    let (_, meta) = server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], server.base);
 
-    let c = server.connect(email, Some("read write openid email offline_access")).await;
+    let c = server
+        .connect(email, Some("read write openid email offline_access"))
+        .await;
     assert_eq!(c.tokens["token_type"], "Bearer");
     assert_eq!(c.tokens["expires_in"], 900);
     assert_eq!(c.tokens["scope"], "read write openid email offline_access");
@@ -54,11 +60,19 @@ async fn first_connect_then_refresh_then_reconnect() {
     };
     let first = rpc(c.access_token().to_string()).await;
     assert_eq!(first["result"]["structuredContent"]["sub"], at["sub"]);
-    assert_eq!(first["result"]["structuredContent"]["aud"], server.resource());
+    assert_eq!(
+        first["result"]["structuredContent"]["aud"],
+        server.resource()
+    );
 
     // Refresh rotates, and the new access token works too.
     let (status, refreshed, headers) = server
-        .token(&[("grant_type", "refresh_token"), ("refresh_token", c.refresh_token()), ("client_id", &c.client_id), ("resource", &server.resource())])
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", c.refresh_token()),
+            ("client_id", &c.client_id),
+            ("resource", &server.resource()),
+        ])
         .await;
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(headers["cache-control"], "no-store");
@@ -70,7 +84,15 @@ async fn first_connect_then_refresh_then_reconnect() {
     // Reconnect: a session and remembered consent go straight back to the client.
     let mut browser = c.browser;
     let (_, challenge) = pkce();
-    let auth = Authorize { client_id: &c.client_id, redirect_uri: &c.redirect, challenge: &challenge, scope: Some("read write openid email offline_access"), resource: Some(&server.resource()), state: "again", extra: vec![] };
+    let auth = Authorize {
+        client_id: &c.client_id,
+        redirect_uri: &c.redirect,
+        challenge: &challenge,
+        scope: Some("read write openid email offline_access"),
+        resource: Some(&server.resource()),
+        state: "again",
+        extra: vec![],
+    };
     let page = browser.get(&auth.url(&server)).await;
     assert_eq!(page.status, 302);
     let back = query(page.location.as_deref().unwrap());

@@ -3,4 +3,21 @@
 
 mod support;
 
+mod fixtures;
 mod flow;
+mod js;
+
+mod authorize;
+mod cimd;
+mod client_auth;
+mod consent;
+mod discovery;
+mod junk;
+mod keys;
+mod policy;
+mod refresh;
+mod registration;
+mod resource;
+mod revocation;
+mod robustness;
+mod token;

@@ -1,28 +1,18 @@
 //! RFC 7591 dynamic client registration, tolerant the way hosted MCP clients need
-//! (checklist §6.7), and client authentication at the token endpoint (RFC 6749 §2.3).
+//! (checklist §6.7).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::fixtures::*;
 use crate::support::*;
 
-async fn register(server: &TestServer, body: &Value) -> reqwest::Response {
-    server.http.post(server.url("/oauth/register")).json(body).send().await.unwrap()
-}
-
-/// Registers and returns the 201 body.
-async fn registered(server: &TestServer, body: Value) -> Value {
-    let r = register(server, &body).await;
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// The TS SDK's zod schemas reject `null` for optional members (checklist §0.8).
@@ -38,7 +28,12 @@ fn assert_no_nulls(v: &Value) {
 /// The body without the members the server generates.
 fn without_generated(mut v: Value) -> Value {
     let m = v.as_object_mut().unwrap();
-    for k in ["client_id", "client_id_issued_at", "client_secret", "client_secret_expires_at"] {
+    for k in [
+        "client_id",
+        "client_id_issued_at",
+        "client_secret",
+        "client_secret_expires_at",
+    ] {
         m.remove(k);
     }
     v
@@ -49,7 +44,7 @@ async fn registration_echoes_what_was_stored_with_no_nulls_and_integer_times() {
     let server = TestServer::spawn().await;
     let before = now();
     // Shaped like Claude's request, plus members we do not know and explicit nulls.
-    let r = register(
+    let r = dcr(
         &server,
         &json!({
             "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
@@ -75,10 +70,15 @@ async fn registration_echoes_what_was_stored_with_no_nulls_and_integer_times() {
     let id = str_of(&body, "client_id");
     // CIMD draft §3: ids we mint must never look like metadata-document URLs.
     assert!(!id.is_empty() && !id.starts_with("http"), "{id}");
-    let issued = body["client_id_issued_at"].as_i64().expect("client_id_issued_at is an integer");
+    let issued = body["client_id_issued_at"]
+        .as_i64()
+        .expect("client_id_issued_at is an integer");
     assert!((before..=now()).contains(&issued), "{issued}");
     // A public client gets no secret, not a null one.
-    assert!(body.get("client_secret").is_none() && body.get("client_secret_expires_at").is_none(), "{body}");
+    assert!(
+        body.get("client_secret").is_none() && body.get("client_secret_expires_at").is_none(),
+        "{body}"
+    );
     assert_eq!(
         without_generated(body),
         json!({
@@ -107,7 +107,7 @@ async fn secret_methods_get_a_secret_that_never_expires() {
         if let Some(m) = asked {
             req["token_endpoint_auth_method"] = json!(m);
         }
-        let body = registered(&server, req).await;
+        let body = dcr_ok(&server, req).await;
         assert_no_nulls(&body);
         assert_eq!(body["token_endpoint_auth_method"], stored);
         assert!(str_of(&body, "client_secret").len() >= 32, "{body}");
@@ -127,9 +127,13 @@ async fn unknown_scopes_are_narrowed_away_and_empty_scope_means_no_limit() {
         ("bogus other", None),
     ];
     for (asked, kept) in cases {
-        let body = registered(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": asked})).await;
+        let body = dcr_ok(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": asked})).await;
         assert_no_nulls(&body);
-        assert_eq!(body.get("scope").and_then(Value::as_str), kept, "scope {asked:?}: {body}");
+        assert_eq!(
+            body.get("scope").and_then(Value::as_str),
+            kept,
+            "scope {asked:?}: {body}"
+        );
     }
 }
 
@@ -139,9 +143,21 @@ async fn application_type_is_derived_from_redirects_and_honoured_when_sent() {
     let cases = [
         // OIDC DCR / SEP-837: loopback (and private schemes) are native apps.
         (json!(["http://127.0.0.1:33418/callback"]), None, "native"),
-        (json!(["http://localhost/callback", "com.example.app:/oauth"]), None, "native"),
-        (json!(["https://chatgpt.com/connector_platform_oauth_redirect"]), None, "web"),
-        (json!(["https://app.example/cb", "http://127.0.0.1/cb"]), None, "web"),
+        (
+            json!(["http://localhost/callback", "com.example.app:/oauth"]),
+            None,
+            "native",
+        ),
+        (
+            json!(["https://chatgpt.com/connector_platform_oauth_redirect"]),
+            None,
+            "web",
+        ),
+        (
+            json!(["https://app.example/cb", "http://127.0.0.1/cb"]),
+            None,
+            "web",
+        ),
         (json!(["http://127.0.0.1/cb"]), Some("web"), "web"),
         (json!(["https://app.example/cb"]), Some("native"), "native"),
     ];
@@ -150,7 +166,7 @@ async fn application_type_is_derived_from_redirects_and_honoured_when_sent() {
         if let Some(t) = sent {
             req["application_type"] = json!(t);
         }
-        let body = registered(&server, req).await;
+        let body = dcr_ok(&server, req).await;
         assert_eq!(body["application_type"], want, "{uris} {sent:?}");
         assert_eq!(body["redirect_uris"], uris);
     }
@@ -160,24 +176,56 @@ async fn application_type_is_derived_from_redirects_and_honoured_when_sent() {
 async fn untrustworthy_redirect_uris_are_invalid_redirect_uri() {
     let server = TestServer::spawn().await;
     let cases = [
-        (json!(["javascript:alert(1)"]), "javascript:alert(1): redirect_uri scheme is not allowed"),
+        (
+            json!(["javascript:alert(1)"]),
+            "javascript:alert(1): redirect_uri scheme is not allowed",
+        ),
         // https or loopback only (MCP 2026-07-28 §Communication Security).
-        (json!(["http://evil.example/cb"]), "http://evil.example/cb: http redirect URIs are allowed only for loopback hosts"),
-        (json!(["https://app.example/cb", "data:text/html,hi"]), "data:text/html,hi: redirect_uri scheme is not allowed"),
-        (json!(["https://app.example/cb#frag"]), "https://app.example/cb#frag: redirect_uri must not contain a fragment"),
-        (json!(["/relative/cb"]), "/relative/cb: redirect_uri must be an absolute URI"),
+        (
+            json!(["http://evil.example/cb"]),
+            "http://evil.example/cb: http redirect URIs are allowed only for loopback hosts",
+        ),
+        (
+            json!(["https://app.example/cb", "data:text/html,hi"]),
+            "data:text/html,hi: redirect_uri scheme is not allowed",
+        ),
+        (
+            json!(["https://app.example/cb#frag"]),
+            "https://app.example/cb#frag: redirect_uri must not contain a fragment",
+        ),
+        (
+            json!(["/relative/cb"]),
+            "/relative/cb: redirect_uri must be an absolute URI",
+        ),
         (json!([]), "redirect_uris must be a non-empty array"),
-        (json!("https://app.example/cb"), "redirect_uris must be a non-empty array"),
+        (
+            json!("https://app.example/cb"),
+            "redirect_uris must be a non-empty array",
+        ),
         (json!([42]), "redirect_uris must be strings"),
     ];
     for (uris, description) in cases {
-        let r = register(&server, &json!({"redirect_uris": uris, "token_endpoint_auth_method": "none"})).await;
+        let r = dcr(
+            &server,
+            &json!({"redirect_uris": uris, "token_endpoint_auth_method": "none"}),
+        )
+        .await;
         // RFC 7591 §3.2.2.
-        let h = assert_json(r, 400, json!({"error": "invalid_redirect_uri", "error_description": description})).await;
+        let h = assert_json(
+            r,
+            400,
+            json!({"error": "invalid_redirect_uri", "error_description": description}),
+        )
+        .await;
         assert_no_store(&h);
     }
-    let r = register(&server, &json!({"client_name": "No redirects"})).await;
-    assert_json(r, 400, json!({"error": "invalid_redirect_uri", "error_description": "redirect_uris is required"})).await;
+    let r = dcr(&server, &json!({"client_name": "No redirects"})).await;
+    assert_json(
+        r,
+        400,
+        json!({"error": "invalid_redirect_uri", "error_description": "redirect_uris is required"}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -187,27 +235,62 @@ async fn malformed_metadata_is_invalid_client_metadata() {
     let bodies: [(&str, &[u8]); 5] = [
         ("application/json", b"redirect_uris=https://a.example/cb"),
         ("application/json", b"[]"),
-        ("application/json", b"{\"redirect_uris\": [\"https://a.example/cb\""),
-        ("application/x-www-form-urlencoded", b"redirect_uris=https%3A%2F%2Fa.example%2Fcb"),
+        (
+            "application/json",
+            b"{\"redirect_uris\": [\"https://a.example/cb\"",
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"redirect_uris=https%3A%2F%2Fa.example%2Fcb",
+        ),
         ("application/json", b"\xff\xfe{}"),
     ];
     for (ct, body) in bodies {
-        let r = server.http.post(server.url("/oauth/register")).header("content-type", ct).body(body.to_vec()).send().await.unwrap();
+        let r = server
+            .http
+            .post(server.url("/oauth/register"))
+            .header("content-type", ct)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
         assert_json(r, 400, not_json.clone()).await;
     }
     let cases = [
-        (json!({"token_endpoint_auth_method": "tls_client_auth"}), "unsupported token_endpoint_auth_method \"tls_client_auth\""),
-        (json!({"grant_types": ["implicit"]}), "grant_types must include authorization_code"),
-        (json!({"response_types": ["token"]}), "response_types must include code"),
-        (json!({"application_type": "desktop"}), "unknown application_type \"desktop\""),
-        (json!({"client_uri": "javascript:alert(1)"}), "client_uri must be an http(s) URL"),
+        (
+            json!({"token_endpoint_auth_method": "tls_client_auth"}),
+            "unsupported token_endpoint_auth_method \"tls_client_auth\"",
+        ),
+        (
+            json!({"grant_types": ["implicit"]}),
+            "grant_types must include authorization_code",
+        ),
+        (
+            json!({"response_types": ["token"]}),
+            "response_types must include code",
+        ),
+        (
+            json!({"application_type": "desktop"}),
+            "unknown application_type \"desktop\"",
+        ),
+        (
+            json!({"client_uri": "javascript:alert(1)"}),
+            "client_uri must be an http(s) URL",
+        ),
         (json!({"scope": "read \"quoted\""}), "scope is malformed"),
     ];
     for (extra, description) in cases {
         let mut req = json!({"redirect_uris": [REDIRECT]});
-        req.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let r = register(&server, &req).await;
-        assert_json(r, 400, json!({"error": "invalid_client_metadata", "error_description": description})).await;
+        req.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = dcr(&server, &req).await;
+        assert_json(
+            r,
+            400,
+            json!({"error": "invalid_client_metadata", "error_description": description}),
+        )
+        .await;
     }
 }
 
@@ -216,134 +299,41 @@ async fn bursts_of_registrations_from_one_address_succeed() {
     let server = TestServer::spawn().await;
     // Claude registers twice per attempt from a few shared egress IPs (checklist §6.8).
     for i in 0..50 {
-        let body = registered(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": format!("burst {i}")})).await;
+        let body = dcr_ok(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": format!("burst {i}")})).await;
         assert_eq!(body["client_name"], format!("burst {i}"));
     }
 }
 
-/// A code for a client registered elsewhere (by DCR with a secret, or by the CLI).
-async fn code_for(server: &TestServer, client_id: &str, browser: &mut Browser) -> (String, String) {
+#[tokio::test]
+async fn a_registered_scope_limits_what_the_client_is_granted() {
+    let server = TestServer::spawn().await;
+    server.add_user(EMAIL);
+    let client = dcr_ok(
+        &server,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "read"}),
+    )
+    .await;
+    let id = str_of(&client, "client_id");
     let (verifier, challenge) = pkce();
-    let auth = Authorize { client_id, redirect_uri: REDIRECT, challenge: &challenge, scope: None, resource: None, state: STATE, extra: vec![] };
-    let callback = server.consent_flow(browser, &auth, EMAIL).await;
-    (query(&callback)["code"].clone(), verifier)
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
-}
-
-#[tokio::test]
-async fn confidential_client_authenticates_with_basic_and_with_post() {
-    let server = TestServer::spawn().await;
-    server.add_user(EMAIL);
-    let client = registered(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"})).await;
-    let (id, secret) = (str_of(&client, "client_id"), str_of(&client, "client_secret"));
     let mut browser = Browser::default();
-
-    // RFC 6749 §2.3.1, Basic; the Python SDK also repeats client_id in the body.
-    let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let form = [("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", REDIRECT), ("client_id", id)];
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic(id, secret)).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(jwt_claims(str_of(&body, "access_token"))["client_id"], id);
-
-    // client_secret_post.
-    let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let (status, body, _) = server
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", REDIRECT), ("client_id", id), ("client_secret", secret)])
+    let auth = Authorize {
+        client_id: id,
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: Some("read write"),
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    };
+    let callback = server.consent_flow(&mut browser, &auth, EMAIL).await;
+    let (status, tokens, _) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &query(&callback)["code"]),
+            ("code_verifier", &verifier),
+            ("client_id", id),
+        ])
         .await;
-    assert_eq!(status, 200, "{body}");
-
-    // A wrong secret in Basic: 401 with a Basic challenge (RFC 6749 §5.2).
-    let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let form = [("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", REDIRECT)];
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic(id, "wrong")).form(&form).send().await.unwrap();
-    let h = assert_json(r, 401, json!({"error": "invalid_client", "error_description": "client authentication failed"})).await;
-    assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
-    assert_no_store(&h);
-    // The code was not spent by a request that did not authenticate.
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic(id, secret)).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-
-    // No secret at all from a confidential client.
-    let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let (status, body, headers) = server
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", REDIRECT), ("client_id", id)])
-        .await;
-    assert_eq!((status.as_u16(), body), (401, json!({"error": "invalid_client", "error_description": "client secret is required"})));
-    assert_no_store(&headers);
-}
-
-#[tokio::test]
-async fn operator_registered_confidential_client_uses_basic() {
-    let server = TestServer::spawn().await;
-    server.add_user(EMAIL);
-    let client = server.cli_json(&["client", "add", "--name", "Back office", "--redirect-uri", REDIRECT, "--confidential"]);
-    let (id, secret) = (str_of(&client, "client_id"), str_of(&client, "client_secret"));
-    let mut browser = Browser::default();
-    let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let form = [("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", REDIRECT)];
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic(id, secret)).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_no_store(r.headers());
-}
-
-#[tokio::test]
-async fn unknown_or_removed_client_at_token_is_401_invalid_client() {
-    let server = TestServer::spawn().await;
-    server.add_user(EMAIL);
-    let (verifier, _) = pkce();
-    let unknown = json!({"error": "invalid_client", "error_description": "unknown client"});
-    // Claude and the TS SDK register again on exactly this (checklist §6.9).
-    let (status, body, headers) = server
-        .token(&[("grant_type", "authorization_code"), ("code", "abc"), ("code_verifier", &verifier), ("redirect_uri", REDIRECT), ("client_id", "no-such-client")])
-        .await;
-    assert_eq!((status.as_u16(), body), (401, unknown.clone()));
-    assert_no_store(&headers);
-    assert!(headers.get("www-authenticate").is_none(), "no Basic attempted, no Basic challenge");
-
-    let form = [("grant_type", "authorization_code"), ("code", "abc"), ("code_verifier", &verifier)];
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic("no-such-client", "s")).form(&form).send().await.unwrap();
-    let h = assert_json(r, 401, unknown.clone()).await;
-    assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
-
-    // A client the operator removed after it got tokens.
-    let grant = CodeGrant::new(&server, EMAIL, None, None).await;
-    let tokens = grant.tokens(&server).await;
-    let out = server.cli(&["client", "remove", &grant.client_id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (status, body, _) = refresh(&server, &grant.client_id, str_of(&tokens, "refresh_token")).await;
-    assert_eq!((status.as_u16(), body), (401, unknown));
-}
-
-#[tokio::test]
-async fn client_authentication_is_required_and_unambiguous() {
-    let server = TestServer::spawn().await;
-    let (verifier, _) = pkce();
-    let base = [("grant_type", "authorization_code"), ("code", "abc"), ("code_verifier", verifier.as_str())];
-    let (status, body, _) = server.token(&base).await;
-    assert_eq!((status.as_u16(), body), (401, json!({"error": "invalid_client", "error_description": "client authentication is required"})));
-
-    let public = registered(&server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).await;
-    let id = str_of(&public, "client_id");
-    // A public client that sends a secret is confused, not authenticated.
-    let mut form = base.to_vec();
-    form.extend([("client_id", id), ("client_secret", "guess")]);
-    let (status, body, _) = server.token(&form).await;
-    assert_eq!((status.as_u16(), body), (401, json!({"error": "invalid_client", "error_description": "this client has no secret"})));
-
-    // Basic for one client with another in the body.
-    let mut form = base.to_vec();
-    form.push(("client_id", "someone-else"));
-    let r = server.http.post(server.url("/oauth/token")).header("authorization", basic(id, "x")).form(&form).send().await.unwrap();
-    assert_json(r, 400, json!({"error": "invalid_request", "error_description": "client_id in body differs from Basic credentials"})).await;
-
-    // Basic that is not base64 of id:secret.
-    for value in ["Basic !!!", "Basic bm9jb2xvbg=="] {
-        let r = server.http.post(server.url("/oauth/token")).header("authorization", value).form(&base).send().await.unwrap();
-        let h = assert_json(r, 401, json!({"error": "invalid_client", "error_description": "malformed Basic credentials"})).await;
-        assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
-    }
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "read");
 }

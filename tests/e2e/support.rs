@@ -28,7 +28,10 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 fn bin() -> &'static str {
@@ -53,7 +56,10 @@ impl TestServer {
             let mut env = vec![
                 ("LANYARD_ISSUER".to_string(), base.clone()),
                 ("LANYARD_LISTEN".to_string(), format!("127.0.0.1:{port}")),
-                ("LANYARD_DATA_DIR".to_string(), dir.path().join("data").display().to_string()),
+                (
+                    "LANYARD_DATA_DIR".to_string(),
+                    dir.path().join("data").display().to_string(),
+                ),
                 ("LANYARD_LOG".to_string(), "lanyard=debug,info".to_string()),
             ];
             for (k, v) in extra {
@@ -114,9 +120,10 @@ impl TestServer {
             });
         }
         self.child = Some(child);
-        let started = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)).is_ok())
-            .await
-            .unwrap_or(false);
+        let started =
+            tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)).is_ok())
+                .await
+                .unwrap_or(false);
         if !started {
             self.stop();
         }
@@ -133,7 +140,10 @@ impl TestServer {
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = c.try_wait() {
@@ -169,8 +179,13 @@ impl TestServer {
 
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);
-        assert!(out.status.success(), "lanyard {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "lanyard {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     pub fn add_user(&self, email: &str) -> Value {
@@ -202,8 +217,17 @@ impl TestServer {
     }
 
     /// POSTs a form to the token endpoint.
-    pub async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-        let r = self.http.post(self.url("/oauth/token")).form(form).send().await.expect("token");
+    pub async fn token(
+        &self,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token");
         let (status, headers) = (r.status(), r.headers().clone());
         (status, r.json().await.unwrap_or(Value::Null), headers)
     }
@@ -247,7 +271,9 @@ pub fn jwt_header(token: &str) -> Value {
 /// Query parameters of a URL.
 pub fn query(url: &str) -> HashMap<String, String> {
     let u = url::Url::parse(url).expect("url");
-    u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    u.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// The value of a hidden input in a page.
@@ -266,7 +292,10 @@ pub struct Browser {
 
 impl Default for Browser {
     fn default() -> Self {
-        Self { http: client(), cookies: HashMap::new() }
+        Self {
+            http: client(),
+            cookies: HashMap::new(),
+        }
     }
 }
 
@@ -280,36 +309,57 @@ pub struct Page {
 
 impl Browser {
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn absorb(&mut self, r: reqwest::Response) -> Page {
         for c in r.headers().get_all("set-cookie") {
             if let Some((k, rest)) = c.to_str().unwrap_or_default().split_once('=') {
                 let v = rest.split(';').next().unwrap_or_default();
-                if v.is_empty() { self.cookies.remove(k); } else { self.cookies.insert(k.to_string(), v.to_string()); }
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
             }
         }
         Page {
             status: r.status(),
-            location: r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string),
+            location: r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
             headers: r.headers().clone(),
             body: r.text().await.unwrap_or_default(),
         }
     }
 
     pub async fn get(&mut self, url: &str) -> Page {
-        let r = self.http.get(url).header("cookie", self.cookie_header()).send().await.expect("GET");
+        let r = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
         self.absorb(r).await
     }
 
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let r = self.http.post(url).header("cookie", self.cookie_header()).form(form).send().await.expect("POST");
+        let r = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
         self.absorb(r).await
-    }
-
-    pub fn has_session(&self) -> bool {
-        self.cookies.contains_key("lanyard_session")
     }
 }
 
@@ -351,30 +401,57 @@ impl Authorize<'_> {
 
 impl TestServer {
     /// The whole browser dance: authorize, sign in, allow. Returns the callback URL.
-    pub async fn consent_flow(&self, browser: &mut Browser, auth: &Authorize<'_>, email: &str) -> String {
+    pub async fn consent_flow(
+        &self,
+        browser: &mut Browser,
+        auth: &Authorize<'_>,
+        email: &str,
+    ) -> String {
         let mut page = browser.get(&auth.url(self)).await;
         // Hop through sign-in and consent until the browser is sent back to the client.
         for _ in 0..6 {
             let Some(loc) = page.location.clone() else {
                 panic!("flow stopped at {} with {}", page.status, page.body);
             };
-            if loc.starts_with(auth.redirect_uri.split('?').next().unwrap_or_default()) && !loc.starts_with(&self.base) {
+            if loc.starts_with(auth.redirect_uri.split('?').next().unwrap_or_default())
+                && !loc.starts_with(&self.base)
+            {
                 return loc;
             }
-            let url = if loc.starts_with('/') { self.url(&loc) } else { loc.clone() };
+            let url = if loc.starts_with('/') {
+                self.url(&loc)
+            } else {
+                loc.clone()
+            };
             page = browser.get(&url).await;
             if page.status != StatusCode::OK {
                 continue;
             }
             let csrf = hidden(&page.body, "csrf_token").expect("csrf_token on page");
             page = if url.contains("/login") {
-                browser.post(&url, &[("email", email), ("password", PASSWORD), ("csrf_token", &csrf)]).await
+                browser
+                    .post(
+                        &url,
+                        &[
+                            ("email", email),
+                            ("password", PASSWORD),
+                            ("csrf_token", &csrf),
+                        ],
+                    )
+                    .await
             } else if url.contains("/consent") {
-                browser.post(&url, &[("decision", "allow"), ("csrf_token", &csrf)]).await
+                browser
+                    .post(&url, &[("decision", "allow"), ("csrf_token", &csrf)])
+                    .await
             } else {
                 panic!("unexpected page {url}");
             };
-            assert_eq!(page.status, StatusCode::SEE_OTHER, "POST {url}: {}", page.body);
+            assert_eq!(
+                page.status,
+                StatusCode::SEE_OTHER,
+                "POST {url}: {}",
+                page.body
+            );
         }
         panic!("too many hops");
     }
@@ -386,14 +463,34 @@ impl TestServer {
         let client_id = client["client_id"].as_str().expect("client_id").to_string();
         let (verifier, challenge) = pkce();
         let mut browser = Browser::default();
-        let auth = Authorize { client_id: &client_id, redirect_uri: redirect, challenge: &challenge, scope, resource: Some(&self.resource()), state: "s1", extra: vec![] };
+        let auth = Authorize {
+            client_id: &client_id,
+            redirect_uri: redirect,
+            challenge: &challenge,
+            scope,
+            resource: Some(&self.resource()),
+            state: "s1",
+            extra: vec![],
+        };
         let callback = self.consent_flow(&mut browser, &auth, email).await;
         let code = query(&callback)["code"].clone();
         let (status, body, _) = self
-            .token(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &verifier), ("redirect_uri", redirect), ("client_id", &client_id), ("resource", &self.resource())])
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", redirect),
+                ("client_id", &client_id),
+                ("resource", &self.resource()),
+            ])
             .await;
         assert_eq!(status, 200, "{body}");
-        Connected { client_id, redirect: redirect.to_string(), tokens: body, browser }
+        Connected {
+            client_id,
+            redirect: redirect.to_string(),
+            tokens: body,
+            browser,
+        }
     }
 }
 
@@ -410,6 +507,8 @@ impl Connected {
         self.tokens["access_token"].as_str().expect("access_token")
     }
     pub fn refresh_token(&self) -> &str {
-        self.tokens["refresh_token"].as_str().expect("refresh_token")
+        self.tokens["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
     }
 }

@@ -78,7 +78,11 @@ enum Standing {
 fn standing(req: &Request) -> Result<Standing, InputError> {
     let config: Config = req.config()?;
     let meta: Metadata = req.metadata()?;
-    let email = if req.user.email_verified { req.user.email.as_str() } else { "" };
+    let email = if req.user.email_verified {
+        req.user.email.as_str()
+    } else {
+        ""
+    };
     Ok(match membership(&config, meta, email)? {
         Some(m) => Standing::Member(m),
         None if config.require_org => Standing::Refused,

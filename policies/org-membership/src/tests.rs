@@ -49,7 +49,12 @@ mod membership {
         assert!(matches!(token(&req), TokenDecision::Deny(_)));
         let open = request("eve@example.com", json!({}), config(false)).with_email_verified(false);
         assert_eq!(token(&open), TokenDecision::allow());
-        let assigned = request("eve@example.com", json!({"org": {"id": "org_x"}}), config(true)).with_email_verified(false);
+        let assigned = request(
+            "eve@example.com",
+            json!({"org": {"id": "org_x"}}),
+            config(true),
+        )
+        .with_email_verified(false);
         assert_eq!(token(&assigned), member_of("org_x", "member"));
     }
 

@@ -36,9 +36,15 @@ mod tests {
     #[test]
     fn finds_cookie_among_many() {
         let mut h = HeaderMap::new();
-        h.append(http::header::COOKIE, "a=1; lanyard_session=xyz".parse().unwrap());
+        h.append(
+            http::header::COOKIE,
+            "a=1; lanyard_session=xyz".parse().unwrap(),
+        );
         assert_eq!(find(&h, SESSION), Some("xyz"));
         assert_eq!(find(&h, "b"), None);
-        assert_eq!(session("v", 60, true), "lanyard_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(
+            session("v", 60, true),
+            "lanyard_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        );
     }
 }

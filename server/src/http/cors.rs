@@ -12,7 +12,12 @@ pub fn applies(path: &str) -> bool {
     path.starts_with("/.well-known/")
         || matches!(
             path,
-            "/oauth/jwks" | "/oauth/register" | "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" | "/oauth/userinfo"
+            "/oauth/jwks"
+                | "/oauth/register"
+                | "/oauth/token"
+                | "/oauth/revoke"
+                | "/oauth/introspect"
+                | "/oauth/userinfo"
         )
         || path == "/mcp"
         || path.starts_with("/mcp/")
@@ -20,7 +25,10 @@ pub fn applies(path: &str) -> bool {
 
 pub fn add_headers(resp: &mut Resp) {
     let h = resp.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     // Clients read the challenge to find the resource metadata (RFC 9728 §5.1).
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -33,7 +41,10 @@ pub fn preflight(req: &Req) -> Resp {
     let mut r = text(StatusCode::NO_CONTENT, "");
     add_headers(&mut r);
     let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
     let requested = req
         .header("access-control-request-headers")
         .and_then(|v| HeaderValue::from_str(v).ok())
@@ -41,6 +52,9 @@ pub fn preflight(req: &Req) -> Resp {
             "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID",
         ));
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     r
 }

@@ -30,7 +30,11 @@ use crate::app::App;
 const DRAIN: Duration = Duration::from_secs(20);
 
 /// Serves until `shutdown` resolves, then drains.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     let ids = Arc::new(AtomicU64::new(0));
@@ -55,7 +59,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
             let app = app.clone();
             let id = ids.fetch_add(1, Ordering::Relaxed);
             let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
-            async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }.instrument(span)
+            async move { Ok::<_, Infallible>(handle(&app, req, peer, id).await) }.instrument(span)
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
@@ -73,14 +77,27 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
     Ok(())
 }
 
-async fn handle(app: &App, req: hyper::Request<Incoming>, peer: std::net::SocketAddr) -> Resp {
+async fn handle(
+    app: &App,
+    req: hyper::Request<Incoming>,
+    peer: std::net::SocketAddr,
+    id: u64,
+) -> Resp {
     let started = std::time::Instant::now();
-    let resp = match Req::read(req, app.config.max_body_bytes, peer).await {
+    let mut resp = match Req::read(req, app.config.max_body_bytes, peer).await {
         Ok(req) => router::route(app, &req).await,
         Err(resp) => resp,
     };
-    app.metrics.observe(resp.status().as_u16(), started.elapsed());
-    tracing::debug!(status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "done");
+    // The id in the logs, echoed so that a user's report can be matched to them.
+    resp.headers_mut()
+        .insert("x-request-id", http::HeaderValue::from(id));
+    app.metrics
+        .observe(resp.status().as_u16(), started.elapsed());
+    tracing::debug!(
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "done"
+    );
     resp
 }
 

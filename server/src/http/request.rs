@@ -43,7 +43,10 @@ impl Params {
     }
     /// The value, with empty treated as absent (RFC 6749 §3.1).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.map
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     /// The first parameter sent more than once, if any.
     pub fn repeated(&self) -> Option<&str> {
@@ -53,9 +56,19 @@ impl Params {
 
 impl Req {
     /// Reads the body, refusing more than `limit` bytes with 413 before buffering it.
-    pub async fn read(req: hyper::Request<Incoming>, limit: usize, peer: SocketAddr) -> Result<Self, Resp> {
+    pub async fn read(
+        req: hyper::Request<Incoming>,
+        limit: usize,
+        peer: SocketAddr,
+    ) -> Result<Self, Resp> {
         let (parts, body) = req.into_parts();
-        let too_large = || json_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large");
+        let too_large = || {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "request body too large",
+            )
+        };
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -67,7 +80,13 @@ impl Req {
         let body = match Limited::new(body, limit).collect().await {
             Ok(c) => c.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-            Err(_) => return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request", "could not read request body")),
+            Err(_) => {
+                return Err(json_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "could not read request body",
+                ));
+            }
         };
         Ok(Self {
             method: parts.method,
@@ -89,8 +108,10 @@ impl Req {
 
     /// Whether the body claims to be a form (the only body the OAuth endpoints take).
     pub fn is_form(&self) -> bool {
-        self.header("content-type")
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        self.header("content-type").is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
     }
 
     pub fn form(&self) -> Params {
@@ -100,7 +121,10 @@ impl Req {
     pub fn bearer_token(&self) -> Option<&str> {
         let v = self.header("authorization")?;
         let (scheme, token) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {

@@ -10,7 +10,8 @@ pub type Resp = Response<Full<Bytes>>;
 fn build(status: StatusCode, content_type: &'static str, body: Bytes) -> Resp {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -22,7 +23,11 @@ pub fn json_bytes(status: StatusCode, body: Bytes) -> Resp {
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Resp {
     match serde_json::to_vec(value) {
         Ok(v) => json_bytes(status, Bytes::from(v)),
-        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "response encoding failed"),
+        Err(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "response encoding failed",
+        ),
     }
 }
 
@@ -36,7 +41,10 @@ pub fn no_store(mut r: Resp) -> Resp {
 
 /// A bare error for failures that happen before any endpoint runs (body too large).
 pub fn json_error(status: StatusCode, error: &str, description: &str) -> Resp {
-    no_store(json(status, &serde_json::json!({"error": error, "error_description": description})))
+    no_store(json(
+        status,
+        &serde_json::json!({"error": error, "error_description": description}),
+    ))
 }
 
 /// An HTML page. Every page denies framing (RFC 9700 §4.16, clickjacking of consent).
@@ -51,8 +59,14 @@ pub fn html(status: StatusCode, body: String) -> Resp {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -63,13 +77,21 @@ pub fn redirect(status: StatusCode, location: &str) -> Resp {
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
 pub fn text(status: StatusCode, body: &'static str) -> Resp {
-    build(status, "text/plain; charset=utf-8", Bytes::from_static(body.as_bytes()))
+    build(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    )
 }
 
 pub fn not_found() -> Resp {
@@ -77,7 +99,12 @@ pub fn not_found() -> Resp {
 }
 
 pub fn method_not_allowed(allow: &'static str) -> Resp {
-    let mut r = json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "method not allowed");
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    let mut r = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "method not allowed",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     r
 }

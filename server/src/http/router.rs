@@ -2,9 +2,9 @@
 
 use http::{HeaderValue, Method, StatusCode};
 
+use super::Req;
 use super::cors;
 use super::response::{Resp, json_bytes, method_not_allowed, not_found, text};
-use super::Req;
 use crate::app::App;
 use crate::oauth::{self, OAuthError};
 use crate::portal;
@@ -13,7 +13,11 @@ use crate::resource::mcp;
 pub async fn route(app: &App, req: &Req) -> Resp {
     let path = local_path(app, &req.path);
     if req.method == Method::OPTIONS {
-        return if cors::applies(path) { cors::preflight(req) } else { method_not_allowed("GET, POST") };
+        return if cors::applies(path) {
+            cors::preflight(req)
+        } else {
+            method_not_allowed("GET, POST")
+        };
     }
     let mut resp = dispatch(app, req, path).await;
     if cors::applies(path) {
@@ -25,9 +29,16 @@ pub async fn route(app: &App, req: &Req) -> Resp {
 /// An issuer with a path (`https://auth.example/tenant`) may be reached with or without the
 /// prefix, depending on the proxy in front: accept both.
 fn local_path<'a>(app: &App, path: &'a str) -> &'a str {
-    let issuer_path = app.config.issuer.splitn(4, '/').nth(3).map(|p| format!("/{p}"));
+    let issuer_path = app
+        .config
+        .issuer
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"));
     match issuer_path {
-        Some(prefix) if path.starts_with(&prefix) && path[prefix.len()..].starts_with('/') => &path[prefix.len()..],
+        Some(prefix) if path.starts_with(&prefix) && path[prefix.len()..].starts_with('/') => {
+            &path[prefix.len()..]
+        }
         _ => path,
     }
 }
@@ -38,15 +49,23 @@ fn oauth_result(r: Result<Resp, OAuthError>) -> Resp {
 
 async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
     use Method as M;
-    let m = &req.method;
+    // HEAD is GET without a body; hyper drops the body on the way out.
+    let m = if req.method == M::HEAD {
+        &M::GET
+    } else {
+        &req.method
+    };
     match (m, path) {
         (_, p) if p.starts_with("/.well-known/") => match *m {
-            M::GET | M::HEAD => app.discovery.serve(p).unwrap_or_else(not_found),
+            M::GET => app.discovery.serve(p).unwrap_or_else(not_found),
             _ => method_not_allowed("GET"),
         },
         (&M::GET, "/oauth/jwks") => {
             let mut r = json_bytes(StatusCode::OK, app.keys.current().jwks.clone());
-            r.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            r.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
             r
         }
         (&M::POST, "/oauth/register") => oauth_result(oauth::register::handle(app, req).await),
@@ -55,9 +74,11 @@ async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
         (&M::POST, "/oauth/revoke") => oauth_result(oauth::revoke::handle(app, req).await),
         (&M::POST, "/oauth/introspect") => oauth_result(oauth::introspect::handle(app, req).await),
         (&M::GET | &M::POST, "/oauth/userinfo") => oauth::userinfo::handle(app, req).await,
-        (_, "/oauth/jwks" | "/oauth/register" | "/oauth/token" | "/oauth/revoke" | "/oauth/introspect") => {
-            method_not_allowed(if path == "/oauth/jwks" { "GET" } else { "POST" })
-        }
+        (
+            _,
+            "/oauth/jwks" | "/oauth/register" | "/oauth/token" | "/oauth/revoke"
+            | "/oauth/introspect",
+        ) => method_not_allowed(if path == "/oauth/jwks" { "GET" } else { "POST" }),
         (&M::GET, "/login") => portal::login::show(app, req).await,
         (&M::POST, "/login") => portal::login::submit(app, req).await,
         (&M::GET, "/register") => portal::register::show(app, req).await,
@@ -77,7 +98,10 @@ async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
         (&M::GET, "/metrics") => {
             let mut r = text(StatusCode::OK, "");
             *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(app.metrics.render()));
-            r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
         _ => not_found(),

@@ -3,8 +3,8 @@
 
 use crate::app::App;
 use crate::store::StoreError;
-use crate::tokens::{VerifiedAccess, VerifyError};
 use crate::tokens::jwt::verify_access;
+use crate::tokens::{VerifiedAccess, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -18,17 +18,31 @@ pub enum AccessError {
 
 /// Verifies signature, issuer, audience (one of `audiences`, or any configured resource
 /// when empty), expiry, and that neither the token nor its grant was revoked.
-pub async fn check_access(app: &App, token: &str, audiences: &[&str]) -> Result<VerifiedAccess, AccessError> {
+pub async fn check_access(
+    app: &App,
+    token: &str,
+    audiences: &[&str],
+) -> Result<VerifiedAccess, AccessError> {
     let all: Vec<&str>;
     let audiences = if audiences.is_empty() {
-        all = app.config.resources.iter().map(|r| r.uri.as_str()).collect();
+        all = app
+            .config
+            .resources
+            .iter()
+            .map(|r| r.uri.as_str())
+            .collect();
         &all[..]
     } else {
         audiences
     };
     let ring = app.keys.current();
     let claims = verify_access(&ring, token, &app.config.issuer, audiences)?;
-    if app.stores.ephemeral.is_access_revoked(&claims.jti, claims.grant_id(), app.now()).await? {
+    if app
+        .stores
+        .ephemeral
+        .is_access_revoked(&claims.jti, claims.grant_id(), app.now())
+        .await?
+    {
         return Err(AccessError::Revoked);
     }
     Ok(claims)

@@ -22,12 +22,22 @@ use crate::secret::SecretHash;
 use crate::store::{AuthRequest, PendingGrant};
 
 pub async fn handle(app: &App, req: &Req) -> Resp {
-    let params = if req.method == http::Method::POST { req.form() } else { req.query_params() };
-    let status = if req.method == http::Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    let params = if req.method == http::Method::POST {
+        req.form()
+    } else {
+        req.query_params()
+    };
+    let status = if req.method == http::Method::POST {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
     match start(app, req, &params, status).await {
         Ok(resp) => resp,
-        Err(Rejected::Page(title, message)) => portal::error_page(app, StatusCode::BAD_REQUEST, &title, &message),
-        Err(Rejected::Redirect(resp)) => resp,
+        Err(Rejected::Page(title, message)) => {
+            portal::error_page(app, StatusCode::BAD_REQUEST, &title, &message)
+        }
+        Err(Rejected::Redirect(resp)) => *resp,
         Err(Rejected::Unavailable) => portal::unavailable_page(app),
     }
 }
@@ -37,7 +47,7 @@ pub enum Rejected {
     /// The client or redirect URI is not trusted: tell the user, never redirect.
     Page(String, String),
     /// Back to the client with an error.
-    Redirect(Resp),
+    Redirect(Box<Resp>),
     Unavailable,
 }
 
@@ -55,7 +65,12 @@ pub struct ReplyTo<'a> {
 /// `redirect_uri?error=…&state=…&iss=…`.
 pub fn error_redirect(app: &App, to: &ReplyTo<'_>, err: &OAuthError, status: StatusCode) -> Resp {
     let Ok(uri) = RedirectUri::parse(to.redirect_uri) else {
-        return portal::error_page(app, StatusCode::BAD_REQUEST, "Invalid request", "The redirect URI is not valid.");
+        return portal::error_page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The redirect URI is not valid.",
+        );
     };
     let mut params = vec![("error", err.code())];
     if let Some(d) = err.description() {
@@ -69,46 +84,84 @@ pub fn error_redirect(app: &App, to: &ReplyTo<'_>, err: &OAuthError, status: Sta
 }
 
 async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<Resp, Rejected> {
-    let client_id = p.get("client_id").ok_or_else(|| page("Invalid request", "The request names no client (client_id is missing)."))?;
+    let client_id = p.get("client_id").ok_or_else(|| {
+        page(
+            "Invalid request",
+            "The request names no client (client_id is missing).",
+        )
+    })?;
     let client = match find_client(app, client_id).await {
         Ok(c) => c,
-        Err(LookupError::Unknown) => return Err(page("Unknown application", "This application is not registered with this server. Ask it to register again.")),
-        Err(LookupError::Metadata(e)) => return Err(page("Application could not be verified", e.to_string())),
+        Err(LookupError::Unknown) => {
+            return Err(page(
+                "Unknown application",
+                "This application is not registered with this server. Ask it to register again.",
+            ));
+        }
+        Err(LookupError::Metadata(e)) => {
+            return Err(page("Application could not be verified", e.to_string()));
+        }
         Err(LookupError::Store(_)) => return Err(Rejected::Unavailable),
     };
     let redirect_uri = redirect_for(&client, p.get("redirect_uri"))?;
     let state = p.get("state");
-    let to = ReplyTo { redirect_uri: &redirect_uri, state };
-    let fail = |e: OAuthError| Rejected::Redirect(error_redirect(app, &to, &e, status));
+    let to = ReplyTo {
+        redirect_uri: &redirect_uri,
+        state,
+    };
+    let fail = |e: OAuthError| Rejected::Redirect(Box::new(error_redirect(app, &to, &e, status)));
 
     if let Some(name) = p.repeated() {
-        return Err(fail(OAuthError::invalid_request(format!("parameter {name} was sent more than once"))));
+        return Err(fail(OAuthError::invalid_request(format!(
+            "parameter {name} was sent more than once"
+        ))));
     }
     match p.get("response_type") {
         Some("code") => {}
-        Some(other) => return Err(fail(OAuthError::UnsupportedResponseType(format!("response_type {other} is not supported; use code")))),
-        None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+        Some(other) => {
+            return Err(fail(OAuthError::UnsupportedResponseType(format!(
+                "response_type {other} is not supported; use code"
+            ))));
+        }
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "response_type is required",
+            )));
+        }
     }
     if !client.allows_grant("authorization_code") {
-        return Err(fail(OAuthError::UnauthorizedClient("this client may not use the authorization code grant".into())));
+        return Err(fail(OAuthError::UnauthorizedClient(
+            "this client may not use the authorization code grant".into(),
+        )));
     }
     let challenge = Challenge::parse(p.get("code_challenge"), p.get("code_challenge_method"))
         .map_err(|e| fail(OAuthError::invalid_request(e.to_string())))?;
     let resource = match p.get("resource") {
         None => app.config.default_resource(),
         Some(raw) => {
-            let uri = ResourceUri::parse(raw).map_err(|e| fail(OAuthError::InvalidTarget(e.to_string())))?;
-            app.config.resource(&uri).ok_or_else(|| fail(OAuthError::InvalidTarget(format!("{raw} is not a resource this server issues tokens for"))))?
+            let uri = ResourceUri::parse(raw)
+                .map_err(|e| fail(OAuthError::InvalidTarget(e.to_string())))?;
+            app.config.resource(&uri).ok_or_else(|| {
+                fail(OAuthError::InvalidTarget(format!(
+                    "{raw} is not a resource this server issues tokens for"
+                )))
+            })?
         }
     };
     let scopes = requested_scopes(app, &client, resource, p.get("scope")).map_err(fail)?;
     let prompt = Prompt::parse(p.get("prompt")).map_err(fail)?;
     let max_age = match p.get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| fail(OAuthError::invalid_request("max_age must be a whole number of seconds")))?),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            fail(OAuthError::invalid_request(
+                "max_age must be a whole number of seconds",
+            ))
+        })?),
     };
     if p.get("request").is_some() || p.get("request_uri").is_some() {
-        return Err(fail(OAuthError::invalid_request("request objects are not supported")));
+        return Err(fail(OAuthError::invalid_request(
+            "request objects are not supported",
+        )));
     }
 
     let now = app.now();
@@ -126,50 +179,93 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
         expires_at: now + app.config.request_ttl,
     };
 
-    let browser = session::current(app, req).await.map_err(|_| Rejected::Unavailable)?;
-    let signed_in = browser.as_ref().and_then(|b| {
-        let (sub, auth_time) = (b.data.sub.clone()?, b.data.auth_time?);
-        let too_old = max_age.is_some_and(|m| now - auth_time > m);
-        (!prompt.login && !too_old).then_some((sub, auth_time))
-    });
+    let browser = session::current(app, req)
+        .await
+        .map_err(|_| Rejected::Unavailable)?;
+    let session_user = browser
+        .as_ref()
+        .and_then(|b| Some((b.data.sub.clone()?, b.data.auth_time?)));
+    // OIDC `max_age`: a sign-in older than that counts as none, and the next must be newer
+    // than this request.
+    let too_old = session_user
+        .as_ref()
+        .is_some_and(|(_, t)| max_age.is_some_and(|m| now - t > m));
+    let signed_in = session_user.filter(|_| !prompt.login && !too_old);
     if prompt.none {
         let Some((sub, auth_time)) = signed_in else {
             return Err(fail(OAuthError::LoginRequired));
         };
         let auth = gated(app, auth, &sub, &client, &to, status).await?;
-        if !consent_remembered(app, &auth, &sub).await.map_err(|_| Rejected::Unavailable)? {
+        if !consent_remembered(app, &auth, &sub)
+            .await
+            .map_err(|_| Rejected::Unavailable)?
+        {
             return Err(fail(OAuthError::ConsentRequired));
         }
         return issue_code(app, &auth, &sub, auth_time, status).await;
     }
-    // A login older than max_age counts as no login at all for this request.
-    let auth = AuthRequest { force_login: auth.force_login || (browser.is_some() && signed_in.is_none()), ..auth };
+    let auth = AuthRequest {
+        force_login: auth.force_login || too_old,
+        ..auth
+    };
     let id = app.random.id();
-    app.stores.ephemeral.put_request(&id, &auth).await.map_err(|_| Rejected::Unavailable)?;
+    app.stores
+        .ephemeral
+        .put_request(&id, &auth)
+        .await
+        .map_err(|_| Rejected::Unavailable)?;
     match signed_in {
-        Some((sub, auth_time)) => continue_signed_in(app, &id, &auth, &sub, auth_time, status).await,
-        None => Ok(redirect(status, &format!("{}?request={id}", app.config.url("/login")))),
+        Some((sub, auth_time)) => {
+            continue_signed_in(app, &id, &auth, &sub, auth_time, status).await
+        }
+        None => Ok(redirect(
+            status,
+            &format!("{}?request={id}", app.config.url("/login")),
+        )),
     }
 }
 
 /// After the user is known: straight back to the client when consent is remembered, else
 /// to the consent page.
-pub async fn continue_signed_in(app: &App, id: &str, auth: &AuthRequest, sub: &str, auth_time: i64, status: StatusCode) -> Result<Resp, Rejected> {
-    let to_consent = || redirect(status, &format!("{}?request={id}", app.config.url("/consent")));
+pub async fn continue_signed_in(
+    app: &App,
+    id: &str,
+    auth: &AuthRequest,
+    sub: &str,
+    auth_time: i64,
+    status: StatusCode,
+) -> Result<Resp, Rejected> {
+    let to_consent = || {
+        redirect(
+            status,
+            &format!("{}?request={id}", app.config.url("/consent")),
+        )
+    };
     if auth.force_consent {
         return Ok(to_consent());
     }
     let client = match find_client(app, &auth.client_id).await {
         Ok(c) => c,
         Err(LookupError::Store(_)) => return Err(Rejected::Unavailable),
-        Err(_) => return Err(page("Unknown application", "The application that made this request is no longer registered.")),
+        Err(_) => {
+            return Err(page(
+                "Unknown application",
+                "The application that made this request is no longer registered.",
+            ));
+        }
     };
     // A policy that denies or fails is explained on the consent page.
     let Ok(gate) = consent_gate(app, auth, sub, &client).await else {
         return Ok(to_consent());
     };
-    let auth = AuthRequest { scopes: gate.scopes, ..auth.clone() };
-    if consent_remembered(app, &auth, sub).await.map_err(|_| Rejected::Unavailable)? {
+    let auth = AuthRequest {
+        scopes: gate.scopes,
+        ..auth.clone()
+    };
+    if consent_remembered(app, &auth, sub)
+        .await
+        .map_err(|_| Rejected::Unavailable)?
+    {
         let resp = issue_code(app, &auth, sub, auth_time, status).await?;
         let _ = app.stores.ephemeral.finish_request(id).await;
         return Ok(resp);
@@ -179,22 +275,56 @@ pub async fn continue_signed_in(app: &App, id: &str, auth: &AuthRequest, sub: &s
 
 /// The request as the consent-phase policies leave it; a deny or failure goes back to the
 /// client (used where no page is shown: `prompt=none`).
-async fn gated(app: &App, auth: AuthRequest, sub: &str, client: &ResolvedClient, to: &ReplyTo<'_>, status: StatusCode) -> Result<AuthRequest, Rejected> {
+async fn gated(
+    app: &App,
+    auth: AuthRequest,
+    sub: &str,
+    client: &ResolvedClient,
+    to: &ReplyTo<'_>,
+    status: StatusCode,
+) -> Result<AuthRequest, Rejected> {
     match consent_gate(app, &auth, sub, client).await {
-        Ok(gate) => Ok(AuthRequest { scopes: gate.scopes, ..auth }),
-        Err(ConsentBlocked::Denied(reason)) => Err(Rejected::Redirect(error_redirect(app, to, &OAuthError::AccessDenied(reason), status))),
-        Err(ConsentBlocked::Failed(cause)) => Err(Rejected::Redirect(error_redirect(app, to, &OAuthError::server(cause), status))),
+        Ok(gate) => Ok(AuthRequest {
+            scopes: gate.scopes,
+            ..auth
+        }),
+        Err(ConsentBlocked::Denied(reason)) => Err(Rejected::Redirect(Box::new(error_redirect(
+            app,
+            to,
+            &OAuthError::AccessDenied(reason),
+            status,
+        )))),
+        Err(ConsentBlocked::Failed(cause)) => Err(Rejected::Redirect(Box::new(error_redirect(
+            app,
+            to,
+            &OAuthError::server(cause),
+            status,
+        )))),
         Err(ConsentBlocked::Unavailable) => Err(Rejected::Unavailable),
     }
 }
 
-async fn consent_remembered(app: &App, auth: &AuthRequest, sub: &str) -> Result<bool, crate::store::StoreError> {
-    let prior = app.stores.grants.consent(sub, &auth.client_id, &auth.resource).await?;
+async fn consent_remembered(
+    app: &App,
+    auth: &AuthRequest,
+    sub: &str,
+) -> Result<bool, crate::store::StoreError> {
+    let prior = app
+        .stores
+        .grants
+        .consent(sub, &auth.client_id, &auth.resource)
+        .await?;
     Ok(prior.is_some_and(|granted| auth.scopes.iter().all(|s| granted.contains(s))))
 }
 
 /// Mints the code and sends the browser back to the client.
-pub async fn issue_code(app: &App, auth: &AuthRequest, sub: &str, auth_time: i64, status: StatusCode) -> Result<Resp, Rejected> {
+pub async fn issue_code(
+    app: &App,
+    auth: &AuthRequest,
+    sub: &str,
+    auth_time: i64,
+    status: StatusCode,
+) -> Result<Resp, Rejected> {
     let code = app.random.token();
     let grant = PendingGrant {
         client_id: auth.client_id.clone(),
@@ -207,8 +337,13 @@ pub async fn issue_code(app: &App, auth: &AuthRequest, sub: &str, auth_time: i64
         nonce: auth.nonce.clone(),
         expires_at: app.now() + app.config.code_ttl,
     };
-    app.stores.ephemeral.put_code(&SecretHash::of(&code), &grant).await.map_err(|_| Rejected::Unavailable)?;
-    let uri = RedirectUri::parse(&auth.redirect_uri).map_err(|_| page("Invalid request", "The redirect URI is not valid."))?;
+    app.stores
+        .ephemeral
+        .put_code(&SecretHash::of(&code), &grant)
+        .await
+        .map_err(|_| Rejected::Unavailable)?;
+    let uri = RedirectUri::parse(&auth.redirect_uri)
+        .map_err(|_| page("Invalid request", "The redirect URI is not valid."))?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &auth.state {
         params.push(("state", s));
@@ -222,22 +357,34 @@ pub async fn issue_code(app: &App, auth: &AuthRequest, sub: &str, auth_time: i64
 fn redirect_for(client: &ResolvedClient, sent: Option<&str>) -> Result<String, Rejected> {
     match sent {
         Some(raw) => {
-            let uri = RedirectUri::parse(raw).map_err(|e| page("Invalid redirect URI", e.to_string()))?;
+            let uri =
+                RedirectUri::parse(raw).map_err(|e| page("Invalid redirect URI", e.to_string()))?;
             if client.redirect_matches(&uri) {
                 Ok(raw.to_string())
             } else {
-                Err(page("Invalid redirect URI", "The redirect URI does not match any URI registered for this application."))
+                Err(page(
+                    "Invalid redirect URI",
+                    "The redirect URI does not match any URI registered for this application.",
+                ))
             }
         }
         None if client.redirect_uris.len() == 1 => Ok(client.redirect_uris[0].as_str().to_string()),
-        None => Err(page("Invalid request", "redirect_uri is required for this application.")),
+        None => Err(page(
+            "Invalid request",
+            "redirect_uri is required for this application.",
+        )),
     }
 }
 
 /// The scopes to ask for: what was requested, narrowed to what the resource and the OIDC
 /// layer offer and what the client registered; all of the resource's when none was asked.
 /// Unknown scopes are dropped, not refused: clients send every scope they have seen.
-fn requested_scopes(app: &App, client: &ResolvedClient, resource: &crate::config::ResourceConfig, raw: Option<&str>) -> Result<ScopeSet, OAuthError> {
+fn requested_scopes(
+    app: &App,
+    client: &ResolvedClient,
+    resource: &crate::config::ResourceConfig,
+    raw: Option<&str>,
+) -> Result<ScopeSet, OAuthError> {
     let offered = ScopeSet::parse(&scopes_supported(&app.config).join(" ")).unwrap_or_default();
     let resource_scopes = ScopeSet::from_scopes(resource.scopes.iter().cloned());
     let requested = match raw {
@@ -248,7 +395,9 @@ fn requested_scopes(app: &App, client: &ResolvedClient, resource: &crate::config
     // A scope of another resource is not this resource's to grant.
     let foreign: Vec<String> = scopes
         .iter()
-        .filter(|s| !resource_scopes.contains(s.as_str()) && !super::types::is_oidc_scope(s.as_str()))
+        .filter(|s| {
+            !resource_scopes.contains(s.as_str()) && !super::types::is_oidc_scope(s.as_str())
+        })
         .map(|s| s.as_str().to_string())
         .collect();
     scopes = scopes.without(&foreign);
@@ -279,7 +428,9 @@ impl Prompt {
             }
         }
         if p.none && (p.login || p.consent) {
-            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            ));
         }
         Ok(p)
     }

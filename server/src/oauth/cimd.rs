@@ -81,7 +81,9 @@ const MAX_CACHED: usize = 10_000;
 
 impl CimdResolver {
     pub fn new(config: CimdConfig) -> Result<Self, CimdError> {
-        let resolver = Arc::new(GuardedResolver { allow_loopback: config.allow_loopback });
+        let resolver = Arc::new(GuardedResolver {
+            allow_loopback: config.allow_loopback,
+        });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(config.timeout_ms))
@@ -91,31 +93,46 @@ impl CimdResolver {
             .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CimdError::Fetch(e.to_string()))?;
-        Ok(Self { http, config, cache: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            http,
+            config,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether `client_id` has the shape of a metadata document URL at all.
     pub fn is_candidate(&self, client_id: &str) -> bool {
         self.config.enabled
-            && (client_id.starts_with("https://") || (self.config.allow_loopback && client_id.starts_with("http://")))
+            && (client_id.starts_with("https://")
+                || (self.config.allow_loopback && client_id.starts_with("http://")))
     }
 
-    pub async fn resolve(&self, client_id: &str, now: UnixTime) -> Result<Arc<CimdClient>, CimdError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some(c) = cache.get(client_id).filter(|c| c.expires_at > now) {
-                return Ok(c.client.clone());
-            }
+    pub async fn resolve(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Arc<CimdClient>, CimdError> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some(c) = cache.get(client_id).filter(|c| c.expires_at > now)
+        {
+            return Ok(c.client.clone());
         }
         let url = self.check_url(client_id)?;
         let (client, ttl) = self.fetch(client_id, url).await?;
         let client = Arc::new(client);
-        if ttl > 0 {
-            if let Ok(mut cache) = self.cache.lock() {
-                if cache.len() >= MAX_CACHED {
-                    cache.retain(|_, c| c.expires_at > now);
-                }
-                cache.insert(client_id.to_string(), Cached { client: client.clone(), expires_at: now + ttl });
+        if ttl > 0
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            if cache.len() >= MAX_CACHED {
+                cache.retain(|_, c| c.expires_at > now);
             }
+            cache.insert(
+                client_id.to_string(),
+                Cached {
+                    client: client.clone(),
+                    expires_at: now + ttl,
+                },
+            );
         }
         Ok(client)
     }
@@ -124,18 +141,24 @@ impl CimdResolver {
     /// segments; and a host that is not a blocked address literal.
     fn check_url(&self, client_id: &str) -> Result<Url, CimdError> {
         let url = Url::parse(client_id).map_err(|_| CimdError::BadUrl("not a URL"))?;
-        let loopback_ok = self.config.allow_loopback && url.scheme() == "http" && is_loopback_host(&url);
+        let loopback_ok =
+            self.config.allow_loopback && url.scheme() == "http" && is_loopback_host(&url);
         if url.scheme() != "https" && !loopback_ok {
             return Err(CimdError::BadUrl("must use https"));
         }
         if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-            return Err(CimdError::BadUrl("must not contain a fragment or credentials"));
+            return Err(CimdError::BadUrl(
+                "must not contain a fragment or credentials",
+            ));
         }
         if url.path() == "/" || url.path().is_empty() {
             return Err(CimdError::BadUrl("must contain a path"));
         }
         let raw_path = client_id.splitn(4, '/').nth(3).unwrap_or_default();
-        if raw_path.split(['/', '?']).any(|seg| seg == "." || seg == "..") {
+        if raw_path
+            .split(['/', '?'])
+            .any(|seg| seg == "." || seg == "..")
+        {
             return Err(CimdError::BadUrl("must not contain dot segments"));
         }
         let literal = match url.host() {
@@ -161,21 +184,31 @@ impl CimdResolver {
             .map_err(|e| CimdError::Fetch(describe(&e)))?;
         // Only 200 is success; a redirect is not followed (draft §4).
         if resp.status() != reqwest::StatusCode::OK {
-            return Err(CimdError::Fetch(format!("status {}", resp.status().as_u16())));
+            return Err(CimdError::Fetch(format!(
+                "status {}",
+                resp.status().as_u16()
+            )));
         }
-        if resp.content_length().is_some_and(|n| n > self.config.max_bytes as u64) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.config.max_bytes as u64)
+        {
             return Err(CimdError::Fetch("document too large".into()));
         }
         let ttl = cache_ttl(resp.headers(), self.config.max_cache_secs as i64);
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| CimdError::Fetch(describe(&e)))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| CimdError::Fetch(describe(&e)))?
+        {
             if body.len() + chunk.len() > self.config.max_bytes {
                 return Err(CimdError::Fetch("document too large".into()));
             }
             body.extend_from_slice(&chunk);
         }
-        let doc: Document =
-            serde_json::from_slice(&body).map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
+        let doc: Document = serde_json::from_slice(&body)
+            .map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
         Ok((validate(client_id, host, doc)?, ttl))
     }
 }
@@ -197,25 +230,34 @@ fn validate(client_id: &str, host: String, doc: Document) -> Result<CimdClient, 
         return Err(invalid("client_id does not equal the document URL"));
     }
     if doc.client_secret.is_some() || doc.client_secret_expires_at.is_some() {
-        return Err(invalid("a metadata document must not carry a client secret"));
+        return Err(invalid(
+            "a metadata document must not carry a client secret",
+        ));
     }
     if doc
         .token_endpoint_auth_method
         .as_deref()
         .is_some_and(|m| m.starts_with("client_secret"))
     {
-        return Err(invalid("shared-secret authentication is not allowed for metadata documents"));
+        return Err(invalid(
+            "shared-secret authentication is not allowed for metadata documents",
+        ));
     }
     let client_name = doc
         .client_name
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| invalid("client_name is required"))?;
-    let uris = doc.redirect_uris.filter(|u| !u.is_empty()).ok_or_else(|| invalid("redirect_uris is required"))?;
+    let uris = doc
+        .redirect_uris
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| invalid("redirect_uris is required"))?;
     let redirect_uris = uris
         .iter()
         .map(|u| {
-            let r = RedirectUri::parse(u).map_err(|e| CimdError::Invalid(format!("redirect_uri {u:?}: {e}")))?;
-            r.kind().map_err(|e| CimdError::Invalid(format!("redirect_uri {u:?}: {e}")))?;
+            let r = RedirectUri::parse(u)
+                .map_err(|e| CimdError::Invalid(format!("redirect_uri {u:?}: {e}")))?;
+            r.kind()
+                .map_err(|e| CimdError::Invalid(format!("redirect_uri {u:?}: {e}")))?;
             Ok(r)
         })
         .collect::<Result<Vec<_>, CimdError>>()?;
@@ -223,7 +265,9 @@ fn validate(client_id: &str, host: String, doc: Document) -> Result<CimdClient, 
         client_id: client_id.to_string(),
         client_name: client_name.chars().take(200).collect(),
         redirect_uris,
-        grant_types: doc.grant_types.unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]),
+        grant_types: doc
+            .grant_types
+            .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]),
         scope: doc.scope,
         client_uri: doc.client_uri,
         logo_uri: doc.logo_uri,
@@ -241,7 +285,10 @@ fn cache_ttl(headers: &reqwest::header::HeaderMap, cap: i64) -> i64 {
         if d == "no-store" || d == "no-cache" || d == "private" {
             return 0;
         }
-        if let Some(v) = d.strip_prefix("max-age=").or_else(|| d.strip_prefix("s-maxage=")) {
+        if let Some(v) = d
+            .strip_prefix("max-age=")
+            .or_else(|| d.strip_prefix("s-maxage="))
+        {
             ttl = v.trim_matches('"').parse().unwrap_or(0);
         }
     }
@@ -340,7 +387,18 @@ mod tests {
 
     #[test]
     fn special_use_addresses_are_blocked() {
-        for ip in ["10.0.0.1", "127.0.0.1", "169.254.169.254", "192.168.1.1", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"] {
+        for ip in [
+            "10.0.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "192.168.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(blocked(ip.parse().unwrap(), false), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:4700::1111"] {
@@ -354,35 +412,61 @@ mod tests {
     fn url_rules() {
         let r = resolver(false);
         assert!(r.check_url("https://app.example/client.json").is_ok());
-        assert_eq!(r.check_url("https://app.example/").unwrap_err(), CimdError::BadUrl("must contain a path"));
-        assert_eq!(r.check_url("http://app.example/c.json").unwrap_err(), CimdError::BadUrl("must use https"));
+        assert_eq!(
+            r.check_url("https://app.example/").unwrap_err(),
+            CimdError::BadUrl("must contain a path")
+        );
+        assert_eq!(
+            r.check_url("http://app.example/c.json").unwrap_err(),
+            CimdError::BadUrl("must use https")
+        );
         assert!(r.check_url("https://app.example/a/../c.json").is_err());
         assert!(r.check_url("https://u:p@app.example/c.json").is_err());
         assert!(r.check_url("https://10.0.0.1/c.json").is_err());
         assert!(r.check_url("http://127.0.0.1:9/c.json").is_err());
-        assert!(resolver(true).check_url("http://127.0.0.1:9/c.json").is_ok());
+        assert!(
+            resolver(true)
+                .check_url("http://127.0.0.1:9/c.json")
+                .is_ok()
+        );
     }
 
     #[test]
     fn documents_are_validated() {
         let doc = |v: serde_json::Value| serde_json::from_value::<Document>(v).unwrap();
         let id = "https://app.example/c.json";
-        let ok = validate(id, "app.example".into(), doc(serde_json::json!({
-            "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
-            "token_endpoint_auth_method": "private_key_jwt"
-        })));
+        let ok = validate(
+            id,
+            "app.example".into(),
+            doc(serde_json::json!({
+                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
+                "token_endpoint_auth_method": "private_key_jwt"
+            })),
+        );
         assert_eq!(ok.unwrap().client_name, "App");
-        let wrong_id = validate(id, "h".into(), doc(serde_json::json!({
-            "client_id": "https://evil.example/c.json", "client_name": "App", "redirect_uris": ["https://app.example/cb"]
-        })));
+        let wrong_id = validate(
+            id,
+            "h".into(),
+            doc(serde_json::json!({
+                "client_id": "https://evil.example/c.json", "client_name": "App", "redirect_uris": ["https://app.example/cb"]
+            })),
+        );
         assert!(matches!(wrong_id, Err(CimdError::Invalid(_))));
-        let secret = validate(id, "h".into(), doc(serde_json::json!({
-            "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"], "client_secret": "s"
-        })));
+        let secret = validate(
+            id,
+            "h".into(),
+            doc(serde_json::json!({
+                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"], "client_secret": "s"
+            })),
+        );
         assert!(secret.is_err());
-        let bad_redirect = validate(id, "h".into(), doc(serde_json::json!({
-            "client_id": id, "client_name": "App", "redirect_uris": ["http://evil.example/cb"]
-        })));
+        let bad_redirect = validate(
+            id,
+            "h".into(),
+            doc(serde_json::json!({
+                "client_id": id, "client_name": "App", "redirect_uris": ["http://evil.example/cb"]
+            })),
+        );
         assert!(bad_redirect.is_err());
     }
 

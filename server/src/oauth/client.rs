@@ -22,7 +22,9 @@ pub enum ClientCredential {
 pub enum ClientOrigin {
     Registered,
     /// A Client ID Metadata Document, hosted at this host.
-    MetadataDocument { host: String },
+    MetadataDocument {
+        host: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +50,11 @@ pub enum LookupError {
 impl ResolvedClient {
     fn from_stored(c: Client) -> Self {
         Self {
-            redirect_uris: c.redirect_uris.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect(),
+            redirect_uris: c
+                .redirect_uris
+                .iter()
+                .filter_map(|u| RedirectUri::parse(u).ok())
+                .collect(),
             grant_types: c.grant_types,
             credential: match c.secret_hash {
                 Some(h) => ClientCredential::Secret(SecretHash::from_stored(h)),
@@ -67,7 +73,9 @@ impl ResolvedClient {
 
     /// The registered redirect URI `requested` matches, if any.
     pub fn redirect_matches(&self, requested: &RedirectUri) -> bool {
-        self.redirect_uris.iter().any(|r| requested.matches_registered(r))
+        self.redirect_uris
+            .iter()
+            .any(|r| requested.matches_registered(r))
     }
 
     /// What to call the client on the consent page: its name, else where it redirects.
@@ -86,7 +94,11 @@ impl ResolvedClient {
 
 pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupError> {
     if app.cimd.is_candidate(id) {
-        let doc = app.cimd.resolve(id, app.now()).await.map_err(LookupError::Metadata)?;
+        let doc = app
+            .cimd
+            .resolve(id, app.now())
+            .await
+            .map_err(LookupError::Metadata)?;
         return Ok(ResolvedClient {
             id: doc.client_id.clone(),
             name: Some(doc.client_name.clone()),
@@ -97,7 +109,9 @@ pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupEr
             // declares private_key_jwt and falls back to none when we do not list it).
             credential: ClientCredential::None,
             scope: doc.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
-            origin: ClientOrigin::MetadataDocument { host: doc.host.clone() },
+            origin: ClientOrigin::MetadataDocument {
+                host: doc.host.clone(),
+            },
         });
     }
     match app.stores.clients.client(id).await {

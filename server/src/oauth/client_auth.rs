@@ -19,26 +19,34 @@ struct Presented {
 }
 
 fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
-    if let Some(h) = req.header("authorization") {
-        if let Some((scheme, value)) = h.split_once(' ') {
-            if scheme.eq_ignore_ascii_case("basic") {
-                let bad = || OAuthError::InvalidClient { description: "malformed Basic credentials".into(), basic: true };
-                let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
-                let text = String::from_utf8(decoded).map_err(|_| bad())?;
-                let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-                // RFC 6749 §2.3.1: both halves are form-urlencoded before encoding.
-                let id = urldecode(id).ok_or_else(bad)?;
-                let secret = urldecode(secret).ok_or_else(bad)?;
-                // Python's SDK also repeats client_id in the body; it must agree.
-                if form.get("client_id").is_some_and(|b| b != id) {
-                    return Err(OAuthError::invalid_request("client_id in body differs from Basic credentials"));
-                }
-                if form.get("client_secret").is_some() {
-                    return Err(OAuthError::invalid_request("client credentials sent twice"));
-                }
-                return Ok(Presented { client_id: id, secret: Some(secret), basic: true });
-            }
+    if let Some(h) = req.header("authorization")
+        && let Some((scheme, value)) = h.split_once(' ')
+        && scheme.eq_ignore_ascii_case("basic")
+    {
+        let bad = || OAuthError::InvalidClient {
+            description: "malformed Basic credentials".into(),
+            basic: true,
+        };
+        let decoded = STANDARD.decode(value.trim()).map_err(|_| bad())?;
+        let text = String::from_utf8(decoded).map_err(|_| bad())?;
+        let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+        // RFC 6749 §2.3.1: both halves are form-urlencoded before encoding.
+        let id = urldecode(id).ok_or_else(bad)?;
+        let secret = urldecode(secret).ok_or_else(bad)?;
+        // Python's SDK also repeats client_id in the body; it must agree.
+        if form.get("client_id").is_some_and(|b| b != id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in body differs from Basic credentials",
+            ));
         }
+        if form.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request("client credentials sent twice"));
+        }
+        return Ok(Presented {
+            client_id: id,
+            secret: Some(secret),
+            basic: true,
+        });
     }
     let client_id = form
         .get("client_id")
@@ -53,14 +61,43 @@ fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
 /// Percent-decoding only: `+` stays `+`, because clients that skip the form encoding (the
 /// TS SDK) send secrets raw, and ours never contain a space.
 fn urldecode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// The prologue of the form endpoints that authenticate a client (revocation,
+/// introspection): a form body, an authenticated client, and the required `token`.
+pub async fn client_and_token(
+    app: &App,
+    req: &Req,
+) -> Result<(ResolvedClient, Params), OAuthError> {
+    if !req.is_form() {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = req.form();
+    let client = authenticate(app, req, &form).await?;
+    if form.get("token").is_none() {
+        return Err(OAuthError::invalid_request("token is required"));
+    }
+    Ok((client, form))
 }
 
 /// Authenticates the calling client. An unknown client is `invalid_client` with 401,
 /// which tells Claude and the TS SDK to register again.
-pub async fn authenticate(app: &App, req: &Req, form: &Params) -> Result<ResolvedClient, OAuthError> {
+pub async fn authenticate(
+    app: &App,
+    req: &Req,
+    form: &Params,
+) -> Result<ResolvedClient, OAuthError> {
     let p = presented(req, form)?;
-    let fail = |d: &str| OAuthError::InvalidClient { description: d.to_string(), basic: p.basic };
+    let fail = |d: &str| OAuthError::InvalidClient {
+        description: d.to_string(),
+        basic: p.basic,
+    };
     let client = match find_client(app, &p.client_id).await {
         Ok(c) => c,
         Err(LookupError::Unknown) => return Err(fail("unknown client")),
@@ -73,7 +110,11 @@ pub async fn authenticate(app: &App, req: &Req, form: &Params) -> Result<Resolve
         (ClientCredential::None, Some(_)) => Err(fail("this client has no secret")),
         (ClientCredential::Secret(_), None) => Err(fail("client secret is required")),
         (ClientCredential::Secret(hash), Some(secret)) => {
-            if hash.matches(secret) { Ok(client) } else { Err(fail("client authentication failed")) }
+            if hash.matches(secret) {
+                Ok(client)
+            } else {
+                Err(fail("client authentication failed"))
+            }
         }
     }
 }

@@ -66,10 +66,15 @@ impl OAuthError {
         Self::InvalidGrant(d.into())
     }
     pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self::InvalidClient { description: d.into(), basic: false }
+        Self::InvalidClient {
+            description: d.into(),
+            basic: false,
+        }
     }
     pub fn server(cause: impl std::fmt::Display) -> Self {
-        Self::ServerError { cause: cause.to_string() }
+        Self::ServerError {
+            cause: cause.to_string(),
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -106,7 +111,9 @@ impl OAuthError {
             | Self::InvalidRedirectUri(d)
             | Self::InvalidClientMetadata(d)
             | Self::UnsupportedTokenType(d)
-            | Self::InvalidClient { description: d, .. } => Some(d.as_str()).filter(|d| !d.is_empty()),
+            | Self::InvalidClient { description: d, .. } => {
+                Some(d.as_str()).filter(|d| !d.is_empty())
+            }
             Self::LoginRequired | Self::ConsentRequired | Self::TemporarilyUnavailable => None,
             Self::ServerError { .. } => Some("the server could not complete the request"),
         }
@@ -123,8 +130,11 @@ impl OAuthError {
 
     /// The JSON body, exactly as RFC 6749 §5.2 lays it out.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::to_value(Body { error: self.code(), error_description: self.description() })
-            .unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(Body {
+            error: self.code(),
+            error_description: self.description(),
+        })
+        .unwrap_or(serde_json::Value::Null)
     }
 
     /// The one rendering of an OAuth error as an HTTP response.
@@ -136,8 +146,10 @@ impl OAuthError {
         }
         let mut r = no_store(json(self.status(), &self.body()));
         if let Self::InvalidClient { basic: true, .. } = self {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"lanyard\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"lanyard\""),
+            );
         }
         r
     }
@@ -163,17 +175,61 @@ mod tests {
     #[test]
     fn exact_json_of_each_error() {
         let cases = [
-            (OAuthError::invalid_request("missing code"), 400, json!({"error":"invalid_request","error_description":"missing code"})),
-            (OAuthError::invalid_client("unknown client"), 401, json!({"error":"invalid_client","error_description":"unknown client"})),
-            (OAuthError::invalid_grant("code already used"), 400, json!({"error":"invalid_grant","error_description":"code already used"})),
-            (OAuthError::UnsupportedGrantType("password".into()), 400, json!({"error":"unsupported_grant_type","error_description":"password"})),
-            (OAuthError::InvalidTarget("unknown resource".into()), 400, json!({"error":"invalid_target","error_description":"unknown resource"})),
-            (OAuthError::InvalidRedirectUri("x".into()), 400, json!({"error":"invalid_redirect_uri","error_description":"x"})),
-            (OAuthError::InvalidClientMetadata("y".into()), 400, json!({"error":"invalid_client_metadata","error_description":"y"})),
-            (OAuthError::UnsupportedTokenType("z".into()), 400, json!({"error":"unsupported_token_type","error_description":"z"})),
-            (OAuthError::LoginRequired, 400, json!({"error":"login_required"})),
-            (OAuthError::TemporarilyUnavailable, 503, json!({"error":"temporarily_unavailable"})),
-            (OAuthError::server("db exploded"), 500, json!({"error":"server_error","error_description":"the server could not complete the request"})),
+            (
+                OAuthError::invalid_request("missing code"),
+                400,
+                json!({"error":"invalid_request","error_description":"missing code"}),
+            ),
+            (
+                OAuthError::invalid_client("unknown client"),
+                401,
+                json!({"error":"invalid_client","error_description":"unknown client"}),
+            ),
+            (
+                OAuthError::invalid_grant("code already used"),
+                400,
+                json!({"error":"invalid_grant","error_description":"code already used"}),
+            ),
+            (
+                OAuthError::UnsupportedGrantType("password".into()),
+                400,
+                json!({"error":"unsupported_grant_type","error_description":"password"}),
+            ),
+            (
+                OAuthError::InvalidTarget("unknown resource".into()),
+                400,
+                json!({"error":"invalid_target","error_description":"unknown resource"}),
+            ),
+            (
+                OAuthError::InvalidRedirectUri("x".into()),
+                400,
+                json!({"error":"invalid_redirect_uri","error_description":"x"}),
+            ),
+            (
+                OAuthError::InvalidClientMetadata("y".into()),
+                400,
+                json!({"error":"invalid_client_metadata","error_description":"y"}),
+            ),
+            (
+                OAuthError::UnsupportedTokenType("z".into()),
+                400,
+                json!({"error":"unsupported_token_type","error_description":"z"}),
+            ),
+            (
+                OAuthError::LoginRequired,
+                400,
+                json!({"error":"login_required"}),
+            ),
+            (
+                OAuthError::TemporarilyUnavailable,
+                503,
+                json!({"error":"temporarily_unavailable"}),
+            ),
+            (
+                OAuthError::server("db exploded"),
+                500,
+                json!({"error":"server_error","error_description":"the server could not complete the request"}),
+            ),
         ];
         for (err, status, body) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");
@@ -183,7 +239,11 @@ mod tests {
 
     #[test]
     fn basic_auth_failure_challenges_and_never_caches() {
-        let r = OAuthError::InvalidClient { description: "bad secret".into(), basic: true }.response();
+        let r = OAuthError::InvalidClient {
+            description: "bad secret".into(),
+            basic: true,
+        }
+        .response();
         assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"lanyard\"");
         assert_eq!(r.headers()["cache-control"], "no-store");
         assert_eq!(r.headers()["pragma"], "no-cache");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::access::check_access;
 use super::client::ResolvedClient;
-use super::client_auth::authenticate;
+use super::client_auth::client_and_token;
 use super::error::OAuthError;
 use crate::app::App;
 use crate::http::Req;
@@ -16,14 +16,12 @@ use crate::http::response::{Resp, json as json_resp, no_store};
 use crate::secret::SecretHash;
 
 pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
-    if !req.is_form() {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let form = req.form();
-    let client = authenticate(app, req, &form).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (client, form) = client_and_token(app, req).await?;
+    let token = form.get("token").unwrap_or_default();
     let rs_resources = resource_server_of(app, &client).await?;
-    let may_see = |client_id: &str, aud: &str| client_id == client.id || rs_resources.iter().any(|r| r == aud);
+    let may_see = |client_id: &str, aud: &str| {
+        client_id == client.id || rs_resources.iter().any(|r| r == aud)
+    };
 
     let now = app.now();
     if let Ok(c) = check_access(app, token, &[]).await {
@@ -50,20 +48,24 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
             }
             return Ok(respond(body));
         }
-    } else if let Some(g) = app.stores.grants.grant_by_refresh(&SecretHash::of(token), now, false).await? {
-        if may_see(&g.client_id, &g.resource) {
-            return Ok(respond(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "scope": g.scopes.join(" "),
-                "client_id": g.client_id,
-                "sub": g.sub,
-                "aud": g.resource,
-                "iss": app.config.issuer,
-                "exp": g.expires_at,
-                "iat": g.created_at,
-            })));
-        }
+    } else if let Some(g) = app
+        .stores
+        .grants
+        .grant_by_refresh(&SecretHash::of(token), now, false)
+        .await?
+        && may_see(&g.client_id, &g.resource)
+    {
+        return Ok(respond(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": g.scopes.join(" "),
+            "client_id": g.client_id,
+            "sub": g.sub,
+            "aud": g.resource,
+            "iss": app.config.issuer,
+            "exp": g.expires_at,
+            "iat": g.created_at,
+        })));
     }
     Ok(respond(json!({"active": false})))
 }
@@ -79,6 +81,10 @@ async fn resource_server_of(app: &App, client: &ResolvedClient) -> Result<Vec<St
     };
     Ok(stored.metadata["lanyard_resource_server"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default())
 }

@@ -36,7 +36,10 @@ pub enum RefreshPlan {
     /// A new grant, with its first refresh token when the client may refresh.
     NewGrant(Option<String>),
     /// Spend `presented`, make `successor` current.
-    Rotate { presented: SecretHash, successor: String },
+    Rotate {
+        presented: SecretHash,
+        successor: String,
+    },
 }
 
 /// RFC 6749 §5.1. No member is ever `null`: SDK parsers refuse nulls.
@@ -67,7 +70,15 @@ pub async fn issue_tokens(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     // Policies decide before anything is written: a deny leaves the refresh token usable.
-    let gate = token_gate(app, client, grant, &user, ctx.grant_type, ctx.scopes.clone())?;
+    let gate = token_gate(
+        app,
+        client,
+        grant,
+        &user,
+        ctx.grant_type,
+        ctx.scopes.clone(),
+    )
+    .await?;
     let (claims, scopes) = (gate.claims, gate.scopes);
 
     let refresh_token = match plan {
@@ -76,11 +87,19 @@ pub async fn issue_tokens(
             app.stores.grants.create_grant(grant, hash.as_ref()).await?;
             token
         }
-        RefreshPlan::Rotate { presented, successor } => {
+        RefreshPlan::Rotate {
+            presented,
+            successor,
+        } => {
             let outcome = app
                 .stores
                 .grants
-                .rotate_refresh(&presented, &SecretHash::of(&successor), now, app.config.refresh_grace)
+                .rotate_refresh(
+                    &presented,
+                    &SecretHash::of(&successor),
+                    now,
+                    app.config.refresh_grace,
+                )
                 .await?;
             match outcome {
                 Rotation::Rotated(_) | Rotation::Raced(_) => Some(successor),
@@ -88,11 +107,19 @@ pub async fn issue_tokens(
                     // RFC 9700 §4.14: a replayed refresh token means one copy is stolen;
                     // the whole family goes, access tokens included.
                     revoke_family(app, &g.id).await?;
-                    app.metrics.refresh_reuse_detected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    app.metrics
+                        .refresh_reuse_detected
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(grant = %g.id, client = %g.client_id, "refresh token reused; grant revoked");
-                    return Err(OAuthError::invalid_grant("refresh token was already used; the grant is revoked"));
+                    return Err(OAuthError::invalid_grant(
+                        "refresh token was already used; the grant is revoked",
+                    ));
                 }
-                Rotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is invalid, expired or revoked")),
+                Rotation::Invalid => {
+                    return Err(OAuthError::invalid_grant(
+                        "refresh token is invalid, expired or revoked",
+                    ));
+                }
             }
         }
     };
@@ -138,7 +165,9 @@ pub async fn issue_tokens(
     } else {
         None
     };
-    app.metrics.tokens_minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics
+        .tokens_minted
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let body = TokenResponse {
         access_token: &access_token,
         token_type: "Bearer",

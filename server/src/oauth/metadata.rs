@@ -100,9 +100,14 @@ impl Discovery {
             .filter_map(|r| {
                 let url = r.uri.url()?;
                 // Only resources on our own origin can be described from here.
-                let ours = config.issuer.starts_with(&url.origin().ascii_serialization());
+                let ours = config
+                    .issuer
+                    .starts_with(&url.origin().ascii_serialization());
                 ours.then(|| {
-                    (url.path().trim_end_matches('/').to_string(), Bytes::from(protected_resource(config, r).to_string()))
+                    (
+                        url.path().trim_end_matches('/').to_string(),
+                        Bytes::from(protected_resource(config, r).to_string()),
+                    )
                 })
             })
             .collect();
@@ -137,15 +142,21 @@ impl Discovery {
             return None;
         };
         let mut r = json_bytes(StatusCode::OK, doc.clone());
-        r.headers_mut()
-            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("public, max-age=300"),
+        );
         Some(r)
     }
 
     /// The RFC 9728 URL for a resource, as put in `WWW-Authenticate`.
     pub fn resource_metadata_url(config: &Config, r: &ResourceConfig) -> String {
         match r.uri.url() {
-            Some(u) => format!("{}{PRM}{}", u.origin().ascii_serialization(), u.path().trim_end_matches('/')),
+            Some(u) => format!(
+                "{}{PRM}{}",
+                u.origin().ascii_serialization(),
+                u.path().trim_end_matches('/')
+            ),
             None => config.url(PRM),
         }
     }

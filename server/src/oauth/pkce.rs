@@ -23,7 +23,8 @@ pub enum PkceError {
 /// RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~].
 fn well_formed(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 impl Challenge {
@@ -77,10 +78,25 @@ mod tests {
 
     #[test]
     fn plain_missing_and_unknown_methods_are_refused() {
-        assert_eq!(Challenge::parse(Some(CHALLENGE), None), Err(PkceError::Method));
-        assert_eq!(Challenge::parse(Some(CHALLENGE), Some("plain")), Err(PkceError::Method));
-        assert_eq!(Challenge::parse(Some(CHALLENGE), Some("S512")), Err(PkceError::Method));
-        assert_eq!(Challenge::parse(None, Some("S256")), Err(PkceError::Missing));
-        assert_eq!(Challenge::parse(Some("abc"), Some("S256")), Err(PkceError::Malformed));
+        assert_eq!(
+            Challenge::parse(Some(CHALLENGE), None),
+            Err(PkceError::Method)
+        );
+        assert_eq!(
+            Challenge::parse(Some(CHALLENGE), Some("plain")),
+            Err(PkceError::Method)
+        );
+        assert_eq!(
+            Challenge::parse(Some(CHALLENGE), Some("S512")),
+            Err(PkceError::Method)
+        );
+        assert_eq!(
+            Challenge::parse(None, Some("S256")),
+            Err(PkceError::Missing)
+        );
+        assert_eq!(
+            Challenge::parse(Some("abc"), Some("S256")),
+            Err(PkceError::Malformed)
+        );
     }
 }

@@ -12,7 +12,15 @@ use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
 use crate::policy::{ConsentVerdict, PolicyRun, TokenVerdict};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 
-fn input(app: &App, phase: Phase, grant_type: Option<&str>, user: &User, client: &ResolvedClient, resource: &str, scopes: Vec<String>) -> PolicyInput {
+fn input(
+    app: &App,
+    phase: Phase,
+    grant_type: Option<&str>,
+    user: &User,
+    client: &ResolvedClient,
+    resource: &str,
+    scopes: Vec<String>,
+) -> PolicyInput {
     let mut metadata = user.metadata.clone();
     if !metadata.is_object() {
         metadata = json!({});
@@ -20,8 +28,16 @@ fn input(app: &App, phase: Phase, grant_type: Option<&str>, user: &User, client:
     PolicyInput {
         phase,
         grant_type: grant_type.map(str::to_string),
-        user: UserInput { sub: user.sub.clone(), email: user.email.clone(), email_verified: user.email_verified, metadata },
-        client: ClientInput { id: client.id.clone(), name: client.display_name() },
+        user: UserInput {
+            sub: user.sub.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            metadata,
+        },
+        client: ClientInput {
+            id: client.id.clone(),
+            name: client.display_name(),
+        },
         resource: resource.to_string(),
         scopes,
         config: json!({}),
@@ -37,21 +53,62 @@ pub struct TokenGate {
     pub runs: Vec<PolicyRun>,
 }
 
-pub fn token_gate(app: &App, client: &ResolvedClient, grant: &Grant, user: &User, grant_type: &str, scopes: ScopeSet) -> Result<TokenGate, OAuthError> {
-    let Some(registry) = &app.policies else {
-        return Ok(TokenGate { scopes, ..TokenGate::default() });
+pub async fn token_gate(
+    app: &App,
+    client: &ResolvedClient,
+    grant: &Grant,
+    user: &User,
+    grant_type: &str,
+    scopes: ScopeSet,
+) -> Result<TokenGate, OAuthError> {
+    let Some(registry) = app.policies.clone() else {
+        return Ok(TokenGate {
+            scopes,
+            ..TokenGate::default()
+        });
     };
-    let input = input(app, Phase::Token, Some(grant_type), user, client, &grant.resource, scopes.to_vec());
-    match token_phase(registry, &input) {
-        TokenVerdict::Allow { claims, drop_scopes, runs } => Ok(TokenGate { claims, scopes: scopes.without(&drop_scopes), runs }),
+    let input = input(
+        app,
+        Phase::Token,
+        Some(grant_type),
+        user,
+        client,
+        &grant.resource,
+        scopes.to_vec(),
+    );
+    // Policy calls are CPU work bounded by their deadline: run them on the blocking pool so
+    // that a spinning policy holds a blocking thread, never an async worker.
+    let verdict = tokio::task::spawn_blocking(move || token_phase(&registry, &input))
+        .await
+        .map_err(|e| OAuthError::server(format!("policy task failed: {e}")))?;
+    match verdict {
+        TokenVerdict::Allow {
+            claims,
+            drop_scopes,
+            runs,
+        } => Ok(TokenGate {
+            claims,
+            scopes: scopes.without(&drop_scopes),
+            runs,
+        }),
         // The grant is not honoured now; a later refresh may be (a renewed subscription).
         TokenVerdict::Deny { reason, .. } => Err(OAuthError::invalid_grant(reason)),
-        TokenVerdict::Failed { policy, failure, .. } => Err(OAuthError::server(format!("policy {policy} failed: {failure}"))),
+        TokenVerdict::Failed {
+            policy, failure, ..
+        } => Err(OAuthError::server(format!(
+            "policy {policy} failed: {failure}"
+        ))),
     }
 }
 
 /// Writes the decision log entry for a mint that ran policies.
-pub async fn log_decision(app: &App, jti: &str, grant: &Grant, grant_type: &str, runs: &[PolicyRun]) {
+pub async fn log_decision(
+    app: &App,
+    jti: &str,
+    grant: &Grant,
+    grant_type: &str,
+    runs: &[PolicyRun],
+) {
     if runs.is_empty() {
         return;
     }
@@ -87,22 +144,58 @@ pub enum ConsentBlocked {
     Unavailable,
 }
 
-pub async fn consent_gate(app: &App, auth: &AuthRequest, sub: &str, client: &ResolvedClient) -> Result<ConsentGate, ConsentBlocked> {
-    let Some(registry) = &app.policies else {
-        return Ok(ConsentGate { scopes: auth.scopes.clone(), notices: Vec::new() });
+pub async fn consent_gate(
+    app: &App,
+    auth: &AuthRequest,
+    sub: &str,
+    client: &ResolvedClient,
+) -> Result<ConsentGate, ConsentBlocked> {
+    let Some(registry) = app.policies.clone() else {
+        return Ok(ConsentGate {
+            scopes: auth.scopes.clone(),
+            notices: Vec::new(),
+        });
     };
     let user = match app.stores.users.user_by_sub(sub).await {
         Ok(Some(u)) => u,
-        Ok(None) => return Err(ConsentBlocked::Denied("Your account no longer exists.".into())),
+        Ok(None) => {
+            return Err(ConsentBlocked::Denied(
+                "Your account no longer exists.".into(),
+            ));
+        }
         Err(_) => return Err(ConsentBlocked::Unavailable),
     };
-    let input = input(app, Phase::Consent, None, &user, client, &auth.resource, auth.scopes.clone());
-    match consent_phase(registry, &input) {
-        ConsentVerdict::Allow { drop_scopes, notices, .. } => Ok(ConsentGate {
-            scopes: auth.scopes.iter().filter(|s| !drop_scopes.contains(s)).cloned().collect(),
+    let input = input(
+        app,
+        Phase::Consent,
+        None,
+        &user,
+        client,
+        &auth.resource,
+        auth.scopes.clone(),
+    );
+    let verdict = tokio::task::spawn_blocking(move || consent_phase(&registry, &input))
+        .await
+        .map_err(|e| ConsentBlocked::Failed(format!("policy task failed: {e}")))?;
+    match verdict {
+        ConsentVerdict::Allow {
+            drop_scopes,
+            notices,
+            ..
+        } => Ok(ConsentGate {
+            scopes: auth
+                .scopes
+                .iter()
+                .filter(|s| !drop_scopes.contains(s))
+                .cloned()
+                .collect(),
             notices,
         }),
         ConsentVerdict::Deny { reason, .. } => Err(ConsentBlocked::Denied(reason)),
-        ConsentVerdict::Failed { policy, failure, .. } => Err(ConsentBlocked::Failed(format!("policy {policy} failed: {failure}"))),
+        ConsentVerdict::Failed {
+            policy, failure, ..
+        } => Err(ConsentBlocked::Failed(format!(
+            "policy {policy} failed: {failure}"
+        ))),
     }
 }

@@ -51,8 +51,14 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
     let secret = (registration.auth_method != "none").then(|| app.random.token());
     let client = Client {
         id: client_id.clone(),
-        secret_hash: secret.as_deref().map(|s| SecretHash::of(s).as_str().to_string()),
-        name: registration.metadata.get("client_name").and_then(Value::as_str).map(str::to_string),
+        secret_hash: secret
+            .as_deref()
+            .map(|s| SecretHash::of(s).as_str().to_string()),
+        name: registration
+            .metadata
+            .get("client_name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         redirect_uris: registration.redirect_uris.clone(),
         grant_types: registration.grant_types.clone(),
         auth_method: registration.auth_method.clone(),
@@ -75,7 +81,10 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         // 0: never expires. Claude and the SDKs keep using a secret they were given.
         out.insert("client_secret_expires_at".into(), json!(0));
     }
-    Ok(no_store(json_resp(StatusCode::CREATED, &Value::Object(out))))
+    Ok(no_store(json_resp(
+        StatusCode::CREATED,
+        &Value::Object(out),
+    )))
 }
 
 /// A registration request that passed validation, with the values we substituted.
@@ -93,15 +102,28 @@ impl Registration {
     fn validate(app: &App, r: Request) -> Result<Self, OAuthError> {
         let uris = match r.redirect_uris {
             Some(Value::Array(items)) if !items.is_empty() => items,
-            Some(_) => return Err(OAuthError::InvalidRedirectUri("redirect_uris must be a non-empty array".into())),
-            None => return Err(OAuthError::InvalidRedirectUri("redirect_uris is required".into())),
+            Some(_) => {
+                return Err(OAuthError::InvalidRedirectUri(
+                    "redirect_uris must be a non-empty array".into(),
+                ));
+            }
+            None => {
+                return Err(OAuthError::InvalidRedirectUri(
+                    "redirect_uris is required".into(),
+                ));
+            }
         };
         let mut redirect_uris = Vec::new();
         let mut all_native = true;
         for u in &uris {
-            let s = u.as_str().ok_or_else(|| OAuthError::InvalidRedirectUri("redirect_uris must be strings".into()))?;
-            let parsed = RedirectUri::parse(s).map_err(|e| OAuthError::InvalidRedirectUri(format!("{s}: {e}")))?;
-            let kind = parsed.kind().map_err(|e| OAuthError::InvalidRedirectUri(format!("{s}: {e}")))?;
+            let s = u.as_str().ok_or_else(|| {
+                OAuthError::InvalidRedirectUri("redirect_uris must be strings".into())
+            })?;
+            let parsed = RedirectUri::parse(s)
+                .map_err(|e| OAuthError::InvalidRedirectUri(format!("{s}: {e}")))?;
+            let kind = parsed
+                .kind()
+                .map_err(|e| OAuthError::InvalidRedirectUri(format!("{s}: {e}")))?;
             all_native &= kind != RedirectKind::Https;
             if !redirect_uris.contains(&s.to_string()) {
                 redirect_uris.push(s.to_string());
@@ -115,27 +137,35 @@ impl Registration {
             // We hold no client keys; such clients are served as public clients with PKCE,
             // and the response says so (RFC 7591 §3.2.1 lets the server substitute).
             Some("private_key_jwt") => "none".to_string(),
-            Some(m) => return Err(meta_err(format!("unsupported token_endpoint_auth_method {m:?}"))),
+            Some(m) => {
+                return Err(meta_err(format!(
+                    "unsupported token_endpoint_auth_method {m:?}"
+                )));
+            }
         };
 
         let grant_types: Vec<String> = match r.grant_types {
             None => GRANT_TYPES.iter().map(|s| s.to_string()).collect(),
             Some(list) => {
-                let kept: Vec<String> = list.into_iter().filter(|g| GRANT_TYPES.contains(&g.as_str())).collect();
+                let kept: Vec<String> = list
+                    .into_iter()
+                    .filter(|g| GRANT_TYPES.contains(&g.as_str()))
+                    .collect();
                 if !kept.iter().any(|g| g == "authorization_code") {
                     return Err(meta_err("grant_types must include authorization_code"));
                 }
                 kept
             }
         };
-        if let Some(rt) = &r.response_types {
-            if !rt.iter().any(|t| t == "code") {
-                return Err(meta_err("response_types must include code"));
-            }
+        if let Some(rt) = &r.response_types
+            && !rt.iter().any(|t| t == "code")
+        {
+            return Err(meta_err("response_types must include code"));
         }
 
         // Unknown scopes are narrowed away; nothing left (or "") means no limit.
-        let supported = ScopeSet::parse(&scopes_supported(&app.config).join(" ")).unwrap_or_default();
+        let supported =
+            ScopeSet::parse(&scopes_supported(&app.config).join(" ")).unwrap_or_default();
         let scope = match r.scope.as_deref().map(ScopeSet::parse) {
             Some(Ok(requested)) => Some(requested.intersect(&supported)).filter(|s| !s.is_empty()),
             Some(Err(_)) => return Err(meta_err("scope is malformed")),
@@ -159,16 +189,28 @@ impl Registration {
         if let Some(s) = &scope {
             m.insert("scope".into(), json!(s));
         }
-        if let Some(n) = r.client_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
+        if let Some(n) = r
+            .client_name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+        {
             if n.chars().count() > 200 {
                 return Err(meta_err("client_name is too long"));
             }
             m.insert("client_name".into(), json!(n));
         }
-        for (key, value) in [("client_uri", r.client_uri), ("logo_uri", r.logo_uri), ("tos_uri", r.tos_uri), ("policy_uri", r.policy_uri)] {
+        for (key, value) in [
+            ("client_uri", r.client_uri),
+            ("logo_uri", r.logo_uri),
+            ("tos_uri", r.tos_uri),
+            ("policy_uri", r.policy_uri),
+        ] {
             // SDK parsers reject a non-URL here, so a bad one is refused rather than echoed.
             match value.filter(|v| !v.is_empty()) {
-                Some(v) if url::Url::parse(&v).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http") => {
+                Some(v)
+                    if url::Url::parse(&v)
+                        .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http") =>
+                {
                     m.insert(key.into(), json!(v));
                 }
                 Some(_) => return Err(meta_err(format!("{key} must be an http(s) URL"))),
@@ -178,11 +220,20 @@ impl Registration {
         if let Some(c) = r.contacts.filter(|c| !c.is_empty()) {
             m.insert("contacts".into(), json!(c));
         }
-        for (key, value) in [("software_id", r.software_id), ("software_version", r.software_version)] {
+        for (key, value) in [
+            ("software_id", r.software_id),
+            ("software_version", r.software_version),
+        ] {
             if let Some(v) = value.filter(|v| !v.is_empty()) {
                 m.insert(key.into(), json!(v));
             }
         }
-        Ok(Self { redirect_uris, grant_types, auth_method, scope, metadata: m })
+        Ok(Self {
+            redirect_uris,
+            grant_types,
+            auth_method,
+            scope,
+            metadata: m,
+        })
     }
 }

@@ -5,7 +5,7 @@
 use http::StatusCode;
 
 use super::access::check_access;
-use super::client_auth::authenticate;
+use super::client_auth::client_and_token;
 use super::error::OAuthError;
 use super::token::revoke_family;
 use crate::app::App;
@@ -15,32 +15,38 @@ use crate::secret::SecretHash;
 use crate::store::RevocationKey;
 
 pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
-    if !req.is_form() {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let form = req.form();
-    let client = authenticate(app, req, &form).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (client, form) = client_and_token(app, req).await?;
+    let token = form.get("token").unwrap_or_default();
     let hint = form.get("token_type_hint");
     if let Some(h) = hint.filter(|h| *h != "access_token" && *h != "refresh_token") {
-        return Err(OAuthError::UnsupportedTokenType(format!("token_type_hint {h} is not supported")));
+        return Err(OAuthError::UnsupportedTokenType(format!(
+            "token_type_hint {h} is not supported"
+        )));
     }
     let now = app.now();
-    // The hint only orders the look-ups (RFC 7009 §2.1).
-    if hint != Some("access_token") || token.len() < 100 {
-        if let Some(grant) = app.stores.grants.grant_by_refresh(&SecretHash::of(token), now, true).await? {
-            if grant.client_id == client.id {
-                revoke_family(app, &grant.id).await?;
-                tracing::info!(grant = %grant.id, "refresh token revoked");
-            }
-            return Ok(ok());
+    // Refresh tokens are opaque and access tokens are JWTs, so the shape of the token says
+    // which store to ask; the hint (RFC 7009 §2.1) is only a hint.
+    if !token.contains('.')
+        && let Some(grant) = app
+            .stores
+            .grants
+            .grant_by_refresh(&SecretHash::of(token), now, true)
+            .await?
+    {
+        if grant.client_id == client.id {
+            revoke_family(app, &grant.id).await?;
+            tracing::info!(grant = %grant.id, "refresh token revoked");
         }
+        return Ok(ok());
     }
-    if let Ok(claims) = check_access(app, token, &[]).await {
-        if claims.client_id == client.id {
-            app.stores.ephemeral.revoke_access(&RevocationKey::Token(claims.jti.clone()), claims.exp + 60).await?;
-            tracing::info!(jti = %claims.jti, "access token revoked");
-        }
+    if let Ok(claims) = check_access(app, token, &[]).await
+        && claims.client_id == client.id
+    {
+        app.stores
+            .ephemeral
+            .revoke_access(&RevocationKey::Token(claims.jti.clone()), claims.exp + 60)
+            .await?;
+        tracing::info!(jti = %claims.jti, "access token revoked");
     }
     Ok(ok())
 }

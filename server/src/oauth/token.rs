@@ -32,7 +32,10 @@ enum TokenRequest<'a> {
 impl<'a> TokenRequest<'a> {
     /// `grant_type` is read first, so an unknown one is `unsupported_grant_type`.
     fn parse(form: &'a Params) -> Result<Self, OAuthError> {
-        let required = |k: &str| form.get(k).ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")));
+        let required = |k: &str| {
+            form.get(k)
+                .ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")))
+        };
         match form.get("grant_type") {
             Some("authorization_code") => Ok(Self::AuthorizationCode {
                 code: required("code")?,
@@ -45,7 +48,9 @@ impl<'a> TokenRequest<'a> {
                 scope: form.get("scope"),
                 resource: form.get("resource"),
             }),
-            Some(other) => Err(OAuthError::UnsupportedGrantType(format!("grant_type {other} is not supported"))),
+            Some(other) => Err(OAuthError::UnsupportedGrantType(format!(
+                "grant_type {other} is not supported"
+            ))),
             None => Err(OAuthError::invalid_request("grant_type is required")),
         }
     }
@@ -63,22 +68,36 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         return Err(OAuthError::invalid_request("the token endpoint takes POST"));
     }
     if !req.is_form() {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     let form = req.form();
     if let Some(name) = form.repeated() {
-        return Err(OAuthError::invalid_request(format!("parameter {name} was sent more than once")));
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} was sent more than once"
+        )));
     }
     let request = TokenRequest::parse(&form)?;
     let client = authenticate(app, req, &form).await?;
     if !client.allows_grant(request.grant_type()) {
-        return Err(OAuthError::UnauthorizedClient(format!("this client may not use {}", request.grant_type())));
+        return Err(OAuthError::UnauthorizedClient(format!(
+            "this client may not use {}",
+            request.grant_type()
+        )));
     }
     match request {
-        TokenRequest::AuthorizationCode { code, verifier, redirect_uri, resource } => {
-            exchange_code(app, &client, code, verifier, redirect_uri, resource).await
-        }
-        TokenRequest::RefreshToken { token, scope, resource } => rotate_refresh(app, &client, token, scope, resource).await,
+        TokenRequest::AuthorizationCode {
+            code,
+            verifier,
+            redirect_uri,
+            resource,
+        } => exchange_code(app, &client, code, verifier, redirect_uri, resource).await,
+        TokenRequest::RefreshToken {
+            token,
+            scope,
+            resource,
+        } => rotate_refresh(app, &client, token, scope, resource).await,
     }
 }
 
@@ -96,34 +115,45 @@ async fn exchange_code(
         // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
         if let Some(grant_id) = app.stores.ephemeral.code_used_by(&hash, now).await? {
             revoke_family(app, &grant_id).await?;
-            app.metrics.code_reuse_detected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            app.metrics
+                .code_reuse_detected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(grant = %grant_id, "authorization code reused; grant revoked");
             return Err(OAuthError::invalid_grant("authorization code already used"));
         }
-        return Err(OAuthError::invalid_grant("authorization code is invalid or expired"));
+        return Err(OAuthError::invalid_grant(
+            "authorization code is invalid or expired",
+        ));
     };
     // Whatever happens next, this code is spent; remember what it becomes.
     let grant_id = app.random.id();
     app.stores
         .ephemeral
-        .mark_code_used(&hash, &grant_id, now + app.config.refresh_token_ttl.max(app.config.access_token_ttl))
+        .mark_code_used(
+            &hash,
+            &grant_id,
+            now + app
+                .config
+                .refresh_token_ttl
+                .max(app.config.access_token_ttl),
+        )
         .await?;
     if pending.client_id != client.id {
-        return Err(OAuthError::invalid_grant("authorization code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
     }
     if redirect_uri.is_some_and(|r| r != pending.redirect_uri) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     if !Challenge::from_stored(pending.code_challenge.clone()).verify(verifier) {
-        return Err(OAuthError::invalid_grant("code_verifier does not match the code challenge"));
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code challenge",
+        ));
     }
-    if let Some(raw) = resource {
-        let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
-        let bound = ResourceUri::parse(&pending.resource).map_err(OAuthError::server)?;
-        if !asked.same_as(&bound) {
-            return Err(OAuthError::InvalidTarget("resource does not match the authorization request".into()));
-        }
-    }
+    check_resource(resource, &pending.resource)?;
     let grant = Grant {
         id: grant_id,
         client_id: client.id.clone(),
@@ -165,15 +195,11 @@ async fn rotate_refresh(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("refresh token is invalid, expired or revoked"))?;
     if grant.client_id != client.id {
-        return Err(OAuthError::invalid_grant("refresh token was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "refresh token was issued to another client",
+        ));
     }
-    if let Some(raw) = resource {
-        let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
-        let bound = ResourceUri::parse(&grant.resource).map_err(OAuthError::server)?;
-        if !asked.same_as(&bound) {
-            return Err(OAuthError::InvalidTarget("resource is not part of this grant".into()));
-        }
-    }
+    check_resource(resource, &grant.resource)?;
     let granted = ScopeSet::parse(&grant.scopes.join(" ")).map_err(OAuthError::server)?;
     // RFC 6749 §6: a refresh may narrow the scope, never widen it.
     let scopes = match scope {
@@ -181,14 +207,40 @@ async fn rotate_refresh(
         Some(s) => {
             let asked = ScopeSet::parse(s).map_err(|e| OAuthError::InvalidScope(e.to_string()))?;
             if !asked.is_subset_of(&granted) {
-                return Err(OAuthError::InvalidScope("scope exceeds what was granted".into()));
+                return Err(OAuthError::InvalidScope(
+                    "scope exceeds what was granted".into(),
+                ));
             }
             asked
         }
     };
-    let ctx = TokenRequestContext { grant_type: "refresh_token", scopes, nonce: None, issue_id_token: false };
-    let plan = RefreshPlan::Rotate { presented, successor: app.random.token() };
+    let ctx = TokenRequestContext {
+        grant_type: "refresh_token",
+        scopes,
+        nonce: None,
+        issue_id_token: false,
+    };
+    let plan = RefreshPlan::Rotate {
+        presented,
+        successor: app.random.token(),
+    };
     issue_tokens(app, client, &grant, &ctx, plan).await
+}
+
+/// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant covers.
+fn check_resource(asked: Option<&str>, bound: &str) -> Result<(), OAuthError> {
+    let Some(raw) = asked else {
+        return Ok(());
+    };
+    let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
+    let bound = ResourceUri::parse(bound).map_err(OAuthError::server)?;
+    if asked.same_as(&bound) {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidTarget(
+            "resource is not the one this grant was made for".into(),
+        ))
+    }
 }
 
 /// Revokes a grant and, until they would have expired anyway, its access tokens.
@@ -197,8 +249,10 @@ pub async fn revoke_family(app: &App, grant_id: &str) -> Result<(), OAuthError> 
     app.stores.grants.revoke_grant(grant_id, now).await?;
     app.stores
         .ephemeral
-        .revoke_access(&RevocationKey::Grant(grant_id.to_string()), now + app.config.access_token_ttl + 60)
+        .revoke_access(
+            &RevocationKey::Grant(grant_id.to_string()),
+            now + app.config.access_token_ttl + 60,
+        )
         .await?;
     Ok(())
 }
-

@@ -20,8 +20,13 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if ok { Ok(Self(s.to_string())) } else { Err(ParseError("malformed scope")) }
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(ParseError("malformed scope"))
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -44,6 +49,11 @@ impl From<Scope> for String {
 pub const OPENID: &str = "openid";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Scopes the OIDC layer grants on any resource.
+pub fn is_oidc_scope(s: &str) -> bool {
+    matches!(s, OPENID | EMAIL | OFFLINE_ACCESS)
+}
 
 /// A set of scopes, kept in the order first seen so that `scope` strings are stable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,10 +92,22 @@ impl ScopeSet {
     }
     /// The scopes of `self` that `allowed` also has.
     pub fn intersect(&self, allowed: &ScopeSet) -> ScopeSet {
-        ScopeSet(self.0.iter().filter(|s| allowed.contains(s.as_str())).cloned().collect())
+        ScopeSet(
+            self.0
+                .iter()
+                .filter(|s| allowed.contains(s.as_str()))
+                .cloned()
+                .collect(),
+        )
     }
     pub fn without(&self, drop: &[String]) -> ScopeSet {
-        ScopeSet(self.0.iter().filter(|s| !drop.iter().any(|d| d == s.as_str())).cloned().collect())
+        ScopeSet(
+            self.0
+                .iter()
+                .filter(|s| !drop.iter().any(|d| d == s.as_str()))
+                .cloned()
+                .collect(),
+        )
     }
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
         self.0.iter().all(|s| other.contains(s.as_str()))
@@ -134,7 +156,10 @@ impl ResourceUri {
             normal.push('?');
             normal.push_str(q);
         }
-        Ok(Self { raw: s.to_string(), normal })
+        Ok(Self {
+            raw: s.to_string(),
+            normal,
+        })
     }
     pub fn as_str(&self) -> &str {
         &self.raw
@@ -198,7 +223,10 @@ impl RedirectUri {
         if url.fragment().is_some() {
             return Err(ParseError("redirect_uri must not contain a fragment"));
         }
-        Ok(Self { raw: s.to_string(), url })
+        Ok(Self {
+            raw: s.to_string(),
+            url,
+        })
     }
     pub fn as_str(&self) -> &str {
         &self.raw
@@ -209,11 +237,15 @@ impl RedirectUri {
         match self.url.scheme() {
             "https" if self.url.host().is_some() => Ok(RedirectKind::Https),
             "http" if self.is_loopback() => Ok(RedirectKind::Loopback),
-            "http" => Err(ParseError("http redirect URIs are allowed only for loopback hosts")),
-            "javascript" | "data" | "file" | "vbscript" | "about" | "blob" | "ftp" | "ws" | "wss"
-            | "https" => Err(ParseError("redirect_uri scheme is not allowed")),
+            "http" => Err(ParseError(
+                "http redirect URIs are allowed only for loopback hosts",
+            )),
+            "javascript" | "data" | "file" | "vbscript" | "about" | "blob" | "ftp" | "ws"
+            | "wss" | "https" => Err(ParseError("redirect_uri scheme is not allowed")),
             scheme if scheme.contains('.') => Ok(RedirectKind::PrivateScheme),
-            _ => Err(ParseError("custom redirect schemes must be reverse-domain names")),
+            _ => Err(ParseError(
+                "custom redirect schemes must be reverse-domain names",
+            )),
         }
     }
     fn is_loopback(&self) -> bool {
@@ -282,7 +314,10 @@ mod tests {
     fn redirect_kinds() {
         assert_eq!(r("https://a.example/cb").kind(), Ok(RedirectKind::Https));
         assert_eq!(r("http://[::1]:9/cb").kind(), Ok(RedirectKind::Loopback));
-        assert_eq!(r("com.example.app:/cb").kind(), Ok(RedirectKind::PrivateScheme));
+        assert_eq!(
+            r("com.example.app:/cb").kind(),
+            Ok(RedirectKind::PrivateScheme)
+        );
         assert!(r("http://a.example/cb").kind().is_err());
         assert!(r("javascript:alert(1)").kind().is_err());
         assert!(RedirectUri::parse("https://a.example/cb#x").is_err());
@@ -307,9 +342,4 @@ mod tests {
         assert_eq!(s.to_string(), "read write");
         assert!(ScopeSet::parse("a\"b").is_err());
     }
-}
-
-/// Scopes the OIDC layer grants on any resource.
-pub fn is_oidc_scope(s: &str) -> bool {
-    matches!(s, OPENID | EMAIL | OFFLINE_ACCESS)
 }

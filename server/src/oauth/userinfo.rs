@@ -15,21 +15,26 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
     };
     let claims = match check_access(app, token, &[]).await {
         Ok(c) => c,
-        Err(AccessError::Store(_)) => return crate::oauth::error::OAuthError::TemporarilyUnavailable.response(),
+        Err(AccessError::Store(_)) => {
+            return crate::oauth::error::OAuthError::TemporarilyUnavailable.response();
+        }
         Err(_) => return challenge(Some("invalid_token")),
     };
     let mut body = json!({"sub": claims.sub});
-    if claims.has_scope(EMAIL) {
-        if let Some(email) = &claims.email {
-            body["email"] = json!(email);
-            body["email_verified"] = json!(false);
-        }
+    if claims.has_scope(EMAIL)
+        && let Some(email) = &claims.email
+    {
+        body["email"] = json!(email);
+        body["email_verified"] = json!(false);
     }
     no_store(json_resp(StatusCode::OK, &body))
 }
 
 fn challenge(error: Option<&str>) -> Resp {
-    let mut r = no_store(json_resp(StatusCode::UNAUTHORIZED, &json!({"error": error.unwrap_or("invalid_request")})));
+    let mut r = no_store(json_resp(
+        StatusCode::UNAUTHORIZED,
+        &json!({"error": error.unwrap_or("invalid_request")}),
+    ));
     let value = match error {
         Some(e) => format!("Bearer error=\"{e}\""),
         None => "Bearer".to_string(),

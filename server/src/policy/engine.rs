@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, Trap,
+};
 
 use super::input::{Phase, PolicyInput};
 
@@ -46,7 +49,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { deadline: Duration::from_millis(50), memory_bytes: 16 << 20, output_bytes: 64 << 10 }
+        Self {
+            deadline: Duration::from_millis(50),
+            memory_bytes: 16 << 20,
+            output_bytes: 64 << 10,
+        }
     }
 }
 
@@ -83,7 +90,10 @@ pub struct CompiledPolicy {
 
 impl std::fmt::Debug for CompiledPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledPolicy").field("name", &self.name).field("digest", &self.digest).finish()
+        f.debug_struct("CompiledPolicy")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .finish()
     }
 }
 
@@ -106,10 +116,18 @@ impl wit_log::Host for HostState {
         let message: String = message.chars().take(MAX_LOG_LINE).collect();
         let (policy, digest) = (&self.policy, &self.digest[..self.digest.len().min(12)]);
         match level {
-            wit_log::Level::Debug => tracing::debug!(target: "lanyard::policy::guest", policy, digest, "{message}"),
-            wit_log::Level::Info => tracing::info!(target: "lanyard::policy::guest", policy, digest, "{message}"),
-            wit_log::Level::Warn => tracing::warn!(target: "lanyard::policy::guest", policy, digest, "{message}"),
-            wit_log::Level::Error => tracing::error!(target: "lanyard::policy::guest", policy, digest, "{message}"),
+            wit_log::Level::Debug => {
+                tracing::debug!(target: "lanyard::policy::guest", policy, digest, "{message}")
+            }
+            wit_log::Level::Info => {
+                tracing::info!(target: "lanyard::policy::guest", policy, digest, "{message}")
+            }
+            wit_log::Level::Warn => {
+                tracing::warn!(target: "lanyard::policy::guest", policy, digest, "{message}")
+            }
+            wit_log::Level::Error => {
+                tracing::error!(target: "lanyard::policy::guest", policy, digest, "{message}")
+            }
         }
     }
 }
@@ -117,7 +135,11 @@ impl wit_log::Host for HostState {
 /// A decision as the guest gave it, checked for shape but not yet against the request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawDecision {
-    Allow { drop_scopes: Vec<String>, notices: Vec<String>, claims: Vec<(String, Value)> },
+    Allow {
+        drop_scopes: Vec<String>,
+        notices: Vec<String>,
+        claims: Vec<(String, Value)>,
+    },
     Deny(String),
 }
 
@@ -129,7 +151,9 @@ pub struct PolicyEngine {
 
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyEngine").field("limits", &self.limits).finish()
+        f.debug_struct("PolicyEngine")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
@@ -152,21 +176,29 @@ impl PolicyEngine {
         if let Some(dir) = cache_dir {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
-            config.cache(Some(wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("{e}"))?));
+            config.cache(Some(
+                wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ));
         }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let weak = engine.weak();
-        std::thread::Builder::new().name("policy-epoch".into()).spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("policy-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })?;
         // Epoch deadlines count wall-clock ticks; one extra tick absorbs the partial
         // first one, so a deadline never fires early.
         let ticks = (limits.deadline.as_millis() as u64 / TICK.as_millis() as u64).max(1) + 1;
-        Ok(Arc::new(Self { engine, limits, ticks }))
+        Ok(Arc::new(Self {
+            engine,
+            limits,
+            ticks,
+        }))
     }
 
     pub fn limits(&self) -> &Limits {
@@ -175,14 +207,17 @@ impl PolicyEngine {
 
     /// Compiles and type-checks a module. Nothing is swapped in unless this succeeds.
     pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPolicy, LoadError> {
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         // A policy needs nothing from the host but logging. Rust's std links WASI
         // interfaces it never calls; those become traps, so the clock, randomness, files
         // and sockets stay out of reach. Anything else is refused outright.
         let ty = component.component_type();
         for (import, _) in ty.imports(&self.engine) {
             if !(import.starts_with("lanyard:policy/") || import.starts_with("wasi:")) {
-                return Err(LoadError::WrongWorld(format!("imports {import}, which the host does not provide")));
+                return Err(LoadError::WrongWorld(format!(
+                    "imports {import}, which the host does not provide"
+                )));
             }
         }
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
@@ -191,27 +226,50 @@ impl PolicyEngine {
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let pre = PolicyPre::new(pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        Ok(CompiledPolicy { name: name.to_string(), digest: digest_hex(bytes), pre })
+        Ok(CompiledPolicy {
+            name: name.to_string(),
+            digest: digest_hex(bytes),
+            pre,
+        })
     }
 
     /// Runs one phase of one policy.
-    pub fn call(&self, policy: &CompiledPolicy, input: &PolicyInput) -> Result<RawDecision, PolicyFailure> {
+    pub fn call(
+        &self,
+        policy: &CompiledPolicy,
+        input: &PolicyInput,
+    ) -> Result<RawDecision, PolicyFailure> {
         let request = to_wit(input);
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        let state = HostState { limits, policy: policy.name.clone(), digest: policy.digest.clone(), logged: 0 };
+        let state = HostState {
+            limits,
+            policy: policy.name.clone(),
+            digest: policy.digest.clone(),
+            logged: 0,
+        };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.ticks);
         store.epoch_deadline_trap();
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
         let raw = match input.phase {
-            Phase::Consent => from_consent(instance.call_consent(&mut store, &request).map_err(classify)?),
-            Phase::Token => from_token(instance.call_token(&mut store, &request).map_err(classify)?)?,
+            Phase::Consent => from_consent(
+                instance
+                    .call_consent(&mut store, &request)
+                    .map_err(classify)?,
+            ),
+            Phase::Token => from_token(
+                instance
+                    .call_token(&mut store, &request)
+                    .map_err(classify)?,
+            )?,
         };
         check_size(&raw, self.limits.output_bytes)?;
         Ok(raw)
@@ -234,12 +292,19 @@ fn classify(e: wasmtime::Error) -> PolicyFailure {
         None => {
             let text = format!("{e:#}");
             // StoreLimits with trap_on_grow_failure reports a refused grow as an error.
-            if text.contains("memory") && (text.contains("grow") || text.contains("limit") || text.contains("resource")) {
+            if text.contains("memory")
+                && (text.contains("grow") || text.contains("limit") || text.contains("resource"))
+            {
                 PolicyFailure::OutOfMemory
             } else {
                 // The last line of the chain names the cause (e.g. a WASI import the
                 // policy is not allowed to use); the backtrace above it is noise here.
-                let cause = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("trap").trim();
+                let cause = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("trap")
+                    .trim();
                 PolicyFailure::Trap(cause.chars().take(300).collect())
             }
         }
@@ -253,14 +318,21 @@ fn to_wit(input: &PolicyInput) -> wit::Request {
         _ => None,
     };
     wit::Request {
-        grant_type: if input.phase == Phase::Token { grant_type } else { None },
+        grant_type: if input.phase == Phase::Token {
+            grant_type
+        } else {
+            None
+        },
         user: wit::User {
             sub: input.user.sub.clone(),
             email: input.user.email.clone(),
             email_verified: input.user.email_verified,
             metadata: input.user.metadata.to_string(),
         },
-        client: wit::Client { id: input.client.id.clone(), name: input.client.name.clone() },
+        client: wit::Client {
+            id: input.client.id.clone(),
+            name: input.client.name.clone(),
+        },
         resource: input.resource.clone(),
         scopes: input.scopes.clone(),
         config: input.config.to_string(),
@@ -270,7 +342,11 @@ fn to_wit(input: &PolicyInput) -> wit::Request {
 
 fn from_consent(d: wit::ConsentDecision) -> RawDecision {
     match d {
-        wit::ConsentDecision::Allow(o) => RawDecision::Allow { drop_scopes: o.drop_scopes, notices: o.notices, claims: Vec::new() },
+        wit::ConsentDecision::Allow(o) => RawDecision::Allow {
+            drop_scopes: o.drop_scopes,
+            notices: o.notices,
+            claims: Vec::new(),
+        },
         wit::ConsentDecision::Deny(reason) => RawDecision::Deny(reason),
     }
 }
@@ -283,7 +359,11 @@ fn from_token(d: wit::TokenDecision) -> Result<RawDecision, PolicyFailure> {
                 .into_iter()
                 .map(|c| Ok((c.name, claim_value(c.value)?)))
                 .collect::<Result<Vec<_>, PolicyFailure>>()?;
-            Ok(RawDecision::Allow { drop_scopes: o.drop_scopes, notices: Vec::new(), claims })
+            Ok(RawDecision::Allow {
+                drop_scopes: o.drop_scopes,
+                notices: Vec::new(),
+                claims,
+            })
         }
         wit::TokenDecision::Deny(reason) => Ok(RawDecision::Deny(reason)),
     }
@@ -303,14 +383,23 @@ fn claim_value(v: wit::ClaimValue) -> Result<Value, PolicyFailure> {
 fn check_size(d: &RawDecision, cap: usize) -> Result<(), PolicyFailure> {
     let size = match d {
         RawDecision::Deny(r) => r.len(),
-        RawDecision::Allow { drop_scopes, notices, claims } => {
+        RawDecision::Allow {
+            drop_scopes,
+            notices,
+            claims,
+        } => {
             drop_scopes.iter().map(String::len).sum::<usize>()
                 + notices.iter().map(String::len).sum::<usize>()
-                + claims.iter().map(|(k, v)| k.len() + v.to_string().len()).sum::<usize>()
+                + claims
+                    .iter()
+                    .map(|(k, v)| k.len() + v.to_string().len())
+                    .sum::<usize>()
         }
     };
     if size > cap {
-        return Err(PolicyFailure::BadOutput(format!("output of {size} bytes exceeds the {cap}-byte cap")));
+        return Err(PolicyFailure::BadOutput(format!(
+            "output of {size} bytes exceeds the {cap}-byte cap"
+        )));
     }
     Ok(())
 }

@@ -13,7 +13,18 @@ use super::input::{Decision, Phase, PolicyInput};
 use super::registry::PolicyRegistry;
 
 /// Claims a policy may never set: they carry the token's own meaning.
-pub const RESERVED_CLAIMS: [&str; 10] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope"];
+pub const RESERVED_CLAIMS: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "azp",
+    "client_id",
+    "scope",
+];
 
 /// One policy's part in a decision, for the decision log.
 #[derive(Debug, Clone, Serialize)]
@@ -30,40 +41,85 @@ pub struct PolicyRun {
 /// The verdict of a chain at the token phase.
 #[derive(Debug)]
 pub enum TokenVerdict {
-    Allow { claims: Map<String, Value>, drop_scopes: Vec<String>, runs: Vec<PolicyRun> },
-    Deny { reason: String, runs: Vec<PolicyRun> },
+    Allow {
+        claims: Map<String, Value>,
+        drop_scopes: Vec<String>,
+        runs: Vec<PolicyRun>,
+    },
+    Deny {
+        reason: String,
+        runs: Vec<PolicyRun>,
+    },
     /// A fail-closed policy failed: no tokens.
-    Failed { policy: String, failure: PolicyFailure, runs: Vec<PolicyRun> },
+    Failed {
+        policy: String,
+        failure: PolicyFailure,
+        runs: Vec<PolicyRun>,
+    },
 }
 
 /// The verdict of a chain at the consent phase.
 #[derive(Debug)]
 pub enum ConsentVerdict {
-    Allow { drop_scopes: Vec<String>, notices: Vec<String>, runs: Vec<PolicyRun> },
-    Deny { reason: String, runs: Vec<PolicyRun> },
-    Failed { policy: String, failure: PolicyFailure, runs: Vec<PolicyRun> },
+    Allow {
+        drop_scopes: Vec<String>,
+        notices: Vec<String>,
+        runs: Vec<PolicyRun>,
+    },
+    Deny {
+        reason: String,
+        runs: Vec<PolicyRun>,
+    },
+    Failed {
+        policy: String,
+        failure: PolicyFailure,
+        runs: Vec<PolicyRun>,
+    },
 }
 
 /// Calls one policy and checks its answer against the rules and the request.
-pub fn decide(engine: &PolicyEngine, policy: &CompiledPolicy, input: &PolicyInput) -> Result<Decision, PolicyFailure> {
+pub fn decide(
+    engine: &PolicyEngine,
+    policy: &CompiledPolicy,
+    input: &PolicyInput,
+) -> Result<Decision, PolicyFailure> {
     let raw = engine.call(policy, input)?;
     validate(raw, input)
 }
 
 fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFailure> {
     match raw {
-        RawDecision::Deny(reason) => Ok(Decision::Deny { reason: reason.chars().take(500).collect() }),
-        RawDecision::Allow { drop_scopes, notices, claims } => {
+        RawDecision::Deny(reason) => Ok(Decision::Deny {
+            reason: reason.chars().take(500).collect(),
+        }),
+        RawDecision::Allow {
+            drop_scopes,
+            notices,
+            claims,
+        } => {
             if let Some(s) = drop_scopes.iter().find(|s| !input.scopes.contains(s)) {
-                return Err(PolicyFailure::BadOutput(format!("dropped scope {s:?}, which was not in play (a policy cannot add scopes)")));
+                return Err(PolicyFailure::BadOutput(format!(
+                    "dropped scope {s:?}, which was not in play (a policy cannot add scopes)"
+                )));
             }
-            if let Some((name, _)) = claims.iter().find(|(n, _)| RESERVED_CLAIMS.contains(&n.as_str())) {
-                return Err(PolicyFailure::BadOutput(format!("set reserved claim {name:?}")));
+            if let Some((name, _)) = claims
+                .iter()
+                .find(|(n, _)| RESERVED_CLAIMS.contains(&n.as_str()))
+            {
+                return Err(PolicyFailure::BadOutput(format!(
+                    "set reserved claim {name:?}"
+                )));
             }
             if let Some((name, _)) = claims.iter().find(|(n, _)| n.is_empty() || n.len() > 128) {
-                return Err(PolicyFailure::BadOutput(format!("claim name {name:?} is empty or too long")));
+                return Err(PolicyFailure::BadOutput(format!(
+                    "claim name {name:?} is empty or too long"
+                )));
             }
-            Ok(Decision::Allow { claims: claims.into_iter().collect(), drop_scopes, notices })
+            Ok(Decision::Allow {
+                claims: claims.into_iter().collect(),
+                drop_scopes,
+                notices,
+            })
         }
     }
 }
@@ -76,13 +132,28 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
         let Some(policy) = registry.active(&binding.policy) else {
             continue;
         };
-        let call_input = PolicyInput { scopes: scopes.clone(), config: binding.config.clone(), ..input.clone() };
+        let call_input = PolicyInput {
+            scopes: scopes.clone(),
+            config: binding.config.clone(),
+            ..input.clone()
+        };
         let started = Instant::now();
         let result = decide(&registry.engine, &policy, &call_input);
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let micros = started.elapsed().as_micros() as u64;
-        let run = |outcome, detail| PolicyRun { policy: policy.name.clone(), digest: policy.digest.clone(), outcome, micros, detail };
+        let run = |outcome, detail| PolicyRun {
+            policy: policy.name.clone(),
+            digest: policy.digest.clone(),
+            outcome,
+            micros,
+            detail,
+        };
         match result {
-            Ok(Decision::Allow { claims, drop_scopes, notices }) => {
+            Ok(Decision::Allow {
+                claims,
+                drop_scopes,
+                notices,
+            }) => {
                 chain.runs.push(run("allow", None));
                 scopes.retain(|s| !drop_scopes.contains(s));
                 for s in drop_scopes {
@@ -102,10 +173,13 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
             Err(failure) if binding.fail_open => {
                 tracing::warn!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; binding is fail-open, continuing without it");
                 FAILED_OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                chain.runs.push(run("failed_open", Some(failure.to_string())));
+                chain
+                    .runs
+                    .push(run("failed_open", Some(failure.to_string())));
             }
             Err(failure) => {
                 tracing::error!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; failing closed");
+                FAILED_CLOSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 chain.runs.push(run("failed", Some(failure.to_string())));
                 chain.failed = Some((policy.name.clone(), failure));
                 return chain;
@@ -117,6 +191,10 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
 
 /// Policy failures that a fail-open binding let through, for `/metrics`.
 pub static FAILED_OPEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Policy failures that failed closed, for `/metrics`.
+pub static FAILED_CLOSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Policy calls made, for `/metrics`.
+pub static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Default)]
 struct Chain {
@@ -132,9 +210,20 @@ pub fn token_phase(registry: &PolicyRegistry, input: &PolicyInput) -> TokenVerdi
     debug_assert_eq!(input.phase, Phase::Token);
     let c = run_chain(registry, input);
     match (c.failed, c.deny) {
-        (Some((policy, failure)), _) => TokenVerdict::Failed { policy, failure, runs: c.runs },
-        (None, Some(reason)) => TokenVerdict::Deny { reason, runs: c.runs },
-        (None, None) => TokenVerdict::Allow { claims: c.claims, drop_scopes: c.drop_scopes, runs: c.runs },
+        (Some((policy, failure)), _) => TokenVerdict::Failed {
+            policy,
+            failure,
+            runs: c.runs,
+        },
+        (None, Some(reason)) => TokenVerdict::Deny {
+            reason,
+            runs: c.runs,
+        },
+        (None, None) => TokenVerdict::Allow {
+            claims: c.claims,
+            drop_scopes: c.drop_scopes,
+            runs: c.runs,
+        },
     }
 }
 
@@ -142,9 +231,20 @@ pub fn consent_phase(registry: &PolicyRegistry, input: &PolicyInput) -> ConsentV
     debug_assert_eq!(input.phase, Phase::Consent);
     let c = run_chain(registry, input);
     match (c.failed, c.deny) {
-        (Some((policy, failure)), _) => ConsentVerdict::Failed { policy, failure, runs: c.runs },
-        (None, Some(reason)) => ConsentVerdict::Deny { reason, runs: c.runs },
-        (None, None) => ConsentVerdict::Allow { drop_scopes: c.drop_scopes, notices: c.notices, runs: c.runs },
+        (Some((policy, failure)), _) => ConsentVerdict::Failed {
+            policy,
+            failure,
+            runs: c.runs,
+        },
+        (None, Some(reason)) => ConsentVerdict::Deny {
+            reason,
+            runs: c.runs,
+        },
+        (None, None) => ConsentVerdict::Allow {
+            drop_scopes: c.drop_scopes,
+            notices: c.notices,
+            runs: c.runs,
+        },
     }
 }
 
@@ -157,8 +257,16 @@ mod tests {
         PolicyInput {
             phase: Phase::Token,
             grant_type: Some("authorization_code".into()),
-            user: UserInput { sub: "u".into(), email: "u@example.com".into(), metadata: Value::Null },
-            client: ClientInput { id: "c".into(), name: "C".into() },
+            user: UserInput {
+                sub: "u".into(),
+                email: "u@example.com".into(),
+                email_verified: false,
+                metadata: Value::Null,
+            },
+            client: ClientInput {
+                id: "c".into(),
+                name: "C".into(),
+            },
             resource: "https://r.example/mcp".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             config: Value::Null,
@@ -168,11 +276,32 @@ mod tests {
 
     #[test]
     fn reserved_claims_and_added_scopes_are_bad_output() {
-        let reserved = RawDecision::Allow { drop_scopes: vec![], notices: vec![], claims: vec![("sub".into(), Value::from("x"))] };
-        assert!(matches!(validate(reserved, &input(&["read"])), Err(PolicyFailure::BadOutput(_))));
-        let added = RawDecision::Allow { drop_scopes: vec!["admin".into()], notices: vec![], claims: vec![] };
-        assert!(matches!(validate(added, &input(&["read"])), Err(PolicyFailure::BadOutput(_))));
-        let fine = RawDecision::Allow { drop_scopes: vec!["read".into()], notices: vec![], claims: vec![("tier".into(), Value::from("pro"))] };
-        assert!(matches!(validate(fine, &input(&["read"])), Ok(Decision::Allow { .. })));
+        let reserved = RawDecision::Allow {
+            drop_scopes: vec![],
+            notices: vec![],
+            claims: vec![("sub".into(), Value::from("x"))],
+        };
+        assert!(matches!(
+            validate(reserved, &input(&["read"])),
+            Err(PolicyFailure::BadOutput(_))
+        ));
+        let added = RawDecision::Allow {
+            drop_scopes: vec!["admin".into()],
+            notices: vec![],
+            claims: vec![],
+        };
+        assert!(matches!(
+            validate(added, &input(&["read"])),
+            Err(PolicyFailure::BadOutput(_))
+        ));
+        let fine = RawDecision::Allow {
+            drop_scopes: vec!["read".into()],
+            notices: vec![],
+            claims: vec![("tier".into(), Value::from("pro"))],
+        };
+        assert!(matches!(
+            validate(fine, &input(&["read"])),
+            Ok(Decision::Allow { .. })
+        ));
     }
 }

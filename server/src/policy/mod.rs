@@ -38,23 +38,37 @@ pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<PolicyRegistry>
         memory_bytes: (p.memory_mb.max(1) << 20) as usize,
         output_bytes: p.output_bytes as usize,
     };
-    let engine = PolicyEngine::new(limits, Some(config.data_dir.join("policy-cache")))?;
+    // wasmtime wants an absolute cache directory.
+    let cache = std::path::absolute(config.data_dir.join("policy-cache"))?;
+    std::fs::create_dir_all(&cache)?;
+    let engine = PolicyEngine::new(limits, Some(cache))?;
     let mut sources: Vec<registry::PolicySource> = Vec::new();
     let mut bindings = Vec::new();
     for b in &p.bindings {
         match sources.iter().find(|s| s.name == b.name) {
             Some(s) if s.module != b.module => {
-                anyhow::bail!("policy {} is bound with two different modules ({} and {})", b.name, s.module.display(), b.module.display())
+                anyhow::bail!(
+                    "policy {} is bound with two different modules ({} and {})",
+                    b.name,
+                    s.module.display(),
+                    b.module.display()
+                )
             }
             Some(_) => {}
-            None => sources.push(registry::PolicySource { name: b.name.clone(), module: b.module.clone() }),
+            None => sources.push(registry::PolicySource {
+                name: b.name.clone(),
+                module: b.module.clone(),
+            }),
         }
         bindings.push(Binding {
-            resource: registry::ResourcePattern::parse(&b.resource).map_err(|e| anyhow::anyhow!("policies.resource: {e}"))?,
+            resource: registry::ResourcePattern::parse(&b.resource)
+                .map_err(|e| anyhow::anyhow!("policies.resource: {e}"))?,
             policy: b.name.clone(),
             config: b.config.clone(),
             fail_open: b.fail_open,
         });
     }
-    Ok(Some(Arc::new(PolicyRegistry::load(engine, sources, bindings)?)))
+    Ok(Some(Arc::new(PolicyRegistry::load(
+        engine, sources, bindings,
+    )?)))
 }

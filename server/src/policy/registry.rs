@@ -24,7 +24,9 @@ impl ResourcePattern {
         if s == "*" {
             Ok(Self::Any)
         } else {
-            ResourceUri::parse(s).map(Self::Exact).map_err(|e| format!("{s:?}: {e}"))
+            ResourceUri::parse(s)
+                .map(Self::Exact)
+                .map_err(|e| format!("{s:?}: {e}"))
         }
     }
     pub fn matches(&self, resource: &str) -> bool {
@@ -63,18 +65,28 @@ pub struct PolicyRegistry {
 
 impl std::fmt::Debug for PolicyRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyRegistry").field("bindings", &self.bindings).finish_non_exhaustive()
+        f.debug_struct("PolicyRegistry")
+            .field("bindings", &self.bindings)
+            .finish_non_exhaustive()
     }
 }
 
 impl PolicyRegistry {
     /// Loads every source; a policy that does not load is a start-up error (a server must
     /// not come up without a policy its bindings demand).
-    pub fn load(engine: Arc<PolicyEngine>, sources: Vec<PolicySource>, bindings: Vec<Binding>) -> anyhow::Result<Self> {
+    pub fn load(
+        engine: Arc<PolicyEngine>,
+        sources: Vec<PolicySource>,
+        bindings: Vec<Binding>,
+    ) -> anyhow::Result<Self> {
         let mut active = HashMap::new();
         for s in &sources {
-            let bytes = std::fs::read(&s.module).map_err(|e| anyhow::anyhow!("policy {}: reading {}: {e}", s.name, s.module.display()))?;
-            let compiled = engine.compile(&s.name, &bytes).map_err(|e| anyhow::anyhow!("policy {}: {e}", s.name))?;
+            let bytes = std::fs::read(&s.module).map_err(|e| {
+                anyhow::anyhow!("policy {}: reading {}: {e}", s.name, s.module.display())
+            })?;
+            let compiled = engine
+                .compile(&s.name, &bytes)
+                .map_err(|e| anyhow::anyhow!("policy {}: {e}", s.name))?;
             tracing::info!(policy = %s.name, digest = %compiled.digest, "policy loaded");
             active.insert(s.name.clone(), ArcSwap::from_pointee(compiled));
         }
@@ -83,7 +95,12 @@ impl PolicyRegistry {
                 anyhow::bail!("binding names policy {} which has no module", b.policy);
             }
         }
-        Ok(Self { engine, active, sources, bindings })
+        Ok(Self {
+            engine,
+            active,
+            sources,
+            bindings,
+        })
     }
 
     pub fn active(&self, name: &str) -> Option<Arc<CompiledPolicy>> {
@@ -103,7 +120,9 @@ impl PolicyRegistry {
 
     /// The bindings that apply to `resource`, in order.
     pub fn bound_to<'a>(&'a self, resource: &'a str) -> impl Iterator<Item = &'a Binding> + 'a {
-        self.bindings.iter().filter(move |b| b.resource.matches(resource))
+        self.bindings
+            .iter()
+            .filter(move |b| b.resource.matches(resource))
     }
 
     pub fn is_empty(&self) -> bool {

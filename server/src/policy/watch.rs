@@ -21,14 +21,20 @@ struct Seen {
 
 fn look(path: &PathBuf) -> Option<Seen> {
     let m = std::fs::metadata(path).ok()?;
-    Some(Seen { modified: m.modified().ok(), len: m.len() })
+    Some(Seen {
+        modified: m.modified().ok(),
+        len: m.len(),
+    })
 }
 
 /// Starts the watcher.
 pub fn spawn(registry: Arc<PolicyRegistry>, every: Duration) {
     tokio::spawn(async move {
-        let mut seen: HashMap<String, Option<Seen>> =
-            registry.sources.iter().map(|s| (s.name.clone(), look(&s.module))).collect();
+        let mut seen: HashMap<String, Option<Seen>> = registry
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), look(&s.module)))
+            .collect();
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
@@ -41,7 +47,10 @@ pub fn spawn(registry: Arc<PolicyRegistry>, every: Duration) {
                 let registry = registry.clone();
                 let source = source.clone();
                 // Compiling takes milliseconds of CPU: keep it off the request threads.
-                let outcome = tokio::task::spawn_blocking(move || reload(&registry, &source.name, &source.module)).await;
+                let outcome = tokio::task::spawn_blocking(move || {
+                    reload(&registry, &source.name, &source.module)
+                })
+                .await;
                 if let Err(e) = outcome {
                     tracing::error!(error = %e, "policy reload task failed");
                 }
@@ -65,7 +74,10 @@ pub fn reload(registry: &PolicyRegistry, name: &str, path: &PathBuf) -> bool {
     }
     match registry.engine.compile(name, &bytes) {
         Ok(compiled) => {
-            let previous = registry.active(name).map(|p| p.digest.clone()).unwrap_or_default();
+            let previous = registry
+                .active(name)
+                .map(|p| p.digest.clone())
+                .unwrap_or_default();
             registry.swap(compiled);
             tracing::info!(policy = name, %digest, %previous, "policy reloaded");
             true

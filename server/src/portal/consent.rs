@@ -6,7 +6,7 @@ use http::StatusCode;
 
 use super::pages::{BRAND, Consent, ErrorPage, ScopeLine, render};
 use super::session::{self, Browser};
-use super::{error_page, request_id, unavailable_page, with_cookie};
+use super::{error_page, request_id, stale_form_page, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
@@ -29,16 +29,35 @@ struct Pending {
 
 /// Loads the request and the signed-in user, or answers for them.
 async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
-    let browser = session::current(app, req).await.map_err(|_| unavailable_page(app))?;
+    let browser = session::current(app, req)
+        .await
+        .map_err(|_| unavailable_page(app))?;
     let Some(id) = request_id(req, browser.as_ref()) else {
-        return Err(error_page(app, StatusCode::BAD_REQUEST, "Nothing to approve", "There is no pending request from an app. Start again from the app."));
+        return Err(error_page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "Nothing to approve",
+            "There is no pending request from an app. Start again from the app.",
+        ));
     };
     let auth = match app.stores.ephemeral.request(&id, app.now()).await {
         Ok(Some(a)) => a,
-        Ok(None) => return Err(error_page(app, StatusCode::BAD_REQUEST, "This request expired", "The app's request timed out or was already answered. Go back to the app and connect again.")),
+        Ok(None) => {
+            return Err(error_page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "This request expired",
+                "The app's request timed out or was already answered. Go back to the app and connect again.",
+            ));
+        }
         Err(_) => return Err(unavailable_page(app)),
     };
-    let to_login = || redirect(StatusCode::SEE_OTHER, &format!("{}?request={id}", app.config.url("/login")));
+    let to_login = || {
+        redirect(
+            StatusCode::SEE_OTHER,
+            &format!("{}?request={id}", app.config.url("/login")),
+        )
+    };
     let Some(browser) = browser else {
         return Err(to_login());
     };
@@ -51,9 +70,23 @@ async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
     }
     let client = match find_client(app, &auth.client_id).await {
         Ok(c) => c,
-        Err(_) => return Err(error_page(app, StatusCode::BAD_REQUEST, "Unknown application", "The application that made this request is no longer registered.")),
+        Err(_) => {
+            return Err(error_page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "The application that made this request is no longer registered.",
+            ));
+        }
     };
-    Ok(Pending { id, auth, client, browser, sub, auth_time })
+    Ok(Pending {
+        id,
+        auth,
+        client,
+        browser,
+        sub,
+        auth_time,
+    })
 }
 
 pub async fn show(app: &App, req: &Req) -> Resp {
@@ -63,19 +96,34 @@ pub async fn show(app: &App, req: &Req) -> Resp {
     };
     let email = match app.stores.users.user_by_sub(&p.sub).await {
         Ok(Some(u)) => u.email,
-        Ok(None) => return error_page(app, StatusCode::BAD_REQUEST, "Account not found", "Your account no longer exists. Sign in again."),
+        Ok(None) => {
+            return error_page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "Account not found",
+                "Your account no longer exists. Sign in again.",
+            );
+        }
         Err(_) => return unavailable_page(app),
     };
     let resource = crate::oauth::types::ResourceUri::parse(&p.auth.resource).ok();
     let resource_cfg = resource.as_ref().and_then(|r| app.config.resource(r));
-    let resource_name = resource_cfg.map(|r| r.name.clone()).unwrap_or_else(|| p.auth.resource.clone());
+    let resource_name = resource_cfg
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| p.auth.resource.clone());
     let redirect = RedirectUri::parse(&p.auth.redirect_uri).ok();
     let (client_host, verified_by_document) = match &p.client.origin {
         ClientOrigin::MetadataDocument { host } => (host.clone(), true),
-        ClientOrigin::Registered => (redirect.as_ref().map(RedirectUri::host).unwrap_or_default(), false),
+        ClientOrigin::Registered => (
+            redirect.as_ref().map(RedirectUri::host).unwrap_or_default(),
+            false,
+        ),
     };
     let localhost_only = !p.client.redirect_uris.is_empty()
-        && p.client.redirect_uris.iter().all(|r| r.kind().is_ok_and(|k| k == RedirectKind::Loopback));
+        && p.client
+            .redirect_uris
+            .iter()
+            .all(|r| r.kind().is_ok_and(|k| k == RedirectKind::Loopback));
     let gate = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
         Ok(g) => g,
         Err(blocked) => return blocked_page(app, &p, blocked),
@@ -90,7 +138,11 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         localhost_only,
         resource_name: resource_name.clone(),
         resource_uri: p.auth.resource.clone(),
-        scopes: gate.scopes.iter().map(|s| describe(s, &resource_name)).collect(),
+        scopes: gate
+            .scopes
+            .iter()
+            .map(|s| describe(s, &resource_name))
+            .collect(),
         notices: gate.notices,
         email,
     };
@@ -104,9 +156,12 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Err(r) => return r,
     };
     if !p.browser.csrf_ok(form.get("csrf_token")) {
-        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site. Go back to the app and start again.");
+        return stale_form_page(app);
     }
-    let to = ReplyTo { redirect_uri: &p.auth.redirect_uri, state: p.auth.state.as_deref() };
+    let to = ReplyTo {
+        redirect_uri: &p.auth.redirect_uri,
+        state: p.auth.state.as_deref(),
+    };
     let resp = match form.get("decision") {
         Some("allow") => {
             // The same gate as the page: what the user saw is what the code carries.
@@ -114,19 +169,48 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
                 Ok(g) => g,
                 Err(blocked) => return blocked_page(app, &p, blocked),
             };
-            let auth = AuthRequest { scopes: gate.scopes, ..p.auth.clone() };
-            if app.stores.grants.record_consent(&p.sub, &auth.client_id, &auth.resource, &auth.scopes, app.now()).await.is_err() {
+            let auth = AuthRequest {
+                scopes: gate.scopes,
+                ..p.auth.clone()
+            };
+            if app
+                .stores
+                .grants
+                .record_consent(
+                    &p.sub,
+                    &auth.client_id,
+                    &auth.resource,
+                    &auth.scopes,
+                    app.now(),
+                )
+                .await
+                .is_err()
+            {
                 return unavailable_page(app);
             }
             match issue_code(app, &auth, &p.sub, p.auth_time, StatusCode::SEE_OTHER).await {
                 Ok(r) => r,
-                Err(Rejected::Redirect(r)) => r,
-                Err(Rejected::Page(t, m)) => return error_page(app, StatusCode::BAD_REQUEST, &t, &m),
+                Err(Rejected::Redirect(r)) => *r,
+                Err(Rejected::Page(t, m)) => {
+                    return error_page(app, StatusCode::BAD_REQUEST, &t, &m);
+                }
                 Err(Rejected::Unavailable) => return unavailable_page(app),
             }
         }
-        Some("deny") => error_redirect(app, &to, &OAuthError::AccessDenied("the user denied the request".into()), StatusCode::SEE_OTHER),
-        _ => return error_page(app, StatusCode::BAD_REQUEST, "Choose allow or deny", "The form did not say whether you allow the app."),
+        Some("deny") => error_redirect(
+            app,
+            &to,
+            &OAuthError::AccessDenied("the user denied the request".into()),
+            StatusCode::SEE_OTHER,
+        ),
+        _ => {
+            return error_page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "Choose allow or deny",
+                "The form did not say whether you allow the app.",
+            );
+        }
     };
     // The request is answered: it cannot be replayed for a second code.
     let _ = app.stores.ephemeral.finish_request(&p.id).await;
@@ -136,7 +220,10 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
 /// A policy said no (or failed closed): the page says why, and its one button takes the
 /// user back to the app with `access_denied` (or `server_error`).
 fn blocked_page(app: &App, p: &Pending, blocked: ConsentBlocked) -> Resp {
-    let to = ReplyTo { redirect_uri: &p.auth.redirect_uri, state: p.auth.state.as_deref() };
+    let to = ReplyTo {
+        redirect_uri: &p.auth.redirect_uri,
+        state: p.auth.state.as_deref(),
+    };
     let (status, title, message, err) = match blocked {
         ConsentBlocked::Denied(reason) => (StatusCode::FORBIDDEN, "Access not allowed", reason.clone(), OAuthError::AccessDenied(reason)),
         ConsentBlocked::Failed(cause) => (
@@ -148,14 +235,27 @@ fn blocked_page(app: &App, p: &Pending, blocked: ConsentBlocked) -> Resp {
         ConsentBlocked::Unavailable => return unavailable_page(app),
     };
     let back = error_redirect(app, &to, &err, StatusCode::SEE_OTHER);
-    let href = back.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let href = back
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     // The request is answered; it cannot be replayed into a code.
     let id = p.id.clone();
     let ephemeral = app.stores.ephemeral.clone();
     tokio::spawn(async move {
         let _ = ephemeral.finish_request(&id).await;
     });
-    render(status, &ErrorPage { app_name: BRAND, title, message: &message, back: href, back_label: Some(p.client.display_name()) })
+    render(
+        status,
+        &ErrorPage {
+            app_name: BRAND,
+            title,
+            message: &message,
+            back: href,
+            back_label: Some(p.client.display_name()),
+        },
+    )
 }
 
 /// A scope in words.
@@ -168,5 +268,8 @@ fn describe(scope: &str, resource: &str) -> ScopeLine {
         "write" => format!("Create, change and delete your data on {resource}"),
         other => format!("Use the \u{201c}{other}\u{201d} permission on {resource}"),
     };
-    ScopeLine { name: scope.to_string(), description }
+    ScopeLine {
+        name: scope.to_string(),
+        description,
+    }
 }

@@ -15,7 +15,7 @@ use crate::http::Req;
 use crate::http::response::{Resp, redirect};
 use crate::oauth::authorize::{Rejected, continue_signed_in};
 use crate::oauth::client::find_client;
-use crate::portal::error_page;
+use crate::portal::{error_page, posted_session};
 
 /// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
 pub fn argon2() -> Argon2<'static> {
@@ -27,7 +27,10 @@ pub async fn hash_password(password: String) -> Option<String> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         aws_lc_rs::rand::fill(&mut salt).ok()?;
-        argon2().hash_password_with_salt(password.as_bytes(), &salt).ok().map(|h| h.to_string())
+        argon2()
+            .hash_password_with_salt(password.as_bytes(), &salt)
+            .ok()
+            .map(|h| h.to_string())
     })
     .await
     .ok()
@@ -49,7 +52,9 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
-        let ok = argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        let ok = argon2()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok();
         ok && known
     })
     .await
@@ -63,8 +68,16 @@ pub fn fold_email(email: &str) -> String {
 
 /// The client a pending request belongs to, for "to continue to …".
 pub async fn client_name_for(app: &App, request: Option<&str>) -> Option<String> {
-    let auth = app.stores.ephemeral.request(request?, app.now()).await.ok()??;
-    find_client(app, &auth.client_id).await.ok().map(|c| c.display_name())
+    let auth = app
+        .stores
+        .ephemeral
+        .request(request?, app.now())
+        .await
+        .ok()??;
+    find_client(app, &auth.client_id)
+        .await
+        .ok()
+        .map(|c| c.display_name())
 }
 
 pub async fn show(app: &App, req: &Req) -> Resp {
@@ -73,12 +86,12 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         Err(_) => return unavailable_page(app),
     };
     let request = request_id(req, Some(&browser));
-    if let Some(id) = &request {
-        if browser.data.pending.as_deref() != Some(id.as_str()) {
-            browser.data.pending = Some(id.clone());
-            if session::save(app, &browser).await.is_err() {
-                return unavailable_page(app);
-            }
+    if let Some(id) = &request
+        && browser.data.pending.as_deref() != Some(id.as_str())
+    {
+        browser.data.pending = Some(id.clone());
+        if session::save(app, &browser).await.is_err() {
+            return unavailable_page(app);
         }
     }
     let page = Login {
@@ -93,13 +106,10 @@ pub async fn show(app: &App, req: &Req) -> Resp {
 }
 
 pub async fn submit(app: &App, req: &Req) -> Resp {
-    let browser = match session::current(app, req).await {
-        Ok(b) => b,
-        Err(_) => return unavailable_page(app),
-    };
     let form = req.form();
-    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
-        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site. Go back to the app and start again.");
+    let browser = match posted_session(app, req, &form).await {
+        Ok(b) => b,
+        Err(page) => return page,
     };
     let request = request_id(req, Some(&browser));
     let email = fold_email(form.get("email").unwrap_or_default());
@@ -108,7 +118,9 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Ok(u) => u,
         Err(_) => return unavailable_page(app),
     };
-    let ok = !password.is_empty() && password.len() <= 1024 && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let ok = !password.is_empty()
+        && password.len() <= 1024
+        && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let Some(user) = user.filter(|_| ok) else {
         let page = Login {
             app_name: BRAND,
@@ -125,7 +137,12 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
 }
 
 /// After sign-in or sign-up: a new session, then on to the pending request or home.
-pub async fn signed_in(app: &App, sub: String, request: Option<String>, old: Option<&Browser>) -> Resp {
+pub async fn signed_in(
+    app: &App,
+    sub: String,
+    request: Option<String>,
+    old: Option<&Browser>,
+) -> Resp {
     let browser = match session::start(app, Some(sub.clone()), request.clone(), old).await {
         Ok(b) => b,
         Err(_) => return unavailable_page(app),
@@ -133,13 +150,22 @@ pub async fn signed_in(app: &App, sub: String, request: Option<String>, old: Opt
     let auth_time = browser.data.auth_time.unwrap_or_else(|| app.now());
     let resp = match request {
         Some(id) => match app.stores.ephemeral.request(&id, app.now()).await {
-            Ok(Some(auth)) => match continue_signed_in(app, &id, &auth, &sub, auth_time, StatusCode::SEE_OTHER).await {
-                Ok(r) => r,
-                Err(Rejected::Redirect(r)) => r,
-                Err(Rejected::Page(t, m)) => error_page(app, StatusCode::BAD_REQUEST, &t, &m),
-                Err(Rejected::Unavailable) => unavailable_page(app),
-            },
-            Ok(None) => error_page(app, StatusCode::BAD_REQUEST, "This sign-in link expired", "You are signed in, but the app's request timed out. Go back to the app and connect again."),
+            Ok(Some(auth)) => {
+                match continue_signed_in(app, &id, &auth, &sub, auth_time, StatusCode::SEE_OTHER)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(Rejected::Redirect(r)) => *r,
+                    Err(Rejected::Page(t, m)) => error_page(app, StatusCode::BAD_REQUEST, &t, &m),
+                    Err(Rejected::Unavailable) => unavailable_page(app),
+                }
+            }
+            Ok(None) => error_page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "This sign-in link expired",
+                "You are signed in, but the app's request timed out. Go back to the app and connect again.",
+            ),
             Err(_) => unavailable_page(app),
         },
         None => redirect(StatusCode::SEE_OTHER, &app.config.url("/")),

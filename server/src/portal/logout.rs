@@ -3,7 +3,7 @@
 use http::{HeaderValue, StatusCode, header};
 
 use super::pages::{BRAND, Logout, render};
-use super::{error_page, session, unavailable_page, with_cookie};
+use super::{posted_session, session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::http::Req;
 use crate::http::cookies;
@@ -11,19 +11,25 @@ use crate::http::response::{Resp, redirect};
 
 pub async fn show(app: &App, req: &Req) -> Resp {
     match session::ensure(app, req).await {
-        Ok(b) => with_cookie(render(StatusCode::OK, &Logout { app_name: BRAND, csrf_token: b.data.csrf.clone() }), &b),
+        Ok(b) => with_cookie(
+            render(
+                StatusCode::OK,
+                &Logout {
+                    app_name: BRAND,
+                    csrf_token: b.data.csrf.clone(),
+                },
+            ),
+            &b,
+        ),
         Err(_) => unavailable_page(app),
     }
 }
 
 pub async fn submit(app: &App, req: &Req) -> Resp {
     let form = req.form();
-    let browser = match session::current(app, req).await {
+    let browser = match posted_session(app, req, &form).await {
         Ok(b) => b,
-        Err(_) => return unavailable_page(app),
-    };
-    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
-        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site.");
+        Err(page) => return page,
     };
     if app.stores.ephemeral.end_session(&browser.id).await.is_err() {
         return unavailable_page(app);

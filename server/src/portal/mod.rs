@@ -13,13 +13,18 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::app::App;
 use crate::http::Req;
+use crate::http::request::Params;
 use crate::http::response::{Resp, html, redirect};
 pub use pages::{error_page, unavailable_page};
 use session::Browser;
 
 /// Attaches the session cookie, when the session is new.
 pub fn with_cookie(mut r: Resp, b: &Browser) -> Resp {
-    if let Some(c) = b.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(c) = b
+        .set_cookie
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
@@ -38,15 +43,49 @@ pub fn request_id(req: &Req, b: Option<&Browser>) -> Option<String> {
         .filter(|id| id.len() <= 64)
 }
 
+/// The session a form POST belongs to, when its `csrf_token` matches (constant time);
+/// otherwise the page that says the form was stale.
+pub async fn posted_session(app: &App, req: &Req, form: &Params) -> Result<Browser, Resp> {
+    let browser = session::current(app, req)
+        .await
+        .map_err(|_| unavailable_page(app))?;
+    browser
+        .filter(|b| b.csrf_ok(form.get("csrf_token")))
+        .ok_or_else(|| stale_form_page(app))
+}
+
+pub fn stale_form_page(app: &App) -> Resp {
+    error_page(
+        app,
+        StatusCode::FORBIDDEN,
+        "Your session expired",
+        "The form was stale or did not come from this site. Go back to the app and start again.",
+    )
+}
+
 /// The landing page: who is signed in.
 pub async fn home(app: &App, req: &Req) -> Resp {
     match session::current(app, req).await {
         Ok(Some(b)) if b.signed_in().is_some() => {
             let email = match b.data.sub.as_deref() {
-                Some(sub) => app.stores.users.user_by_sub(sub).await.ok().flatten().map(|u| u.email),
+                Some(sub) => app
+                    .stores
+                    .users
+                    .user_by_sub(sub)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| u.email),
                 None => None,
             };
-            pages::render(StatusCode::OK, &pages::Home { app_name: pages::BRAND, email, csrf_token: b.data.csrf.clone() })
+            pages::render(
+                StatusCode::OK,
+                &pages::Home {
+                    app_name: pages::BRAND,
+                    email,
+                    csrf_token: b.data.csrf.clone(),
+                },
+            )
         }
         Ok(_) => redirect(StatusCode::SEE_OTHER, &app.config.url("/login")),
         Err(_) => unavailable_page(app),
@@ -58,7 +97,10 @@ pub(crate) fn render_or_500(body: Result<String, askama::Error>, status: StatusC
         Ok(b) => html(status, b),
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            html(StatusCode::INTERNAL_SERVER_ERROR, "<h1>Something went wrong</h1>".to_string())
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<h1>Something went wrong</h1>".to_string(),
+            )
         }
     }
 }

@@ -89,7 +89,16 @@ pub fn render(status: StatusCode, t: &impl Template) -> Resp {
 
 /// The portal's one error page.
 pub fn error_page(_app: &App, status: StatusCode, title: &str, message: &str) -> Resp {
-    render(status, &ErrorPage { app_name: BRAND, title, message, back: None, back_label: None })
+    render(
+        status,
+        &ErrorPage {
+            app_name: BRAND,
+            title,
+            message,
+            back: None,
+            back_label: None,
+        },
+    )
 }
 
 pub fn unavailable_page(app: &App) -> Resp {

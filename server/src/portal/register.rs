@@ -4,7 +4,7 @@ use http::StatusCode;
 
 use super::login::{client_name_for, fold_email, hash_password, signed_in};
 use super::pages::{BRAND, Register, render};
-use super::{error_page, request_id, session, unavailable_page, with_cookie};
+use super::{posted_session, request_id, session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::http::Req;
 use crate::http::response::Resp;
@@ -16,8 +16,16 @@ pub const MAX_PASSWORD: usize = 1024;
 
 /// Why an email/password pair cannot make an account.
 pub fn check(email: &str, password: &str) -> Result<(), &'static str> {
-    let (local, domain) = email.rsplit_once('@').ok_or("Enter a valid email address.")?;
-    if local.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+    let (local, domain) = email
+        .rsplit_once('@')
+        .ok_or("Enter a valid email address.")?;
+    if local.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || email.len() > 254
+        || email.chars().any(char::is_whitespace)
+    {
         return Err("Enter a valid email address.");
     }
     if password.chars().count() < MIN_PASSWORD {
@@ -31,7 +39,12 @@ pub fn check(email: &str, password: &str) -> Result<(), &'static str> {
 
 /// Creates a user; `Conflict` when the email is taken. `email_verified` is true only when
 /// an operator vouches for the address.
-pub async fn create_user(app: &App, email: &str, password: &str, email_verified: bool) -> Result<User, StoreError> {
+pub async fn create_user(
+    app: &App,
+    email: &str,
+    password: &str,
+    email_verified: bool,
+) -> Result<User, StoreError> {
     let hash = hash_password(password.to_string())
         .await
         .ok_or_else(|| StoreError::Unavailable("password hashing failed".into()))?;
@@ -66,12 +79,9 @@ pub async fn show(app: &App, req: &Req) -> Resp {
 
 pub async fn submit(app: &App, req: &Req) -> Resp {
     let form = req.form();
-    let browser = match session::current(app, req).await {
+    let browser = match posted_session(app, req, &form).await {
         Ok(b) => b,
-        Err(_) => return unavailable_page(app),
-    };
-    let Some(browser) = browser.filter(|b| b.csrf_ok(form.get("csrf_token"))) else {
-        return error_page(app, StatusCode::FORBIDDEN, "Your session expired", "The form was stale or did not come from this site. Go back to the app and start again.");
+        Err(page) => return page,
     };
     let request = request_id(req, Some(&browser));
     let email = fold_email(form.get("email").unwrap_or_default());
@@ -101,7 +111,13 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
             tracing::info!(sub = %user.sub, "account created");
             signed_in(app, user.sub, request, Some(&browser)).await
         }
-        Err(StoreError::Conflict) => refuse(StatusCode::CONFLICT, "An account with this email already exists. Sign in instead.").await,
+        Err(StoreError::Conflict) => {
+            refuse(
+                StatusCode::CONFLICT,
+                "An account with this email already exists. Sign in instead.",
+            )
+            .await
+        }
         Err(_) => unavailable_page(app),
     }
 }

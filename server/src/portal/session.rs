@@ -29,7 +29,10 @@ impl Browser {
 }
 
 pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError> {
-    let Some(raw) = req.cookie(cookies::SESSION).filter(|c| !c.is_empty() && c.len() < 100) else {
+    let Some(raw) = req
+        .cookie(cookies::SESSION)
+        .filter(|c| !c.is_empty() && c.len() < 100)
+    else {
         return Ok(None);
     };
     let id = SecretHash::of(raw);
@@ -38,7 +41,11 @@ pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError
         .ephemeral
         .session(&id, app.now())
         .await?
-        .map(|data| Browser { id, data, set_cookie: None }))
+        .map(|data| Browser {
+            id,
+            data,
+            set_cookie: None,
+        }))
 }
 
 /// The current session, or a new anonymous one.
@@ -51,7 +58,12 @@ pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
 
 /// Starts a fresh session. Signing in always does this: a new id defeats session
 /// fixation, and a new CSRF token goes with it.
-pub async fn start(app: &App, sub: Option<String>, pending: Option<String>, replacing: Option<&Browser>) -> Result<Browser, StoreError> {
+pub async fn start(
+    app: &App,
+    sub: Option<String>,
+    pending: Option<String>,
+    replacing: Option<&Browser>,
+) -> Result<Browser, StoreError> {
     if let Some(old) = replacing {
         app.stores.ephemeral.end_session(&old.id).await?;
     }
@@ -69,7 +81,11 @@ pub async fn start(app: &App, sub: Option<String>, pending: Option<String>, repl
     Ok(Browser {
         id,
         data,
-        set_cookie: Some(cookies::session(&raw, app.config.session_ttl, app.config.is_https())),
+        set_cookie: Some(cookies::session(
+            &raw,
+            app.config.session_ttl,
+            app.config.is_https(),
+        )),
     })
 }
 

@@ -24,7 +24,12 @@ pub enum Denied {
 }
 
 /// Checks the request's bearer token for `resource`, and that it carries `scope`.
-pub async fn require(app: &App, req: &Req, resource: &ResourceConfig, scope: Option<&'static str>) -> Result<VerifiedAccess, Denied> {
+pub async fn require(
+    app: &App,
+    req: &Req,
+    resource: &ResourceConfig,
+    scope: Option<&'static str>,
+) -> Result<VerifiedAccess, Denied> {
     // RFC 6750 §2.3 query tokens are refused: they end up in logs (MCP forbids them).
     let token = req.bearer_token().ok_or(Denied::NoToken)?;
     let claims = match check_access(app, token, &[resource.uri.as_str()]).await {
@@ -34,15 +39,17 @@ pub async fn require(app: &App, req: &Req, resource: &ResourceConfig, scope: Opt
         Err(AccessError::Invalid(e)) => {
             return Err(Denied::Invalid(match e {
                 crate::tokens::VerifyError::Expired => "the access token expired",
-                crate::tokens::VerifyError::WrongAudience => "the access token is for another resource",
+                crate::tokens::VerifyError::WrongAudience => {
+                    "the access token is for another resource"
+                }
                 _ => "the access token is invalid",
             }));
         }
     };
-    if let Some(s) = scope {
-        if !claims.has_scope(s) {
-            return Err(Denied::InsufficientScope(s));
-        }
+    if let Some(s) = scope
+        && !claims.has_scope(s)
+    {
+        return Err(Denied::InsufficientScope(s));
     }
     Ok(claims)
 }
@@ -50,7 +57,12 @@ pub async fn require(app: &App, req: &Req, resource: &ResourceConfig, scope: Opt
 /// The 401/403/503 for a refusal.
 pub fn challenge(app: &App, resource: &ResourceConfig, denied: &Denied) -> Resp {
     let metadata = Discovery::resource_metadata_url(&app.config, resource);
-    let all_scopes = resource.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+    let all_scopes = resource
+        .scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let (status, value, body) = match denied {
         Denied::NoToken => (
             StatusCode::UNAUTHORIZED,
@@ -59,12 +71,16 @@ pub fn challenge(app: &App, resource: &ResourceConfig, denied: &Denied) -> Resp 
         ),
         Denied::Invalid(d) => (
             StatusCode::UNAUTHORIZED,
-            format!("Bearer resource_metadata=\"{metadata}\", scope=\"{all_scopes}\", error=\"invalid_token\", error_description=\"{d}\""),
+            format!(
+                "Bearer resource_metadata=\"{metadata}\", scope=\"{all_scopes}\", error=\"invalid_token\", error_description=\"{d}\""
+            ),
             json!({"error": "invalid_token", "error_description": d}),
         ),
         Denied::InsufficientScope(s) => (
             StatusCode::FORBIDDEN,
-            format!("Bearer resource_metadata=\"{metadata}\", scope=\"{s}\", error=\"insufficient_scope\", error_description=\"this operation needs the {s} scope\""),
+            format!(
+                "Bearer resource_metadata=\"{metadata}\", scope=\"{s}\", error=\"insufficient_scope\", error_description=\"this operation needs the {s} scope\""
+            ),
             json!({"error": "insufficient_scope", "error_description": format!("this operation needs the {s} scope")}),
         ),
         Denied::Unavailable => return crate::oauth::OAuthError::TemporarilyUnavailable.response(),

@@ -13,7 +13,13 @@ use crate::http::response::{Resp, json as json_resp, method_not_allowed, text};
 use crate::tokens::VerifiedAccess;
 
 /// Protocol revisions this server speaks; the newest is offered when the client's is unknown.
-const VERSIONS: [&str; 5] = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+const VERSIONS: [&str; 5] = [
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
 /// The scope `ping` needs, when the resource offers it.
 const PING_SCOPE: &str = "read";
 
@@ -23,12 +29,23 @@ pub fn resource(app: &App) -> &ResourceConfig {
     app.config
         .resources
         .iter()
-        .find(|r| r.uri.url().is_some_and(|u| u.path().trim_end_matches('/') == "/mcp" && app.config.issuer.starts_with(&u.origin().ascii_serialization())))
+        .find(|r| {
+            r.uri.url().is_some_and(|u| {
+                u.path().trim_end_matches('/') == "/mcp"
+                    && app
+                        .config
+                        .issuer
+                        .starts_with(&u.origin().ascii_serialization())
+            })
+        })
         .unwrap_or_else(|| app.config.default_resource())
 }
 
 fn ping_scope(r: &ResourceConfig) -> Option<&'static str> {
-    r.scopes.iter().any(|s| s.as_str() == PING_SCOPE).then_some(PING_SCOPE)
+    r.scopes
+        .iter()
+        .any(|s| s.as_str() == PING_SCOPE)
+        .then_some(PING_SCOPE)
 }
 
 /// What `ping` answers: who is calling, with what.
@@ -58,10 +75,15 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
         // No server-initiated stream: a GET may not open one (Streamable HTTP §GET).
         return method_not_allowed("POST, OPTIONS");
     }
-    if let Some(v) = req.header("mcp-protocol-version") {
-        if !VERSIONS.contains(&v) {
-            return rpc_error_response(StatusCode::BAD_REQUEST, Value::Null, -32600, &format!("unsupported MCP-Protocol-Version {v}"));
-        }
+    if let Some(v) = req.header("mcp-protocol-version")
+        && !VERSIONS.contains(&v)
+    {
+        return rpc_error_response(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            &format!("unsupported MCP-Protocol-Version {v}"),
+        );
     }
     let r = resource(app);
     let caller = match require(app, req, r, None).await {
@@ -70,10 +92,17 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
     };
     let msg: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
-        Err(_) => return rpc_error_response(StatusCode::BAD_REQUEST, Value::Null, -32700, "parse error"),
+        Err(_) => {
+            return rpc_error_response(StatusCode::BAD_REQUEST, Value::Null, -32700, "parse error");
+        }
     };
     let Some(obj) = msg.as_object() else {
-        return rpc_error_response(StatusCode::BAD_REQUEST, Value::Null, -32600, "expected one JSON-RPC message");
+        return rpc_error_response(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            "expected one JSON-RPC message",
+        );
     };
     let id = obj.get("id").cloned();
     let method = obj.get("method").and_then(Value::as_str);
@@ -99,14 +128,19 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
         other => Err((-32601, format!("method {other} not found"))),
     };
     match result {
-        Ok(result) => json_resp(StatusCode::OK, &json!({"jsonrpc": "2.0", "id": id, "result": result})),
+        Ok(result) => json_resp(
+            StatusCode::OK,
+            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        ),
         Err((code, message)) => rpc_error_response(StatusCode::OK, id, code, &message),
     }
 }
 
 fn initialize(params: &Value) -> Value {
     let asked = params.get("protocolVersion").and_then(Value::as_str);
-    let version = asked.filter(|v| VERSIONS.contains(v)).unwrap_or(VERSIONS[0]);
+    let version = asked
+        .filter(|v| VERSIONS.contains(v))
+        .unwrap_or(VERSIONS[0]);
     json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}},
@@ -137,5 +171,8 @@ fn tool_result(v: &Value) -> Value {
 }
 
 fn rpc_error_response(status: StatusCode, id: Value, code: i64, message: &str) -> Resp {
-    json_resp(status, &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
+    json_resp(
+        status,
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+    )
 }

@@ -21,12 +21,23 @@ pub struct Embedded {
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    // The one place a driver error is seen: log it here, callers only learn "unavailable".
+    tracing::error!(error = %e, "sqlite error");
     StoreError::Unavailable(e.to_string())
 }
 
+/// SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE: a uniqueness rule, which
+/// callers may act on. Any other constraint failing is a bug, not a conflict.
+const UNIQUENESS: [i32; 2] = [1555, 2067];
+
 fn map_err(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == ErrorCode::ConstraintViolation
+                && UNIQUENESS.contains(&f.extended_code) =>
+        {
+            StoreError::Conflict
+        }
         _ => unavailable(e),
     }
 }
@@ -58,11 +69,15 @@ impl Embedded {
         )
         .map_err(unavailable)?;
         migrate(&mut conn, SQLITE)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     fn db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| unavailable("sqlite connection poisoned"))
+        self.conn
+            .lock()
+            .map_err(|_| unavailable("sqlite connection poisoned"))
     }
 
     /// Every trait object this backend provides.
@@ -92,7 +107,11 @@ fn migrate(conn: &mut Connection, set: &[Migration]) -> StoreResult<()> {
     )
     .map_err(unavailable)?;
     let applied: i64 = tx
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(unavailable)?;
     for m in set.iter().filter(|m| m.version > applied) {
         tx.execute_batch(m.sql)
@@ -134,14 +153,22 @@ impl UserStore for Embedded {
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.db()?
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE email = ?1"), [email], user_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
+                [email],
+                user_row,
+            )
             .optional()
             .map_err(map_err)
     }
 
     async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
         self.db()?
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE sub = ?1"), [sub], user_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE sub = ?1"),
+                [sub],
+                user_row,
+            )
             .optional()
             .map_err(map_err)
     }
@@ -149,9 +176,16 @@ impl UserStore for Embedded {
     async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()> {
         let n = self
             .db()?
-            .execute("UPDATE users SET metadata = ?2 WHERE sub = ?1", params![sub, metadata.to_string()])
+            .execute(
+                "UPDATE users SET metadata = ?2 WHERE sub = ?1",
+                params![sub, metadata.to_string()],
+            )
             .map_err(map_err)?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -174,8 +208,7 @@ fn client_row(r: &Row<'_>) -> rusqlite::Result<Client> {
     })
 }
 
-const CLIENT_COLS: &str =
-    "id, secret_hash, name, redirect_uris, grant_types, auth_method, scope, metadata, source, created_at";
+const CLIENT_COLS: &str = "id, secret_hash, name, redirect_uris, grant_types, auth_method, scope, metadata, source, created_at";
 
 #[async_trait]
 impl ClientStore for Embedded {
@@ -202,7 +235,11 @@ impl ClientStore for Embedded {
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.db()?
-            .query_row(&format!("SELECT {CLIENT_COLS} FROM clients WHERE id = ?1"), [id], client_row)
+            .query_row(
+                &format!("SELECT {CLIENT_COLS} FROM clients WHERE id = ?1"),
+                [id],
+                client_row,
+            )
             .optional()
             .map_err(map_err)
     }
@@ -210,15 +247,26 @@ impl ClientStore for Embedded {
     async fn clients(&self) -> StoreResult<Vec<Client>> {
         let db = self.db()?;
         let mut stmt = db
-            .prepare(&format!("SELECT {CLIENT_COLS} FROM clients ORDER BY created_at, id"))
+            .prepare(&format!(
+                "SELECT {CLIENT_COLS} FROM clients ORDER BY created_at, id"
+            ))
             .map_err(map_err)?;
         let rows = stmt.query_map([], client_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
 
     async fn remove_client(&self, id: &str) -> StoreResult<bool> {
-        // Consents, grants and refresh tokens go with it (ON DELETE CASCADE).
-        let n = self.db()?.execute("DELETE FROM clients WHERE id = ?1", [id]).map_err(map_err)?;
+        let mut db = self.db()?;
+        let tx = db.transaction().map_err(map_err)?;
+        // Refresh tokens go with their grants (ON DELETE CASCADE).
+        tx.execute("DELETE FROM consents WHERE client_id = ?1", [id])
+            .map_err(map_err)?;
+        tx.execute("DELETE FROM grants WHERE client_id = ?1", [id])
+            .map_err(map_err)?;
+        let n = tx
+            .execute("DELETE FROM clients WHERE id = ?1", [id])
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
         Ok(n > 0)
     }
 }
@@ -242,7 +290,12 @@ const GRANT_COLS: &str = "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth
 
 #[async_trait]
 impl GrantStore for Embedded {
-    async fn consent(&self, sub: &str, client_id: &str, resource: &str) -> StoreResult<Option<Vec<String>>> {
+    async fn consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
         let scopes: Option<String> = self
             .db()?
             .query_row(
@@ -255,9 +308,18 @@ impl GrantStore for Embedded {
         Ok(scopes.map(|s| json_list(&s)))
     }
 
-    async fn record_consent(&self, sub: &str, client_id: &str, resource: &str, scopes: &[String], now: UnixTime) -> StoreResult<()> {
+    async fn record_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+        scopes: &[String],
+        now: UnixTime,
+    ) -> StoreResult<()> {
         let mut db = self.db()?;
-        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
         let prior: Option<String> = tx
             .query_row(
                 "SELECT scopes FROM consents WHERE sub = ?1 AND client_id = ?2 AND resource = ?3",
@@ -302,14 +364,26 @@ impl GrantStore for Embedded {
 
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
         self.db()?
-            .query_row(&format!("SELECT {GRANT_COLS} FROM grants g WHERE g.id = ?1"), [id], grant_row)
+            .query_row(
+                &format!("SELECT {GRANT_COLS} FROM grants g WHERE g.id = ?1"),
+                [id],
+                grant_row,
+            )
             .optional()
             .map_err(map_err)
     }
 
-    async fn rotate_refresh(&self, presented: &SecretHash, successor: &SecretHash, now: UnixTime, grace: i64) -> StoreResult<Rotation> {
+    async fn rotate_refresh(
+        &self,
+        presented: &SecretHash,
+        successor: &SecretHash,
+        now: UnixTime,
+        grace: i64,
+    ) -> StoreResult<Rotation> {
         let mut db = self.db()?;
-        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
         let found = tx
             .query_row(
                 &format!(
@@ -328,14 +402,20 @@ impl GrantStore for Embedded {
         }
         let outcome = match spent_at {
             None => {
-                tx.execute("UPDATE refresh_tokens SET spent_at = ?2 WHERE hash = ?1", params![presented.as_str(), now])
-                    .map_err(map_err)?;
+                tx.execute(
+                    "UPDATE refresh_tokens SET spent_at = ?2 WHERE hash = ?1",
+                    params![presented.as_str(), now],
+                )
+                .map_err(map_err)?;
                 Rotation::Rotated(grant)
             }
-            Some(t) if now - t <= grace => Rotation::Raced(grant),
+            Some(t) if now - t < grace => Rotation::Raced(grant),
             Some(_) => {
-                tx.execute("UPDATE grants SET revoked_at = ?2 WHERE id = ?1", params![grant.id, now])
-                    .map_err(map_err)?;
+                tx.execute(
+                    "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
+                    params![grant.id, now],
+                )
+                .map_err(map_err)?;
                 tx.commit().map_err(map_err)?;
                 return Ok(Rotation::Reused(grant));
             }
@@ -352,7 +432,12 @@ impl GrantStore for Embedded {
         Ok(outcome)
     }
 
-    async fn grant_by_refresh(&self, token: &SecretHash, now: UnixTime, include_spent: bool) -> StoreResult<Option<Grant>> {
+    async fn grant_by_refresh(
+        &self,
+        token: &SecretHash,
+        now: UnixTime,
+        include_spent: bool,
+    ) -> StoreResult<Option<Grant>> {
         self.db()?
             .query_row(
                 &format!(
@@ -369,7 +454,10 @@ impl GrantStore for Embedded {
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
         let n = self
             .db()?
-            .execute("UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now])
+            .execute(
+                "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now],
+            )
             .map_err(map_err)?;
         Ok(n > 0)
     }
@@ -413,11 +501,19 @@ impl KeyStore for Embedded {
 
     async fn rotate_keys(&self, new_next: &StoredKey, now: UnixTime) -> StoreResult<()> {
         let mut db = self.db()?;
-        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-        tx.execute("UPDATE signing_keys SET state = 'retired', retired_at = ?1 WHERE state = 'current'", [now])
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        tx.execute("UPDATE signing_keys SET state = 'current' WHERE state = 'next'", [])
-            .map_err(map_err)?;
+        tx.execute(
+            "UPDATE signing_keys SET state = 'retired', retired_at = ?1 WHERE state = 'current'",
+            [now],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "UPDATE signing_keys SET state = 'current' WHERE state = 'next'",
+            [],
+        )
+        .map_err(map_err)?;
         insert_key(&tx, new_next).map_err(map_err)?;
         tx.commit().map_err(map_err)
     }
@@ -425,7 +521,10 @@ impl KeyStore for Embedded {
     async fn prune_keys(&self, before: UnixTime) -> StoreResult<u64> {
         let n = self
             .db()?
-            .execute("DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?1", [before])
+            .execute(
+                "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?1",
+                [before],
+            )
             .map_err(map_err)?;
         Ok(n as u64)
     }
@@ -446,7 +545,11 @@ impl EphemeralStore for Embedded {
 
     async fn get(&self, key: &str, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
         self.db()?
-            .query_row("SELECT value FROM ephemeral WHERE key = ?1 AND expires_at > ?2", params![key, now], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM ephemeral WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(map_err)
     }
@@ -464,7 +567,9 @@ impl EphemeralStore for Embedded {
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.db()?.execute("DELETE FROM ephemeral WHERE key = ?1", [key]).map_err(map_err)?;
+        self.db()?
+            .execute("DELETE FROM ephemeral WHERE key = ?1", [key])
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -482,7 +587,10 @@ impl EphemeralStore for Embedded {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        let n = self.db()?.execute("DELETE FROM ephemeral WHERE expires_at <= ?1", [now]).map_err(map_err)?;
+        let n = self
+            .db()?
+            .execute("DELETE FROM ephemeral WHERE expires_at <= ?1", [now])
+            .map_err(map_err)?;
         Ok(n as u64)
     }
 }
@@ -530,6 +638,8 @@ impl DecisionLog for Embedded {
 #[async_trait]
 impl Health for Embedded {
     async fn ping(&self) -> StoreResult<()> {
-        self.db()?.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)
+        self.db()?
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(map_err)
     }
 }

@@ -10,7 +10,11 @@ pub struct Migration {
 }
 
 pub const SQLITE: &[Migration] = &[
-    Migration { version: 1, name: "init", sql: include_str!("../../../schema/sqlite/0001_init.sql") },
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../schema/sqlite/0001_init.sql"),
+    },
     Migration {
         version: 2,
         name: "policy_decisions",

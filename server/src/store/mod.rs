@@ -57,18 +57,41 @@ pub trait ClientStore: Send + Sync {
 #[async_trait]
 pub trait GrantStore: Send + Sync {
     /// The scopes the user already allowed this client for this resource.
-    async fn consent(&self, sub: &str, client_id: &str, resource: &str) -> StoreResult<Option<Vec<String>>>;
+    async fn consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Vec<String>>>;
     /// Records a consent, widening any earlier one to the union.
-    async fn record_consent(&self, sub: &str, client_id: &str, resource: &str, scopes: &[String], now: UnixTime) -> StoreResult<()>;
+    async fn record_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+        scopes: &[String],
+        now: UnixTime,
+    ) -> StoreResult<()>;
 
     /// Creates a grant (a refresh-token family) with its first refresh token, if any.
     async fn create_grant(&self, grant: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()>;
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
     /// Rotates a refresh token in one atomic step (see [`Rotation`]).
-    async fn rotate_refresh(&self, presented: &SecretHash, successor: &SecretHash, now: UnixTime, grace: i64) -> StoreResult<Rotation>;
+    async fn rotate_refresh(
+        &self,
+        presented: &SecretHash,
+        successor: &SecretHash,
+        now: UnixTime,
+        grace: i64,
+    ) -> StoreResult<Rotation>;
     /// The live grant a refresh token belongs to. A spent token counts only with
     /// `include_spent` (a refresh must see it, to tell a race from a replay).
-    async fn grant_by_refresh(&self, token: &SecretHash, now: UnixTime, include_spent: bool) -> StoreResult<Option<Grant>>;
+    async fn grant_by_refresh(
+        &self,
+        token: &SecretHash,
+        now: UnixTime,
+        include_spent: bool,
+    ) -> StoreResult<Option<Grant>>;
     /// Revokes the whole family; returns whether it was live.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
 }
@@ -143,8 +166,14 @@ pub struct Stores {
 pub struct Ephemeral(pub Arc<dyn EphemeralStore>);
 
 impl Ephemeral {
-    async fn put_json<T: Serialize>(&self, key: String, value: &T, expires_at: UnixTime) -> StoreResult<()> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    async fn put_json<T: Serialize>(
+        &self,
+        key: String,
+        value: &T,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         self.0.put(&key, &bytes, expires_at).await
     }
 
@@ -157,27 +186,51 @@ impl Ephemeral {
     }
 
     pub async fn put_code(&self, code: &SecretHash, grant: &PendingGrant) -> StoreResult<()> {
-        self.put_json(format!("code:{}", code.as_str()), grant, grant.expires_at).await
+        self.put_json(format!("code:{}", code.as_str()), grant, grant.expires_at)
+            .await
     }
 
     /// Removes and returns the grant atomically: a code works once.
-    pub async fn take_code(&self, code: &SecretHash, now: UnixTime) -> StoreResult<Option<PendingGrant>> {
+    pub async fn take_code(
+        &self,
+        code: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PendingGrant>> {
         Self::decode(self.0.take(&format!("code:{}", code.as_str()), now).await?)
     }
 
     /// Remembers which grant a spent code produced, so that a second use can revoke it
     /// (RFC 6749 §4.1.2).
-    pub async fn mark_code_used(&self, code: &SecretHash, grant_id: &str, until: UnixTime) -> StoreResult<()> {
-        self.0.put(&format!("used-code:{}", code.as_str()), grant_id.as_bytes(), until).await
+    pub async fn mark_code_used(
+        &self,
+        code: &SecretHash,
+        grant_id: &str,
+        until: UnixTime,
+    ) -> StoreResult<()> {
+        self.0
+            .put(
+                &format!("used-code:{}", code.as_str()),
+                grant_id.as_bytes(),
+                until,
+            )
+            .await
     }
 
-    pub async fn code_used_by(&self, code: &SecretHash, now: UnixTime) -> StoreResult<Option<String>> {
-        let v = self.0.get(&format!("used-code:{}", code.as_str()), now).await?;
+    pub async fn code_used_by(
+        &self,
+        code: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let v = self
+            .0
+            .get(&format!("used-code:{}", code.as_str()), now)
+            .await?;
         Ok(v.and_then(|b| String::from_utf8(b).ok()))
     }
 
     pub async fn put_request(&self, id: &str, req: &AuthRequest) -> StoreResult<()> {
-        self.put_json(format!("authz:{id}"), req, req.expires_at).await
+        self.put_json(format!("authz:{id}"), req, req.expires_at)
+            .await
     }
 
     pub async fn request(&self, id: &str, now: UnixTime) -> StoreResult<Option<AuthRequest>> {
@@ -189,7 +242,8 @@ impl Ephemeral {
     }
 
     pub async fn put_session(&self, id: &SecretHash, s: &Session) -> StoreResult<()> {
-        self.put_json(format!("session:{}", id.as_str()), s, s.expires_at).await
+        self.put_json(format!("session:{}", id.as_str()), s, s.expires_at)
+            .await
     }
 
     pub async fn session(&self, id: &SecretHash, now: UnixTime) -> StoreResult<Option<Session>> {
@@ -205,7 +259,12 @@ impl Ephemeral {
         self.0.put(&key.storage_key(), b"1", until).await
     }
 
-    pub async fn is_access_revoked(&self, jti: &str, grant_id: &str, now: UnixTime) -> StoreResult<bool> {
+    pub async fn is_access_revoked(
+        &self,
+        jti: &str,
+        grant_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
         let keys = [
             RevocationKey::Token(jti.to_string()).storage_key(),
             RevocationKey::Grant(grant_id.to_string()).storage_key(),

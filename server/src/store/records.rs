@@ -53,7 +53,11 @@ impl ClientSource {
         }
     }
     pub fn parse(s: &str) -> Self {
-        if s == "operator" { Self::Operator } else { Self::Dynamic }
+        if s == "operator" {
+            Self::Operator
+        } else {
+            Self::Dynamic
+        }
     }
 }
 

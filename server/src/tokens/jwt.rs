@@ -118,10 +118,17 @@ const LEEWAY: u64 = 30;
 
 /// Checks signature (by `kid`), `typ`, `iss`, `aud` (one of `audiences`) and `exp`.
 /// Revocation is the caller's.
-pub fn verify_access(ring: &Ring, token: &str, issuer: &str, audiences: &[&str]) -> Result<VerifiedAccess, VerifyError> {
+pub fn verify_access(
+    ring: &Ring,
+    token: &str,
+    issuer: &str,
+    audiences: &[&str],
+) -> Result<VerifiedAccess, VerifyError> {
     let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
     // RFC 9068 §4: resource servers MUST check typ, so an ID token cannot pass as access.
-    if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")) {
+    if !header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    }) {
         return Err(VerifyError::WrongType);
     }
     let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
@@ -154,7 +161,10 @@ mod tests {
     async fn minted_tokens_verify_and_wrong_audience_fails() {
         let store = Embedded::in_memory().unwrap();
         let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-        let ring = KeyRing::load(&store, SigningAlg::RS256, 900, now).await.unwrap().current();
+        let ring = KeyRing::load(&store, SigningAlg::RS256, 900, now)
+            .await
+            .unwrap()
+            .current();
         let mut extra = Map::new();
         extra.insert("tier".into(), Value::String("pro".into()));
         let claims = AccessClaims {
@@ -176,14 +186,35 @@ mod tests {
         assert_eq!(got.grant_id(), "g1");
         assert_eq!(got.extra["tier"], "pro");
         assert!(got.has_scope("write"));
-        assert_eq!(verify_access(&ring, &jwt, "http://i", &["http://other/mcp"]).unwrap_err(), VerifyError::WrongAudience);
-        assert_eq!(verify_access(&ring, &jwt, "http://evil", &["http://i/mcp"]).unwrap_err(), VerifyError::Invalid);
+        assert_eq!(
+            verify_access(&ring, &jwt, "http://i", &["http://other/mcp"]).unwrap_err(),
+            VerifyError::WrongAudience
+        );
+        assert_eq!(
+            verify_access(&ring, &jwt, "http://evil", &["http://i/mcp"]).unwrap_err(),
+            VerifyError::Invalid
+        );
 
-        let id = mint_id(&ring, &IdClaims {
-            iss: "http://i", sub: "u1", aud: "c1", azp: "c1", iat: now, exp: now + 60,
-            auth_time: now, nonce: None, email: None, email_verified: None,
-        }).unwrap();
-        assert_eq!(verify_access(&ring, &id, "http://i", &["c1"]).unwrap_err(), VerifyError::WrongType);
+        let id = mint_id(
+            &ring,
+            &IdClaims {
+                iss: "http://i",
+                sub: "u1",
+                aud: "c1",
+                azp: "c1",
+                iat: now,
+                exp: now + 60,
+                auth_time: now,
+                nonce: None,
+                email: None,
+                email_verified: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            verify_access(&ring, &id, "http://i", &["c1"]).unwrap_err(),
+            VerifyError::WrongType
+        );
 
         let mut tampered = jwt.clone();
         tampered.replace_range(jwt.len() - 4.., "AAAA");

@@ -52,10 +52,18 @@ fn header(alg: SigningAlg, typ: &str, kid: &str) -> String {
 
 impl KeyRing {
     /// Loads the keys, generating a current and a next key on first start.
-    pub async fn load(store: &dyn KeyStore, alg: SigningAlg, publish_retired_for: i64, now: UnixTime) -> Result<Self, KeyRingError> {
+    pub async fn load(
+        store: &dyn KeyStore,
+        alg: SigningAlg,
+        publish_retired_for: i64,
+        now: UnixTime,
+    ) -> Result<Self, KeyRingError> {
         ensure_keys(store, alg, now).await?;
         let ring = build(&store.signing_keys().await?, publish_retired_for, now)?;
-        Ok(Self { ring: ArcSwap::from_pointee(ring), publish_retired_for })
+        Ok(Self {
+            ring: ArcSwap::from_pointee(ring),
+            publish_retired_for,
+        })
     }
 
     pub fn current(&self) -> Arc<Ring> {
@@ -69,13 +77,18 @@ impl KeyRing {
         if fp == self.ring.load().fingerprint {
             return Ok(false);
         }
-        self.ring.store(Arc::new(build(&keys, self.publish_retired_for, now)?));
+        self.ring
+            .store(Arc::new(build(&keys, self.publish_retired_for, now)?));
         Ok(true)
     }
 }
 
 /// First start: a current key to sign with, and a next key already published.
-pub async fn ensure_keys(store: &dyn KeyStore, alg: SigningAlg, now: UnixTime) -> Result<(), KeyRingError> {
+pub async fn ensure_keys(
+    store: &dyn KeyStore,
+    alg: SigningAlg,
+    now: UnixTime,
+) -> Result<(), KeyRingError> {
     let keys = store.signing_keys().await?;
     for state in [KeyState::Current, KeyState::Next] {
         if !keys.iter().any(|k| k.state == state) {
@@ -94,7 +107,12 @@ pub async fn ensure_keys(store: &dyn KeyStore, alg: SigningAlg, now: UnixTime) -
 
 /// Publishes a next key and promotes the old next: the new signer was in JWKS before it
 /// signed anything. Returns the kid that now signs.
-pub async fn rotate(store: &dyn KeyStore, alg: SigningAlg, publish_retired_for: i64, now: UnixTime) -> Result<String, KeyRingError> {
+pub async fn rotate(
+    store: &dyn KeyStore,
+    alg: SigningAlg,
+    publish_retired_for: i64,
+    now: UnixTime,
+) -> Result<String, KeyRingError> {
     ensure_keys(store, alg, now).await?;
     let next = KeyPairHandle::generate(alg, KeyState::Next, now)?;
     store.rotate_keys(&next, now).await?;
@@ -114,18 +132,29 @@ fn published(k: &StoredKey, publish_retired_for: i64, now: UnixTime) -> bool {
     }
 }
 
-fn fingerprint(keys: &[StoredKey], publish_retired_for: i64, now: UnixTime) -> Vec<(String, KeyState)> {
+fn fingerprint(
+    keys: &[StoredKey],
+    publish_retired_for: i64,
+    now: UnixTime,
+) -> Vec<(String, KeyState)> {
     keys.iter()
         .filter(|k| published(k, publish_retired_for, now))
         .map(|k| (k.kid.clone(), k.state))
         .collect()
 }
 
-fn build(keys: &[StoredKey], publish_retired_for: i64, now: UnixTime) -> Result<Ring, KeyRingError> {
+fn build(
+    keys: &[StoredKey],
+    publish_retired_for: i64,
+    now: UnixTime,
+) -> Result<Ring, KeyRingError> {
     let mut verifiers = HashMap::new();
     let mut jwks = Vec::new();
     let mut signer: Option<(UnixTime, Arc<KeyPairHandle>)> = None;
-    for k in keys.iter().filter(|k| published(k, publish_retired_for, now)) {
+    for k in keys
+        .iter()
+        .filter(|k| published(k, publish_retired_for, now))
+    {
         let handle = Arc::new(KeyPairHandle::from_stored(k)?);
         jwks.push(handle.jwk.clone());
         if k.state == KeyState::Current && signer.as_ref().is_none_or(|(t, _)| k.created_at >= *t) {
@@ -153,17 +182,30 @@ mod tests {
     #[tokio::test]
     async fn rotation_publishes_before_signing_and_keeps_retired_keys() {
         let store = Embedded::in_memory().unwrap();
-        let ring = KeyRing::load(&store, SigningAlg::ES256, 100, 1_000).await.unwrap();
+        let ring = KeyRing::load(&store, SigningAlg::ES256, 100, 1_000)
+            .await
+            .unwrap();
         let first = ring.current();
         assert_eq!(first.verifiers.len(), 2, "current and next are published");
-        let next_kid = first.verifiers.keys().find(|k| **k != first.signer.kid).unwrap().clone();
+        let next_kid = first
+            .verifiers
+            .keys()
+            .find(|k| **k != first.signer.kid)
+            .unwrap()
+            .clone();
 
         let signing = rotate(&store, SigningAlg::ES256, 100, 1_010).await.unwrap();
-        assert_eq!(signing, next_kid, "the published next key is the one that signs");
+        assert_eq!(
+            signing, next_kid,
+            "the published next key is the one that signs"
+        );
         assert!(ring.reload(&store, 1_010).await.unwrap());
         let second = ring.current();
         assert_eq!(second.signer.kid, next_kid);
-        assert!(second.verifiers.contains_key(&first.signer.kid), "retired key still verifies");
+        assert!(
+            second.verifiers.contains_key(&first.signer.kid),
+            "retired key still verifies"
+        );
         assert_eq!(second.verifiers.len(), 3);
 
         // Once everything the retired key signed has expired, it leaves JWKS.

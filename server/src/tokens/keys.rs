@@ -45,7 +45,9 @@ pub struct KeyPairHandle {
 
 impl std::fmt::Debug for KeyPairHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyPairHandle").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("KeyPairHandle")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +63,11 @@ fn thumbprint(canonical: &Value) -> String {
 
 impl KeyPairHandle {
     /// Generates a new key of `alg` and returns it in its stored form.
-    pub fn generate(alg: SigningAlg, state: KeyState, now: UnixTime) -> Result<StoredKey, KeyError> {
+    pub fn generate(
+        alg: SigningAlg,
+        state: KeyState,
+        now: UnixTime,
+    ) -> Result<StoredKey, KeyError> {
         let der = match alg {
             SigningAlg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
                 .map_err(|_| KeyError::Generate)?
@@ -104,10 +110,15 @@ impl KeyPairHandle {
                 let parts: PublicKeyComponents<Vec<u8>> = kp.public_key().into();
                 let (n, e) = (b64(&parts.n), b64(&parts.e));
                 let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|_| rejected())?;
-                (Material::Rsa(kp), json!({"e": e, "kty": "RSA", "n": n}), decoding)
+                (
+                    Material::Rsa(kp),
+                    json!({"e": e, "kty": "RSA", "n": n}),
+                    decoding,
+                )
             }
             SigningAlg::ES256 => {
-                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| rejected())?;
+                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| rejected())?;
                 // Uncompressed SEC1 point: 0x04 || x || y.
                 let point = kp.public_key().as_ref();
                 if point.len() != 65 {
@@ -115,7 +126,11 @@ impl KeyPairHandle {
                 }
                 let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
                 let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|_| rejected())?;
-                (Material::Ec(kp), json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}), decoding)
+                (
+                    Material::Ec(kp),
+                    json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
+                    decoding,
+                )
             }
         };
         let kid = thumbprint(&jwk);
@@ -124,7 +139,14 @@ impl KeyPairHandle {
             map.insert("alg".into(), json!(alg.as_str()));
             map.insert("use".into(), json!("sig"));
         }
-        Ok(Self { kid, alg, material, jwk, decoding, rng: SystemRandom::new() })
+        Ok(Self {
+            kid,
+            alg,
+            material,
+            jwk,
+            decoding,
+            rng: SystemRandom::new(),
+        })
     }
 
     pub fn jwt_algorithm(&self) -> Algorithm {
@@ -138,10 +160,15 @@ impl KeyPairHandle {
         match &self.material {
             Material::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut sig).map_err(|_| KeyError::Sign)?;
+                kp.sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
-            Material::Ec(kp) => Ok(kp.sign(&self.rng, message).map_err(|_| KeyError::Sign)?.as_ref().to_vec()),
+            Material::Ec(kp) => Ok(kp
+                .sign(&self.rng, message)
+                .map_err(|_| KeyError::Sign)?
+                .as_ref()
+                .to_vec()),
         }
     }
 }

@@ -106,10 +106,19 @@ impl Policy for Hostile {
                 flood_log();
                 TokenDecision::allow().claim("hostile_mode", config.mode)
             }
-            _ => TokenDecision::allow().claim("hostile_mode", config.mode),
+            _ => TokenDecision::allow()
+                .claim("hostile_mode", config.mode)
+                .claim("build", BUILD),
         }
     }
 }
+
+/// Set at build time so that tests can make two versions of this module that differ in
+/// what they say (hot-reload tests swap one for the other).
+const BUILD: &str = match option_env!("HOSTILE_POLICY_BUILD") {
+    Some(b) => b,
+    None => "1",
+};
 
 /// Never returns; `black_box` keeps the optimiser from proving the loop pointless.
 fn spin_forever() -> ! {

@@ -1,0 +1,106 @@
+//! The cost of one policy call through the real host (fresh store and instance from the
+//! pooling allocator, typed records in and out, output checks), as p50/p99 in µs.
+//!
+//! `cargo bench -p lanyard --bench policy_call` builds the example policies first.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use lanyard::policy::engine::{Limits, PolicyEngine};
+use lanyard::policy::evaluate::decide;
+use lanyard::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
+use serde_json::json;
+
+fn build_policies() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args([
+            "build",
+            "-q",
+            "--profile",
+            "policy",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "purchase-tier",
+            "-p",
+            "org-membership",
+        ])
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the policies failed");
+    target.join("wasm32-wasip2/policy")
+}
+
+fn input() -> PolicyInput {
+    PolicyInput {
+        phase: Phase::Token,
+        grant_type: Some("refresh_token".into()),
+        user: UserInput {
+            sub: "u-123".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+            metadata: json!({"tiers": {"https://notes.example.com/mcp": "pro"}, "org": {"id": "org_1", "role": "admin"}}),
+        },
+        client: ClientInput {
+            id: "client-1".into(),
+            name: "Notes".into(),
+        },
+        resource: "https://notes.example.com/mcp".into(),
+        scopes: vec!["read".into(), "write".into()],
+        config: json!({}),
+        now: 1_800_000_000,
+    }
+}
+
+fn main() {
+    let dir = build_policies();
+    let engine = PolicyEngine::new(Limits::default(), None).unwrap();
+    let cases = [
+        (
+            "purchase-tier",
+            "purchase_tier.wasm",
+            json!({"default": "free", "tiers": {"free": {"drop_scopes": ["write"]}, "pro": {"entitlements": ["export", "share"]}}}),
+        ),
+        (
+            "org-membership",
+            "org_membership.wasm",
+            json!({"domains": {"example.com": "org_example"}, "require_org": true}),
+        ),
+    ];
+    for (name, file, config) in cases {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let started = Instant::now();
+        let compiled = engine.compile(name, &bytes).unwrap();
+        let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+        let input = PolicyInput { config, ..input() };
+        for _ in 0..2_000 {
+            decide(&engine, &compiled, &input).unwrap();
+        }
+        let n = 20_000;
+        let mut samples = Vec::with_capacity(n);
+        let all = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            decide(&engine, &compiled, &input).unwrap();
+            samples.push(t.elapsed().as_nanos() as u64);
+        }
+        let total = all.elapsed();
+        samples.sort_unstable();
+        let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)] as f64 / 1e3;
+        println!(
+            "{name:16} compile {compile_ms:7.1} ms | call p50 {:6.1} µs  p90 {:6.1} µs  p99 {:6.1} µs  max {:7.1} µs | {:.0} calls/s on one thread",
+            pct(0.50),
+            pct(0.90),
+            pct(0.99),
+            samples[n - 1] as f64 / 1e3,
+            n as f64 / total.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Real clients from outside this repository: the official MCP TypeScript SDK client
+//! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core
+//! (`tests/js/browser.mjs`), each run by node against a fresh server.
+//!
+//! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
+//! test when `CI=true` and skips it, with a notice, on a developer's machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::support::*;
+
+const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+const NPM_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js")
+}
+
+/// A missing tool: fatal in CI, a skip elsewhere. Returns so the caller can `return`.
+fn missing(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required when CI=true");
+    }
+    eprintln!(
+        "SKIPPED: {what} not found; install it to run this test (CI=true makes this a failure)"
+    );
+}
+
+fn runs(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// `npm ci` in tests/js unless node_modules is at least as new as package-lock.json. Once per
+/// test binary, however many tests ask at the same time.
+async fn node_modules() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    tokio::task::spawn_blocking(|| INSTALLED.get_or_init(install).clone())
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn install() -> Result<(), String> {
+    let dir = js_dir();
+    let installed = modified(&dir.join("node_modules/.package-lock.json"));
+    if installed.is_some() && installed >= modified(&dir.join("package-lock.json")) {
+        return Ok(());
+    }
+    if !runs("npm") {
+        return Err("npm".into());
+    }
+    let mut child = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("npm ci: {e}"))?;
+    let deadline = std::time::Instant::now() + NPM_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => panic!("npm ci in {} failed: {status}", dir.display()),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            _ => {
+                let _ = child.kill();
+                panic!(
+                    "npm ci in {} did not finish in {NPM_TIMEOUT:?}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
+/// Checks node and the npm packages; false when the test should be skipped.
+async fn node_ready() -> bool {
+    if !runs("node") {
+        missing("node");
+        return false;
+    }
+    match node_modules().await {
+        Ok(()) => true,
+        Err(tool) => {
+            missing(&tool);
+            false
+        }
+    }
+}
+
+/// Runs `node <script> <args>` in tests/js against `server` as `email`; returns the JSON line it
+/// printed. Panics with its output and the server's log if it fails.
+async fn run_node(server: &TestServer, email: &str, script: &str, args: &[&str]) -> Value {
+    let child = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(js_dir())
+        .env("MCP_URL", server.resource())
+        .env("USER_EMAIL", email)
+        .env("USER_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let out = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "node {script} did not finish in {NODE_TIMEOUT:?}\n--- server log ---\n{}",
+                server.logs()
+            )
+        })
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("node {script} {args:?}:\n{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "node {script} {args:?} failed ({})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n--- server log ---\n{}",
+        out.status,
+        server.logs()
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("node {script} printed no JSON: {stdout}"));
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("node {script} printed bad JSON ({e}): {line}"))
+}
+
+/// What the SDK client must have seen in either mode.
+fn assert_sdk_run(server: &TestServer, user: &Value, out: &Value) {
+    assert_eq!(out["issuer"], server.base, "{out}");
+    assert_eq!(
+        out["iss"], server.base,
+        "RFC 9207 iss on the callback: {out}"
+    );
+    assert_eq!(out["authorize_resource"], server.resource(), "{out}");
+    assert_eq!(out["portal_pages"], json!(["/login", "/consent"]), "{out}");
+    assert_eq!(out["sub"], user["sub"], "{out}");
+    assert_eq!(out["email"], user["email"], "{out}");
+    assert_eq!(out["aud"], server.resource(), "{out}");
+    assert_eq!(out["scope"], "read write", "{out}");
+    assert_eq!(out["refreshed"], true, "{out}");
+    assert_eq!(out["sub_after_refresh"], user["sub"], "{out}");
+    assert_eq!(
+        out["token_requests"],
+        json!(["authorization_code:200", "refresh_token:200"]),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn sdk_client_registers_signs_in_calls_and_refreshes() {
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn().await;
+    let email = "sdk@example.com";
+    let user = server.add_user(email);
+    let out = run_node(&server, email, "sdk-client.mjs", &["--mode", "dcr"]).await;
+    assert_sdk_run(&server, &user, &out);
+    assert_eq!(out["mode"], "dcr");
+    let client_id = out["client_id"].as_str().expect("client_id");
+    assert!(
+        !client_id.starts_with("http"),
+        "DCR mints an opaque id: {client_id}"
+    );
+}
+
+#[tokio::test]
+async fn sdk_client_with_a_client_metadata_document() {
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn_with(&[("LANYARD_CIMD_ALLOW_LOOPBACK", "true")]).await;
+    let email = "cimd@example.com";
+    let user = server.add_user(email);
+    let out = run_node(&server, email, "sdk-client.mjs", &["--mode", "cimd"]).await;
+    assert_sdk_run(&server, &user, &out);
+    assert_eq!(out["mode"], "cimd");
+    assert!(
+        out["client_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("http://127.0.0.1:")),
+        "{out}"
+    );
+    assert!(
+        out["cimd_document_fetches"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn browser_signs_up_consents_and_denies() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        missing(&chromium);
+        return;
+    }
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn().await;
+    let email = "browser@example.com";
+    let user = server.add_user(email);
+    let out = run_node(&server, email, "browser.mjs", &[]).await;
+    assert_eq!(out["allow"]["iss"], server.base, "{out}");
+    assert_eq!(
+        out["token_scope"], "read write openid email offline_access",
+        "{out}"
+    );
+    assert_eq!(out["scopes_listed"], 5, "{out}");
+    assert_eq!(out["deny"]["error"], "access_denied", "{out}");
+    assert_eq!(out["deny"]["iss"], server.base, "{out}");
+    assert!(out["deny"].get("code").is_none(), "{out}");
+    // The code bought a token for the account signed up in the browser, not the existing one.
+    assert!(
+        out["signed_up"].as_str().is_some_and(|e| e != email),
+        "{out}"
+    );
+    assert!(
+        out["sub"].as_str().is_some_and(|s| s != user["sub"]),
+        "{out}"
+    );
+    eprintln!(
+        "screenshots of the portal: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}

@@ -1,0 +1,258 @@
+//! Bad input everywhere (design.md "Bad input": a 4xx in the protocol's own words, never a
+//! 500), body limits, and a graceful shutdown that lets requests in flight finish.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::fixtures::*;
+use crate::support::*;
+
+/// Sends raw bytes on a fresh connection; returns the status and the whole response.
+async fn raw(server: &TestServer, request: &[u8], half_close: bool) -> (u16, String) {
+    let mut sock = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    sock.write_all(request).await.unwrap();
+    if half_close {
+        sock.shutdown().await.unwrap();
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn body_of(response: &str) -> &str {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_json_on_every_endpoint() {
+    let server = TestServer::spawn_with(&[("LANYARD_MAX_BODY_BYTES", "1024")]).await;
+    let too_large =
+        json!({"error": "invalid_request", "error_description": "request body too large"});
+    for path in POST_ENDPOINTS {
+        let r = server
+            .http
+            .post(server.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![b'a'; 1025])
+            .send()
+            .await
+            .unwrap();
+        let h = assert_json(r, 413, too_large.clone()).await;
+        assert_no_store(&h);
+        // At the limit, the endpoint itself answers.
+        let r = server
+            .http
+            .post(server.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![b'a'; 1024])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error() && r.status() != 413,
+            "{path}: {}",
+            r.status()
+        );
+    }
+    // A body without a declared length is cut off at the limit as it streams in.
+    let chunk = format!("200\r\n{}\r\n", "a".repeat(0x200));
+    let request = format!(
+        "POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{}0\r\n\r\n",
+        chunk.repeat(3)
+    );
+    let (status, response) = raw(&server, request.as_bytes(), false).await;
+    assert_eq!(status, 413, "{response}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body_of(&response)).unwrap(),
+        too_large
+    );
+}
+
+#[tokio::test]
+async fn the_default_limit_is_64_kib_and_is_checked_before_reading() {
+    let server = TestServer::spawn().await;
+    // A declared length over the limit is refused on the headers alone.
+    let (status, response) = raw(
+        &server,
+        b"POST /oauth/register HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 65537\r\nconnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(status, 413, "{response}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body_of(&response)).unwrap(),
+        json!({"error": "invalid_request", "error_description": "request body too large"})
+    );
+    let r = server
+        .http
+        .post(server.url("/oauth/register"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 65_536])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+/// Bodies no client should send.
+#[tokio::test]
+async fn malformed_http_gets_a_400_and_the_server_carries_on() {
+    let server = TestServer::spawn().await;
+    let unreadable =
+        json!({"error": "invalid_request", "error_description": "could not read request body"});
+    // A body shorter than its Content-Length, then the client stops sending; and broken
+    // chunked framing. The endpoint never sees either.
+    let truncated: &[u8] = b"POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant_type";
+    let bad_chunks: &[u8] = b"POST /oauth/token HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
+    for (request, half_close) in [(truncated, true), (bad_chunks, false)] {
+        let (status, response) = raw(&server, request, half_close).await;
+        assert_eq!(status, 400, "{response}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(body_of(&response)).unwrap(),
+            unreadable
+        );
+    }
+    // A broken request line, a header without a colon, a TLS hello on the plain port.
+    for request in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /healthz HTTP/1.1\r\nthis is not a header\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    ] {
+        let (status, response) = raw(&server, request, false).await;
+        assert_eq!(
+            status,
+            400,
+            "{:?}: {response}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    assert_healthy(&server).await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods() {
+    let server = TestServer::spawn().await;
+    let r = server.http.get(server.url("/nope")).send().await.unwrap();
+    assert_json(
+        r,
+        404,
+        json!({"error": "not_found", "error_description": "no such endpoint"}),
+    )
+    .await;
+    let method_not_allowed =
+        json!({"error": "invalid_request", "error_description": "method not allowed"});
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/oauth/token", "POST"),
+        (reqwest::Method::GET, "/oauth/register", "POST"),
+        (reqwest::Method::GET, "/oauth/revoke", "POST"),
+        (reqwest::Method::GET, "/oauth/introspect", "POST"),
+        (reqwest::Method::DELETE, "/oauth/jwks", "GET"),
+        (
+            reqwest::Method::POST,
+            "/.well-known/oauth-authorization-server",
+            "GET",
+        ),
+    ] {
+        let r = server
+            .http
+            .request(method, server.url(path))
+            .send()
+            .await
+            .unwrap();
+        let h = assert_json(r, 405, method_not_allowed.clone()).await;
+        assert_eq!(h["allow"], allow, "{path}");
+    }
+    let r = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain; version=0.0.4");
+    assert_healthy(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
+    let mut server = TestServer::spawn().await;
+    let port = server.port;
+    let client = server.register_client(REDIRECT).await;
+    let form = format!(
+        "grant_type=authorization_code&code=nope&code_verifier={}&client_id={}",
+        "v".repeat(43),
+        str_of(&client, "client_id")
+    );
+    let (head, tail) = form.split_at(20);
+
+    // A slow upload: the headers and a first piece of the body now, the rest after the signal.
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!(
+        "POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{head}",
+        form.len()
+    );
+    sock.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let tail = tail.to_string();
+    let upload = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        sock.write_all(tail.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).to_string()
+    });
+
+    let status = tokio::task::block_in_place(|| server.terminate()).expect("server was running");
+    let response = upload.await.unwrap();
+    // The request in flight got its real answer, then the process exited cleanly.
+    assert!(
+        response.starts_with("HTTP/1.1 400"),
+        "in-flight request was cut off: {response:?}"
+    );
+    assert!(
+        response.contains("authorization code is invalid or expired"),
+        "{response}"
+    );
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+    // Nothing listens any more.
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+}
+
+#[tokio::test]
+async fn sigterm_when_idle_exits_zero_promptly() {
+    let mut server = TestServer::spawn().await;
+    let port = server.port;
+    assert_healthy(&server).await;
+    let started = std::time::Instant::now();
+    let status = server.terminate().expect("server was running");
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+    // An idle keep-alive connection from the test client must not hold the exit up.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+}
