@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::oauth::cimd::CimdResolver;
 use crate::oauth::metadata::Discovery;
 use crate::policy::PolicyRegistry;
+use crate::policy::decisions::DecisionWriter;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
 use crate::tokens::KeyRing;
@@ -26,6 +27,7 @@ pub struct App {
     pub metrics: Metrics,
     /// Bound policies, if any.
     pub policies: Option<Arc<PolicyRegistry>>,
+    pub decisions: DecisionWriter,
 }
 
 impl std::fmt::Debug for App {
@@ -67,6 +69,7 @@ impl App {
             discovery: Discovery::new(&config),
             cimd: CimdResolver::new(config.cimd.clone())?,
             metrics: Metrics::default(),
+            decisions: DecisionWriter::spawn(stores.decisions.clone()),
             policies,
             config,
             stores,

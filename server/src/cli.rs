@@ -52,7 +52,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "lanyard listening on http://{addr} (issuer {})",
         app.config.issuer
     );
-    crate::http::serve(app, listener, crate::http::shutdown_signal()).await?;
+    crate::http::serve(app.clone(), listener, crate::http::shutdown_signal()).await?;
+    app.decisions.flush().await;
     Ok(())
 }
 

@@ -122,9 +122,7 @@ pub async fn log_decision(
         outcome: "allow".into(),
         runs: serde_json::to_value(runs).unwrap_or(Value::Null),
     };
-    if let Err(e) = app.stores.decisions.record_decision(&entry).await {
-        tracing::warn!(error = %e, jti, "could not write the policy decision log");
-    }
+    app.decisions.submit(entry).await;
 }
 
 /// What the consent phase allows.

@@ -10,6 +10,7 @@
 //!   any deny wins, failures fail closed unless the binding opted into fail-open.
 //! - `watch`: hot reload from the policy files on one machine.
 
+pub mod decisions;
 pub mod engine;
 pub mod evaluate;
 pub mod input;

@@ -23,8 +23,44 @@ pub fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Runs argon2 on a few dedicated threads. Each run holds 19 MiB; on the shared blocking
+/// pool a burst of sign-ins would land on many threads, and glibc keeps a heap per thread,
+/// so the process would keep hundreds of MiB. One thread per core bounds both the CPU and
+/// the memory a burst can take.
+async fn on_hashing_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static POOL: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = rx.lock().map(|r| r.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            _ => break,
+                        }
+                    }
+                });
+        }
+        tx
+    });
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(job());
+    });
+    pool.send(job).ok()?;
+    result.await.ok()
+}
+
 pub async fn hash_password(password: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         let mut salt = [0u8; 16];
         aws_lc_rs::rand::fill(&mut salt).ok()?;
         argon2()
@@ -33,7 +69,6 @@ pub async fn hash_password(password: String) -> Option<String> {
             .map(|h| h.to_string())
     })
     .await
-    .ok()
     .flatten()
 }
 
@@ -49,7 +84,7 @@ fn decoy_hash() -> &'static str {
 }
 
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
         let ok = argon2()

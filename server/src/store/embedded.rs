@@ -42,6 +42,32 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Statements through the connection's prepared-statement cache: parsing SQL costs more
+/// than running these statements does.
+trait Cached {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn one<T, P: rusqlite::Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+    fn one<T, P: rusqlite::Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 fn json_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
@@ -68,6 +94,7 @@ impl Embedded {
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
         )
         .map_err(unavailable)?;
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, SQLITE)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -107,7 +134,7 @@ fn migrate(conn: &mut Connection, set: &[Migration]) -> StoreResult<()> {
     )
     .map_err(unavailable)?;
     let applied: i64 = tx
-        .query_row(
+        .one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             [],
             |r| r.get(0),
@@ -116,7 +143,7 @@ fn migrate(conn: &mut Connection, set: &[Migration]) -> StoreResult<()> {
     for m in set.iter().filter(|m| m.version > applied) {
         tx.execute_batch(m.sql)
             .map_err(|e| unavailable(format!("migration {} ({}): {e}", m.version, m.name)))?;
-        tx.execute(
+        tx.run(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, strftime('%s','now'))",
             params![m.version, m.name],
         )
@@ -143,7 +170,7 @@ const USER_COLS: &str = "sub, email, password_hash, metadata, created_at, email_
 impl UserStore for Embedded {
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         self.db()?
-            .execute(
+            .run(
                 "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![u.sub, u.email, u.password_hash, u.metadata.to_string(), u.created_at, u.email_verified],
             )
@@ -153,7 +180,7 @@ impl UserStore for Embedded {
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.db()?
-            .query_row(
+            .one(
                 &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
                 [email],
                 user_row,
@@ -164,7 +191,7 @@ impl UserStore for Embedded {
 
     async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
         self.db()?
-            .query_row(
+            .one(
                 &format!("SELECT {USER_COLS} FROM users WHERE sub = ?1"),
                 [sub],
                 user_row,
@@ -176,7 +203,7 @@ impl UserStore for Embedded {
     async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()> {
         let n = self
             .db()?
-            .execute(
+            .run(
                 "UPDATE users SET metadata = ?2 WHERE sub = ?1",
                 params![sub, metadata.to_string()],
             )
@@ -214,7 +241,7 @@ const CLIENT_COLS: &str = "id, secret_hash, name, redirect_uris, grant_types, au
 impl ClientStore for Embedded {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
         self.db()?
-            .execute(
+            .run(
                 &format!("INSERT INTO clients ({CLIENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     c.id,
@@ -235,7 +262,7 @@ impl ClientStore for Embedded {
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.db()?
-            .query_row(
+            .one(
                 &format!("SELECT {CLIENT_COLS} FROM clients WHERE id = ?1"),
                 [id],
                 client_row,
@@ -259,12 +286,12 @@ impl ClientStore for Embedded {
         let mut db = self.db()?;
         let tx = db.transaction().map_err(map_err)?;
         // Refresh tokens go with their grants (ON DELETE CASCADE).
-        tx.execute("DELETE FROM consents WHERE client_id = ?1", [id])
+        tx.run("DELETE FROM consents WHERE client_id = ?1", [id])
             .map_err(map_err)?;
-        tx.execute("DELETE FROM grants WHERE client_id = ?1", [id])
+        tx.run("DELETE FROM grants WHERE client_id = ?1", [id])
             .map_err(map_err)?;
         let n = tx
-            .execute("DELETE FROM clients WHERE id = ?1", [id])
+            .run("DELETE FROM clients WHERE id = ?1", [id])
             .map_err(map_err)?;
         tx.commit().map_err(map_err)?;
         Ok(n > 0)
@@ -298,7 +325,7 @@ impl GrantStore for Embedded {
     ) -> StoreResult<Option<Vec<String>>> {
         let scopes: Option<String> = self
             .db()?
-            .query_row(
+            .one(
                 "SELECT scopes FROM consents WHERE sub = ?1 AND client_id = ?2 AND resource = ?3",
                 params![sub, client_id, resource],
                 |r| r.get(0),
@@ -321,7 +348,7 @@ impl GrantStore for Embedded {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
         let prior: Option<String> = tx
-            .query_row(
+            .one(
                 "SELECT scopes FROM consents WHERE sub = ?1 AND client_id = ?2 AND resource = ?3",
                 params![sub, client_id, resource],
                 |r| r.get(0),
@@ -334,7 +361,7 @@ impl GrantStore for Embedded {
                 all.push(s.clone());
             }
         }
-        tx.execute(
+        tx.run(
             "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (sub, client_id, resource) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
             params![sub, client_id, resource, to_json(&all), now],
@@ -346,14 +373,14 @@ impl GrantStore for Embedded {
     async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {
         let mut db = self.db()?;
         let tx = db.transaction().map_err(map_err)?;
-        tx.execute(
+        tx.run(
             "INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, created_at, expires_at, revoked_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
             params![g.id, g.client_id, g.sub, g.resource, to_json(&g.scopes), g.auth_time, g.created_at, g.expires_at],
         )
         .map_err(map_err)?;
         if let Some(hash) = refresh {
-            tx.execute(
+            tx.run(
                 "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
                 params![hash.as_str(), g.id, g.created_at],
             )
@@ -364,7 +391,7 @@ impl GrantStore for Embedded {
 
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
         self.db()?
-            .query_row(
+            .one(
                 &format!("SELECT {GRANT_COLS} FROM grants g WHERE g.id = ?1"),
                 [id],
                 grant_row,
@@ -385,7 +412,7 @@ impl GrantStore for Embedded {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
         let found = tx
-            .query_row(
+            .one(
                 &format!(
                     "SELECT {GRANT_COLS}, t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
                 ),
@@ -402,7 +429,7 @@ impl GrantStore for Embedded {
         }
         let outcome = match spent_at {
             None => {
-                tx.execute(
+                tx.run(
                     "UPDATE refresh_tokens SET spent_at = ?2 WHERE hash = ?1",
                     params![presented.as_str(), now],
                 )
@@ -411,7 +438,7 @@ impl GrantStore for Embedded {
             }
             Some(t) if now - t < grace => Rotation::Raced(grant),
             Some(_) => {
-                tx.execute(
+                tx.run(
                     "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
                     params![grant.id, now],
                 )
@@ -423,7 +450,7 @@ impl GrantStore for Embedded {
         let (Rotation::Rotated(g) | Rotation::Raced(g)) = &outcome else {
             return Ok(outcome);
         };
-        tx.execute(
+        tx.run(
             "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
             params![successor.as_str(), g.id, now],
         )
@@ -439,7 +466,7 @@ impl GrantStore for Embedded {
         include_spent: bool,
     ) -> StoreResult<Option<Grant>> {
         self.db()?
-            .query_row(
+            .one(
                 &format!(
                     "SELECT {GRANT_COLS} FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
                      WHERE t.hash = ?1 AND (?3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > ?2"
@@ -454,7 +481,7 @@ impl GrantStore for Embedded {
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
         let n = self
             .db()?
-            .execute(
+            .run(
                 "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, now],
             )
@@ -476,7 +503,7 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<StoredKey> {
 }
 
 fn insert_key(tx: &Connection, k: &StoredKey) -> rusqlite::Result<usize> {
-    tx.execute(
+    tx.run(
         "INSERT INTO signing_keys (kid, alg, private_der, state, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![k.kid, k.alg, k.private_der, k.state.as_str(), k.created_at, k.retired_at],
     )
@@ -504,12 +531,12 @@ impl KeyStore for Embedded {
         let tx = db
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        tx.execute(
+        tx.run(
             "UPDATE signing_keys SET state = 'retired', retired_at = ?1 WHERE state = 'current'",
             [now],
         )
         .map_err(map_err)?;
-        tx.execute(
+        tx.run(
             "UPDATE signing_keys SET state = 'current' WHERE state = 'next'",
             [],
         )
@@ -521,7 +548,7 @@ impl KeyStore for Embedded {
     async fn prune_keys(&self, before: UnixTime) -> StoreResult<u64> {
         let n = self
             .db()?
-            .execute(
+            .run(
                 "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?1",
                 [before],
             )
@@ -534,7 +561,7 @@ impl KeyStore for Embedded {
 impl EphemeralStore for Embedded {
     async fn put(&self, key: &str, value: &[u8], expires_at: UnixTime) -> StoreResult<()> {
         self.db()?
-            .execute(
+            .run(
                 "INSERT INTO ephemeral (key, value, expires_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
                 params![key, value, expires_at],
@@ -545,7 +572,7 @@ impl EphemeralStore for Embedded {
 
     async fn get(&self, key: &str, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
         self.db()?
-            .query_row(
+            .one(
                 "SELECT value FROM ephemeral WHERE key = ?1 AND expires_at > ?2",
                 params![key, now],
                 |r| r.get(0),
@@ -557,7 +584,7 @@ impl EphemeralStore for Embedded {
     async fn take(&self, key: &str, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
         // DELETE … RETURNING is a single statement: two concurrent takes cannot both win.
         self.db()?
-            .query_row(
+            .one(
                 "DELETE FROM ephemeral WHERE key = ?1 AND expires_at > ?2 RETURNING value",
                 params![key, now],
                 |r| r.get(0),
@@ -568,7 +595,7 @@ impl EphemeralStore for Embedded {
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.db()?
-            .execute("DELETE FROM ephemeral WHERE key = ?1", [key])
+            .run("DELETE FROM ephemeral WHERE key = ?1", [key])
             .map_err(map_err)?;
         Ok(())
     }
@@ -589,7 +616,7 @@ impl EphemeralStore for Embedded {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let n = self
             .db()?
-            .execute("DELETE FROM ephemeral WHERE expires_at <= ?1", [now])
+            .run("DELETE FROM ephemeral WHERE expires_at <= ?1", [now])
             .map_err(map_err)?;
         Ok(n as u64)
     }
@@ -597,15 +624,18 @@ impl EphemeralStore for Embedded {
 
 #[async_trait]
 impl DecisionLog for Embedded {
-    async fn record_decision(&self, e: &DecisionEntry) -> StoreResult<()> {
-        self.db()?
-            .execute(
+    async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()> {
+        let mut db = self.db()?;
+        let tx = db.transaction().map_err(map_err)?;
+        for e in entries {
+            tx.run(
                 "INSERT OR REPLACE INTO policy_decisions (jti, at, client_id, sub, resource, grant_type, outcome, runs) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![e.jti, e.at, e.client_id, e.sub, e.resource, e.grant_type, e.outcome, e.runs.to_string()],
             )
             .map_err(map_err)?;
-        Ok(())
+        }
+        tx.commit().map_err(map_err)
     }
 
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>> {
@@ -638,8 +668,6 @@ impl DecisionLog for Embedded {
 #[async_trait]
 impl Health for Embedded {
     async fn ping(&self) -> StoreResult<()> {
-        self.db()?
-            .query_row("SELECT 1", [], |_| Ok(()))
-            .map_err(map_err)
+        self.db()?.one("SELECT 1", [], |_| Ok(())).map_err(map_err)
     }
 }

@@ -138,7 +138,8 @@ pub trait EphemeralStore: Send + Sync {
 /// The policy decision log.
 #[async_trait]
 pub trait DecisionLog: Send + Sync {
-    async fn record_decision(&self, entry: &DecisionEntry) -> StoreResult<()>;
+    /// Writes a batch in one transaction (the log is written off the request path).
+    async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()>;
     /// The most recent entries, newest first.
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>>;
 }

@@ -122,7 +122,22 @@ pub fn set_metadata(server: &TestServer, email: &str, metadata: Value) {
 }
 
 /// `lanyard policy log`, oldest first.
+/// The decision log once the server's writer has caught up: entries are written off the
+/// request path a few milliseconds after each mint, so read until two reads agree.
 pub fn decision_log(server: &TestServer) -> Vec<Value> {
+    let mut last = read_decision_log(server);
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = read_decision_log(server);
+        if now.len() == last.len() {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+fn read_decision_log(server: &TestServer) -> Vec<Value> {
     let out = server.cli(&["policy", "log", "--limit", "10000"]);
     assert!(
         out.status.success(),
