@@ -258,9 +258,8 @@ pub async fn policy_eval(
     client_id: &str,
     resource: &str,
 ) -> anyhow::Result<()> {
-    use crate::policy::evaluate::{consent_phase, token_phase};
+    use crate::policy::evaluate::evaluate;
     use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
-    use crate::policy::{ConsentVerdict, TokenVerdict};
     let app = App::build(config).await?;
     let Some(registry) = app.policies.clone() else {
         bail!("no policies are bound in lanyard.toml");
@@ -297,49 +296,13 @@ pub async fn policy_eval(
         config: json!({}),
         now: app.now(),
     };
-    let consent = match consent_phase(&registry, &base) {
-        ConsentVerdict::Allow {
-            drop_scopes,
-            notices,
-            runs,
-        } => {
-            json!({"decision": "allow", "drop_scopes": drop_scopes, "notices": notices, "runs": runs})
-        }
-        ConsentVerdict::Deny { reason, runs } => {
-            json!({"decision": "deny", "reason": reason, "runs": runs})
-        }
-        ConsentVerdict::Failed {
-            policy,
-            failure,
-            runs,
-        } => {
-            json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs})
-        }
-    };
+    let consent = evaluate(&registry, &base).to_json();
     let token_input = PolicyInput {
         phase: Phase::Token,
         grant_type: Some("authorization_code".into()),
         ..base
     };
-    let token = match token_phase(&registry, &token_input) {
-        TokenVerdict::Allow {
-            claims,
-            drop_scopes,
-            runs,
-        } => {
-            json!({"decision": "allow", "claims": claims, "drop_scopes": drop_scopes, "runs": runs})
-        }
-        TokenVerdict::Deny { reason, runs } => {
-            json!({"decision": "deny", "reason": reason, "runs": runs})
-        }
-        TokenVerdict::Failed {
-            policy,
-            failure,
-            runs,
-        } => {
-            json!({"decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs})
-        }
-    };
+    let token = evaluate(&registry, &token_input).to_json();
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?

@@ -42,17 +42,7 @@ async fn pkce_other_than_s256_is_refused_back_to_the_client() {
             .get(&authorize_url(&server, &params))
             .await;
         // RFC 9207: iss on error responses too; state echoed (RFC 6749 §4.1.2.1).
-        assert_redirect_back(
-            &page,
-            302,
-            REDIRECT,
-            &[
-                ("error", "invalid_request"),
-                ("error_description", description),
-                ("state", STATE),
-                ("iss", &server.base),
-            ],
-        );
+        assert_error_back(&page, &server, 302, "invalid_request", Some(description));
     }
 }
 
@@ -240,17 +230,7 @@ async fn resource_is_validated_and_defaults_to_the_configured_one() {
                 &with_param(base.clone(), "resource", Some(resource)),
             ))
             .await;
-        assert_redirect_back(
-            &page,
-            302,
-            REDIRECT,
-            &[
-                ("error", "invalid_target"),
-                ("error_description", description),
-                ("state", STATE),
-                ("iss", &server.base),
-            ],
-        );
+        assert_error_back(&page, &server, 302, "invalid_target", Some(description));
     }
 
     // No resource, no scope (the conformance suite sends neither): the default resource
@@ -305,16 +285,12 @@ async fn malformed_scope_is_invalid_scope() {
     let page = Browser::default()
         .get(&authorize_url(&server, &params))
         .await;
-    assert_redirect_back(
+    assert_error_back(
         &page,
+        &server,
         302,
-        REDIRECT,
-        &[
-            ("error", "invalid_scope"),
-            ("error_description", "malformed scope"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
+        "invalid_scope",
+        Some("malformed scope"),
     );
 }
 
@@ -329,19 +305,12 @@ async fn repeated_parameters_are_invalid_request() {
     let page = Browser::default()
         .get(&authorize_url(&server, &params))
         .await;
-    assert_redirect_back(
+    assert_error_back(
         &page,
+        &server,
         302,
-        REDIRECT,
-        &[
-            ("error", "invalid_request"),
-            (
-                "error_description",
-                "parameter scope was sent more than once",
-            ),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
+        "invalid_request",
+        Some("parameter scope was sent more than once"),
     );
 }
 
@@ -380,17 +349,7 @@ async fn other_malformed_parameters_are_invalid_request() {
         let page = Browser::default()
             .get(&authorize_url(&server, &params))
             .await;
-        assert_redirect_back(
-            &page,
-            302,
-            REDIRECT,
-            &[
-                ("error", "invalid_request"),
-                ("error_description", description),
-                ("state", STATE),
-                ("iss", &server.base),
-            ],
-        );
+        assert_error_back(&page, &server, 302, "invalid_request", Some(description));
     }
 }
 
@@ -407,19 +366,12 @@ async fn post_to_the_authorization_endpoint_answers_with_303() {
     let page = Browser::default()
         .post(&server.url("/oauth/authorize"), &params)
         .await;
-    assert_redirect_back(
+    assert_error_back(
         &page,
+        &server,
         303,
-        REDIRECT,
-        &[
-            ("error", "unsupported_response_type"),
-            (
-                "error_description",
-                "response_type token is not supported; use code",
-            ),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
+        "unsupported_response_type",
+        Some("response_type token is not supported; use code"),
     );
     let page = Browser::default()
         .post(
@@ -449,16 +401,12 @@ async fn response_types_other_than_code_are_refused() {
             ))
             .await;
         let description = format!("response_type {rt} is not supported; use code");
-        assert_redirect_back(
+        assert_error_back(
             &page,
+            &server,
             302,
-            REDIRECT,
-            &[
-                ("error", "unsupported_response_type"),
-                ("error_description", &description),
-                ("state", STATE),
-                ("iss", &server.base),
-            ],
+            "unsupported_response_type",
+            Some(&description),
         );
     }
     let page = Browser::default()
@@ -467,16 +415,12 @@ async fn response_types_other_than_code_are_refused() {
             &with_param(base, "response_type", None),
         ))
         .await;
-    assert_redirect_back(
+    assert_error_back(
         &page,
+        &server,
         302,
-        REDIRECT,
-        &[
-            ("error", "invalid_request"),
-            ("error_description", "response_type is required"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
+        "invalid_request",
+        Some("response_type is required"),
     );
 }
 

@@ -1,8 +1,6 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): Basic, post, none, and
 //! `401 invalid_client` for clients we do not know (checklist §6.9).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::fixtures::*;
@@ -22,10 +20,6 @@ async fn code_for(server: &TestServer, client_id: &str, browser: &mut Browser) -
     };
     let callback = server.consent_flow(browser, &auth, EMAIL).await;
     (query(&callback)["code"].clone(), verifier)
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
 
 #[tokio::test]
@@ -52,14 +46,7 @@ async fn confidential_client_authenticates_with_basic_and_with_post() {
         ("redirect_uri", REDIRECT),
         ("client_id", id),
     ];
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic(id, secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/oauth/token", &form, Some((id, secret))).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(jwt_claims(str_of(&body, "access_token"))["client_id"], id);
@@ -86,14 +73,7 @@ async fn confidential_client_authenticates_with_basic_and_with_post() {
         ("code_verifier", &verifier),
         ("redirect_uri", REDIRECT),
     ];
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic(id, "wrong"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/oauth/token", &form, Some((id, "wrong"))).await;
     let h = assert_json(
         r,
         401,
@@ -103,35 +83,24 @@ async fn confidential_client_authenticates_with_basic_and_with_post() {
     assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
     assert_no_store(&h);
     // The code was not spent by a request that did not authenticate.
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic(id, secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/oauth/token", &form, Some((id, secret))).await;
     assert_eq!(r.status(), 200);
 
     // No secret at all from a confidential client.
     let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let (status, body, headers) = server
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-            ("client_id", id),
-        ])
-        .await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (
-            401,
-            json!({"error": "invalid_client", "error_description": "client secret is required"})
-        )
+    assert_oauth_error(
+        server
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", REDIRECT),
+                ("client_id", id),
+            ])
+            .await,
+        401,
+        json!({"error": "invalid_client", "error_description": "client secret is required"}),
     );
-    assert_no_store(&headers);
 }
 
 #[tokio::test]
@@ -159,14 +128,7 @@ async fn operator_registered_confidential_client_uses_basic() {
         ("code_verifier", &verifier),
         ("redirect_uri", REDIRECT),
     ];
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic(id, secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/oauth/token", &form, Some((id, secret))).await;
     assert_eq!(r.status(), 200);
     assert_no_store(r.headers());
 }
@@ -178,17 +140,19 @@ async fn unknown_or_removed_client_at_token_is_401_invalid_client() {
     let (verifier, _) = pkce();
     let unknown = json!({"error": "invalid_client", "error_description": "unknown client"});
     // Claude and the TS SDK register again on exactly this (checklist §6.9).
-    let (status, body, headers) = server
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", "abc"),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "no-such-client"),
-        ])
-        .await;
-    assert_eq!((status.as_u16(), body), (401, unknown.clone()));
-    assert_no_store(&headers);
+    let headers = assert_oauth_error(
+        server
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", "abc"),
+                ("code_verifier", &verifier),
+                ("redirect_uri", REDIRECT),
+                ("client_id", "no-such-client"),
+            ])
+            .await,
+        401,
+        unknown.clone(),
+    );
     assert!(
         headers.get("www-authenticate").is_none(),
         "no Basic attempted, no Basic challenge"
@@ -199,14 +163,13 @@ async fn unknown_or_removed_client_at_token_is_401_invalid_client() {
         ("code", "abc"),
         ("code_verifier", &verifier),
     ];
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic("no-such-client", "s"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &server,
+        "/oauth/token",
+        &form,
+        Some(("no-such-client", "s")),
+    )
+    .await;
     let h = assert_json(r, 401, unknown.clone()).await;
     assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
 
@@ -263,14 +226,7 @@ async fn client_authentication_is_required_and_unambiguous() {
     // Basic for one client with another in the body.
     let mut form = base.to_vec();
     form.push(("client_id", "someone-else"));
-    let r = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", basic(id, "x"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&server, "/oauth/token", &form, Some((id, "x"))).await;
     assert_json(r, 400, json!({"error": "invalid_request", "error_description": "client_id in body differs from Basic credentials"})).await;
 
     // Basic that is not base64 of id:secret.

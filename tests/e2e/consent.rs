@@ -13,16 +13,7 @@ async fn prompt_none_without_a_session_is_login_required() {
         .get(&authorize_url(&server, &params))
         .await;
     // OIDC Core §3.1.2.6.
-    assert_redirect_back(
-        &page,
-        302,
-        REDIRECT,
-        &[
-            ("error", "login_required"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
-    );
+    assert_error_back(&page, &server, 302, "login_required", None);
 }
 
 #[tokio::test]
@@ -39,16 +30,7 @@ async fn prompt_none_for_a_client_never_allowed_is_consent_required() {
         Some("none"),
     );
     let page = browser.get(&authorize_url(&server, &params)).await;
-    assert_redirect_back(
-        &page,
-        302,
-        REDIRECT,
-        &[
-            ("error", "consent_required"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
-    );
+    assert_error_back(&page, &server, 302, "consent_required", None);
     // And with the client it was given to, prompt=none is answered silently.
     let params = with_param(
         authorize_params(&c.client_id, &challenge),
@@ -120,31 +102,19 @@ async fn a_new_client_always_asks_for_consent_even_with_a_session() {
 
 #[tokio::test]
 async fn deny_sends_access_denied_back_with_iss() {
-    let (server, id) = server_with_client().await;
-    let (_, challenge) = pkce();
-    let mut browser = Browser::default();
-    let (consent, page) = to_consent(
-        &server,
-        &mut browser,
-        &authorize_url(&server, &authorize_params(&id, &challenge)),
-    )
-    .await;
+    let (server, mut browser, consent, page) = signed_in_at_consent().await;
     assert_unframeable(&page.headers);
     let csrf = hidden(&page.body, "csrf_token").unwrap();
     let page = browser
         .post(&consent, &[("decision", "deny"), ("csrf_token", &csrf)])
         .await;
     // RFC 9700 §4.12: 303 after a POST, never 307.
-    assert_redirect_back(
+    assert_error_back(
         &page,
+        &server,
         303,
-        REDIRECT,
-        &[
-            ("error", "access_denied"),
-            ("error_description", "the user denied the request"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
+        "access_denied",
+        Some("the user denied the request"),
     );
     // The request is answered: it cannot be replayed for a code.
     let page = browser
@@ -155,15 +125,7 @@ async fn deny_sends_access_denied_back_with_iss() {
 
 #[tokio::test]
 async fn consent_without_the_csrf_token_is_refused() {
-    let (server, id) = server_with_client().await;
-    let (_, challenge) = pkce();
-    let mut browser = Browser::default();
-    let (consent, _) = to_consent(
-        &server,
-        &mut browser,
-        &authorize_url(&server, &authorize_params(&id, &challenge)),
-    )
-    .await;
+    let (_server, mut browser, consent, _) = signed_in_at_consent().await;
     for form in [
         vec![("decision", "allow")],
         vec![("decision", "allow"), ("csrf_token", "forged")],
@@ -358,14 +320,5 @@ async fn signing_out_ends_the_session() {
         Some("none"),
     );
     let page = browser.get(&authorize_url(&server, &params)).await;
-    assert_redirect_back(
-        &page,
-        302,
-        REDIRECT,
-        &[
-            ("error", "login_required"),
-            ("state", STATE),
-            ("iss", &server.base),
-        ],
-    );
+    assert_error_back(&page, &server, 302, "login_required", None);
 }

@@ -49,6 +49,23 @@ pub fn assert_redirect_back(page: &Page, status: u16, redirect: &str, expected: 
     assert_eq!(query(loc), want, "{loc}");
 }
 
+/// An authorization error sent back to the client at [`REDIRECT`] with our `state` and `iss`
+/// (RFC 6749 §4.1.2.1, RFC 9207), and nothing else in the query.
+pub fn assert_error_back(
+    page: &Page,
+    server: &TestServer,
+    status: u16,
+    error: &str,
+    description: Option<&str>,
+) {
+    let mut expected = vec![("error", error)];
+    if let Some(d) = description {
+        expected.push(("error_description", d));
+    }
+    expected.extend([("state", STATE), ("iss", server.base.as_str())]);
+    assert_redirect_back(page, status, REDIRECT, &expected);
+}
+
 /// The error page shown instead of a redirect when the client or its redirect URI cannot be
 /// trusted (RFC 6749 §4.1.2.1): 400, HTML, no `Location`, not frameable.
 pub fn assert_error_page(page: &Page, needle: &str) {
@@ -103,6 +120,40 @@ pub async fn assert_json(r: reqwest::Response, status: u16, body: Value) -> Head
     let got: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
     assert_eq!(got, body);
     headers
+}
+
+/// An OAuth error answer from a `server.token`-style call: exactly this status and JSON body
+/// (RFC 6749 §5.2), and not cached (§5.1); returns the headers.
+pub fn assert_oauth_error(
+    got: (StatusCode, Value, HeaderMap),
+    status: u16,
+    body: Value,
+) -> HeaderMap {
+    let (got_status, got_body, headers) = got;
+    assert_eq!((got_status.as_u16(), got_body), (status, body));
+    assert_no_store(&headers);
+    headers
+}
+
+/// POSTs a form to `path`, with HTTP Basic client credentials when given (RFC 6749 §2.3.1).
+pub async fn post_form(
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut r = server.http.post(server.url(path)).form(form);
+    if let Some((id, secret)) = basic {
+        r = r.header("authorization", basic_auth(id, secret));
+    }
+    r.send().await.unwrap()
+}
+
+/// An `Authorization: Basic` value for these client credentials.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    format!("Basic {encoded}")
 }
 
 /// What a client holds right after the redirect back: a code, and what it needs to redeem it.
@@ -256,6 +307,17 @@ pub async fn server_with_client() -> (TestServer, String) {
     let client = server.register_client(REDIRECT).await;
     let id = str_of(&client, "client_id").to_string();
     (server, id)
+}
+
+/// A registered client with a signed-in browser on its consent page: the server, the
+/// browser, the consent URL and the page.
+pub async fn signed_in_at_consent() -> (TestServer, Browser, String, Page) {
+    let (server, id) = server_with_client().await;
+    let (_, challenge) = pkce();
+    let mut browser = Browser::default();
+    let url = authorize_url(&server, &authorize_params(&id, &challenge));
+    let (consent, page) = to_consent(&server, &mut browser, &url).await;
+    (server, browser, consent, page)
 }
 
 /// The parameters of a good request from `client_id`.

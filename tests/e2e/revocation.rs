@@ -1,26 +1,13 @@
 //! Token revocation (RFC 7009), introspection (RFC 7662) and OIDC userinfo (Core §5.3).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::fixtures::*;
 use crate::support::*;
 
-async fn post_form(
-    server: &TestServer,
-    path: &str,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> reqwest::Response {
-    let mut r = server.http.post(server.url(path)).form(form);
-    if let Some((id, secret)) = basic {
-        r = r.header(
-            "authorization",
-            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
-        );
-    }
-    r.send().await.unwrap()
+/// A revocation request with no client authentication (public clients, RFC 7009 §2.1).
+async fn revoke(server: &TestServer, form: &[(&str, &str)]) -> reqwest::Response {
+    post_form(server, "/oauth/revoke", form, None).await
 }
 
 /// RFC 7009 §2.2: 200 with nothing to say, whether or not the token was found.
@@ -49,7 +36,7 @@ async fn revoking_an_unknown_token_is_200() {
         if let Some(h) = hint {
             form.push(("token_type_hint", h));
         }
-        assert_revoked_ok(post_form(&server, "/oauth/revoke", &form, None).await).await;
+        assert_revoked_ok(revoke(&server, &form).await).await;
     }
 }
 
@@ -59,15 +46,13 @@ async fn revoking_a_refresh_token_revokes_its_family() {
     server.add_user(EMAIL);
     let c = server.connect(EMAIL, None).await;
     assert_eq!(mcp_status(&server, c.access_token()).await, 200);
-    let r = post_form(
+    let r = revoke(
         &server,
-        "/oauth/revoke",
         &[
             ("token", c.refresh_token()),
             ("token_type_hint", "refresh_token"),
             ("client_id", &c.client_id),
         ],
-        None,
     )
     .await;
     assert_revoked_ok(r).await;
@@ -82,11 +67,9 @@ async fn revoking_a_refresh_token_revokes_its_family() {
     // RFC 7009 §2.1: revoking a refresh token should revoke its access tokens too.
     assert_eq!(mcp_status(&server, c.access_token()).await, 401);
     // Revoking again is as quiet as the first time.
-    let r = post_form(
+    let r = revoke(
         &server,
-        "/oauth/revoke",
         &[("token", c.refresh_token()), ("client_id", &c.client_id)],
-        None,
     )
     .await;
     assert_revoked_ok(r).await;
@@ -97,15 +80,13 @@ async fn a_revoked_access_token_is_refused_by_the_resource() {
     let server = TestServer::spawn().await;
     server.add_user(EMAIL);
     let c = server.connect(EMAIL, None).await;
-    let r = post_form(
+    let r = revoke(
         &server,
-        "/oauth/revoke",
         &[
             ("token", c.access_token()),
             ("token_type_hint", "access_token"),
             ("client_id", &c.client_id),
         ],
-        None,
     )
     .await;
     assert_revoked_ok(r).await;
@@ -129,15 +110,13 @@ async fn a_revoked_access_token_is_refused_by_the_resource() {
     let at = str_of(&next, "access_token");
     assert_eq!(mcp_status(&server, at).await, 200);
     // The hint is only a hint (RFC 7009 §2.1): no hint, or the wrong one, still finds it.
-    let r = post_form(
+    let r = revoke(
         &server,
-        "/oauth/revoke",
         &[
             ("token", at),
             ("token_type_hint", "refresh_token"),
             ("client_id", &c.client_id),
         ],
-        None,
     )
     .await;
     assert_revoked_ok(r).await;
@@ -153,13 +132,7 @@ async fn a_client_cannot_revoke_another_clients_tokens() {
     let other_id = str_of(&other, "client_id");
     // RFC 7009 §2.1: the server checks the token was issued to the requesting client.
     for token in [c.access_token(), c.refresh_token()] {
-        let r = post_form(
-            &server,
-            "/oauth/revoke",
-            &[("token", token), ("client_id", other_id)],
-            None,
-        )
-        .await;
+        let r = revoke(&server, &[("token", token), ("client_id", other_id)]).await;
         assert_revoked_ok(r).await;
     }
     assert_eq!(mcp_status(&server, c.access_token()).await, 200);
@@ -172,23 +145,17 @@ async fn revocation_requires_client_authentication_and_a_token() {
     let server = TestServer::spawn().await;
     let client = server.register_client(REDIRECT).await;
     let id = str_of(&client, "client_id");
-    let r = post_form(&server, "/oauth/revoke", &[("token", "x")], None).await;
+    let r = revoke(&server, &[("token", "x")]).await;
     let h = assert_json(r, 401, json!({"error": "invalid_client", "error_description": "client authentication is required"})).await;
     assert_no_store(&h);
-    let r = post_form(
-        &server,
-        "/oauth/revoke",
-        &[("token", "x"), ("client_id", "nobody")],
-        None,
-    )
-    .await;
+    let r = revoke(&server, &[("token", "x"), ("client_id", "nobody")]).await;
     assert_json(
         r,
         401,
         json!({"error": "invalid_client", "error_description": "unknown client"}),
     )
     .await;
-    let r = post_form(&server, "/oauth/revoke", &[("client_id", id)], None).await;
+    let r = revoke(&server, &[("client_id", id)]).await;
     assert_json(
         r,
         400,
@@ -348,13 +315,7 @@ async fn introspection_reveals_nothing_to_others_or_about_dead_tokens() {
     .await;
     assert_json(r, 200, inactive.clone()).await;
     let at = str_of(&next, "access_token");
-    let r = post_form(
-        &server,
-        "/oauth/revoke",
-        &[("token", at), ("client_id", &c.client_id)],
-        None,
-    )
-    .await;
+    let r = revoke(&server, &[("token", at), ("client_id", &c.client_id)]).await;
     assert_eq!(r.status(), 200);
     let r = post_form(
         &server,
@@ -437,11 +398,9 @@ async fn userinfo_without_a_good_token_is_401_with_a_challenge() {
 
     let c = server.connect(EMAIL, Some("openid email")).await;
     let id_token = str_of(&c.tokens, "id_token").to_string();
-    let r = post_form(
+    let r = revoke(
         &server,
-        "/oauth/revoke",
         &[("token", c.access_token()), ("client_id", &c.client_id)],
-        None,
     )
     .await;
     assert_eq!(r.status(), 200);

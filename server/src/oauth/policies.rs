@@ -7,9 +7,9 @@ use super::client::ResolvedClient;
 use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
-use crate::policy::evaluate::{consent_phase, token_phase};
+use crate::policy::evaluate::evaluate;
 use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
-use crate::policy::{ConsentVerdict, PolicyRun, TokenVerdict};
+use crate::policy::{PolicyRun, Verdict};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 
 fn input(
@@ -78,22 +78,23 @@ pub async fn token_gate(
     );
     // Policy calls are CPU work bounded by their deadline: run them on the blocking pool so
     // that a spinning policy holds a blocking thread, never an async worker.
-    let verdict = tokio::task::spawn_blocking(move || token_phase(&registry, &input))
+    let verdict = tokio::task::spawn_blocking(move || evaluate(&registry, &input))
         .await
         .map_err(|e| OAuthError::server(format!("policy task failed: {e}")))?;
     match verdict {
-        TokenVerdict::Allow {
+        Verdict::Allow {
             claims,
             drop_scopes,
             runs,
+            ..
         } => Ok(TokenGate {
             claims,
             scopes: scopes.without(&drop_scopes),
             runs,
         }),
         // The grant is not honoured now; a later refresh may be (a renewed subscription).
-        TokenVerdict::Deny { reason, .. } => Err(OAuthError::invalid_grant(reason)),
-        TokenVerdict::Failed {
+        Verdict::Deny { reason, .. } => Err(OAuthError::invalid_grant(reason)),
+        Verdict::Failed {
             policy, failure, ..
         } => Err(OAuthError::server(format!(
             "policy {policy} failed: {failure}"
@@ -172,11 +173,11 @@ pub async fn consent_gate(
         &auth.resource,
         auth.scopes.clone(),
     );
-    let verdict = tokio::task::spawn_blocking(move || consent_phase(&registry, &input))
+    let verdict = tokio::task::spawn_blocking(move || evaluate(&registry, &input))
         .await
         .map_err(|e| ConsentBlocked::Failed(format!("policy task failed: {e}")))?;
     match verdict {
-        ConsentVerdict::Allow {
+        Verdict::Allow {
             drop_scopes,
             notices,
             ..
@@ -189,8 +190,8 @@ pub async fn consent_gate(
                 .collect(),
             notices,
         }),
-        ConsentVerdict::Deny { reason, .. } => Err(ConsentBlocked::Denied(reason)),
-        ConsentVerdict::Failed {
+        Verdict::Deny { reason, .. } => Err(ConsentBlocked::Denied(reason)),
+        Verdict::Failed {
             policy, failure, ..
         } => Err(ConsentBlocked::Failed(format!(
             "policy {policy} failed: {failure}"

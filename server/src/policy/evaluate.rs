@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::engine::{CompiledPolicy, PolicyEngine, PolicyFailure, RawDecision};
-use super::input::{Decision, Phase, PolicyInput};
+use super::input::{Decision, PolicyInput};
 use super::registry::PolicyRegistry;
 
 /// Claims a policy may never set: they carry the token's own meaning.
@@ -38,30 +38,12 @@ pub struct PolicyRun {
     pub detail: Option<String>,
 }
 
-/// The verdict of a chain at the token phase.
+/// What a chain of policies decided for one phase. At consent `claims` is empty; at the
+/// token phase `notices` is.
 #[derive(Debug)]
-pub enum TokenVerdict {
+pub enum Verdict {
     Allow {
         claims: Map<String, Value>,
-        drop_scopes: Vec<String>,
-        runs: Vec<PolicyRun>,
-    },
-    Deny {
-        reason: String,
-        runs: Vec<PolicyRun>,
-    },
-    /// A fail-closed policy failed: no tokens.
-    Failed {
-        policy: String,
-        failure: PolicyFailure,
-        runs: Vec<PolicyRun>,
-    },
-}
-
-/// The verdict of a chain at the consent phase.
-#[derive(Debug)]
-pub enum ConsentVerdict {
-    Allow {
         drop_scopes: Vec<String>,
         notices: Vec<String>,
         runs: Vec<PolicyRun>,
@@ -70,11 +52,38 @@ pub enum ConsentVerdict {
         reason: String,
         runs: Vec<PolicyRun>,
     },
+    /// A fail-closed policy failed: nothing may be granted.
     Failed {
         policy: String,
         failure: PolicyFailure,
         runs: Vec<PolicyRun>,
     },
+}
+
+impl Verdict {
+    /// The verdict as `lanyard policy eval` prints it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Verdict::Allow {
+                claims,
+                drop_scopes,
+                notices,
+                runs,
+            } => serde_json::json!({
+                "decision": "allow", "claims": claims, "drop_scopes": drop_scopes, "notices": notices, "runs": runs,
+            }),
+            Verdict::Deny { reason, runs } => {
+                serde_json::json!({"decision": "deny", "reason": reason, "runs": runs})
+            }
+            Verdict::Failed {
+                policy,
+                failure,
+                runs,
+            } => serde_json::json!({
+                "decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs,
+            }),
+        }
+    }
 }
 
 /// Calls one policy and checks its answer against the rules and the request.
@@ -124,7 +133,7 @@ fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFai
     }
 }
 
-/// Runs the chain of `registry` bound to `input.resource` for `input.phase`.
+/// Calls each policy bound to the resource, in order, threading the scopes through.
 fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
     let mut chain = Chain::default();
     let mut scopes = input.scopes.clone();
@@ -206,41 +215,21 @@ struct Chain {
     failed: Option<(String, PolicyFailure)>,
 }
 
-pub fn token_phase(registry: &PolicyRegistry, input: &PolicyInput) -> TokenVerdict {
-    debug_assert_eq!(input.phase, Phase::Token);
+/// Runs the chain bound to `input.resource` for `input.phase`.
+pub fn evaluate(registry: &PolicyRegistry, input: &PolicyInput) -> Verdict {
     let c = run_chain(registry, input);
     match (c.failed, c.deny) {
-        (Some((policy, failure)), _) => TokenVerdict::Failed {
+        (Some((policy, failure)), _) => Verdict::Failed {
             policy,
             failure,
             runs: c.runs,
         },
-        (None, Some(reason)) => TokenVerdict::Deny {
+        (None, Some(reason)) => Verdict::Deny {
             reason,
             runs: c.runs,
         },
-        (None, None) => TokenVerdict::Allow {
+        (None, None) => Verdict::Allow {
             claims: c.claims,
-            drop_scopes: c.drop_scopes,
-            runs: c.runs,
-        },
-    }
-}
-
-pub fn consent_phase(registry: &PolicyRegistry, input: &PolicyInput) -> ConsentVerdict {
-    debug_assert_eq!(input.phase, Phase::Consent);
-    let c = run_chain(registry, input);
-    match (c.failed, c.deny) {
-        (Some((policy, failure)), _) => ConsentVerdict::Failed {
-            policy,
-            failure,
-            runs: c.runs,
-        },
-        (None, Some(reason)) => ConsentVerdict::Deny {
-            reason,
-            runs: c.runs,
-        },
-        (None, None) => ConsentVerdict::Allow {
             drop_scopes: c.drop_scopes,
             notices: c.notices,
             runs: c.runs,
@@ -251,7 +240,7 @@ pub fn consent_phase(registry: &PolicyRegistry, input: &PolicyInput) -> ConsentV
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::input::{ClientInput, UserInput};
+    use crate::policy::input::{ClientInput, Phase, UserInput};
 
     fn input(scopes: &[&str]) -> PolicyInput {
         PolicyInput {

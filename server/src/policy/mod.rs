@@ -18,7 +18,7 @@ pub mod registry;
 pub mod watch;
 
 pub use engine::{PolicyEngine, PolicyFailure};
-pub use evaluate::{ConsentVerdict, PolicyRun, TokenVerdict};
+pub use evaluate::{PolicyRun, Verdict};
 pub use input::{Phase, PolicyInput};
 pub use registry::{Binding, PolicyRegistry};
 

@@ -55,16 +55,16 @@ async fn policy_eval_previews_both_phases_for_a_real_user() {
     assert_eq!(
         eval(&server, "grace@example.com", &client_id),
         json!({
-            "consent": {"decision": "allow", "drop_scopes": [], "notices": [], "runs": runs("allow")},
-            "token": {"decision": "allow", "drop_scopes": [], "runs": runs("allow"), "claims":
+            "consent": {"decision": "allow", "claims": {}, "drop_scopes": [], "notices": [], "runs": runs("allow")},
+            "token": {"decision": "allow", "notices": [], "drop_scopes": [], "runs": runs("allow"), "claims":
                 {"tier": "pro", "entitlements": PRO_ENTITLEMENTS, "org_id": "org_acme", "org_role": "admin"}},
         })
     );
     assert_eq!(
         eval(&server, "ada@example.com", &client_id),
         json!({
-            "consent": {"decision": "allow", "drop_scopes": ["write"], "notices": [FREE_NOTICE], "runs": runs("allow")},
-            "token": {"decision": "allow", "drop_scopes": ["write"], "runs": runs("allow"), "claims":
+            "consent": {"decision": "allow", "claims": {}, "drop_scopes": ["write"], "notices": [FREE_NOTICE], "runs": runs("allow")},
+            "token": {"decision": "allow", "notices": [], "drop_scopes": ["write"], "runs": runs("allow"), "claims":
                 {"tier": "free", "org_id": "org_example", "org_role": "member"}},
         })
     );
