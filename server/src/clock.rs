@@ -28,25 +28,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until told otherwise (tests).
-#[derive(Debug)]
-pub struct FixedClock(pub std::sync::atomic::AtomicI64);
-
-impl FixedClock {
-    pub fn at(t: UnixTime) -> Self {
-        Self(std::sync::atomic::AtomicI64::new(t))
-    }
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> UnixTime {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 /// Source of secrets: codes, refresh tokens, session ids, client ids.
 pub trait Random: Send + Sync + fmt::Debug {
     fn fill(&self, buf: &mut [u8]);

@@ -173,33 +173,6 @@ impl ResourceUri {
     }
 }
 
-/// A client identifier: ours (opaque) or a Client ID Metadata Document URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ClientId(String);
-
-impl ClientId {
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_control()) {
-            return Err(ParseError("malformed client_id"));
-        }
-        Ok(Self(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    /// CIMD client ids are https URLs (draft-ietf-oauth-client-id-metadata-document §3);
-    /// ours never start with `https://`.
-    pub fn is_metadata_url(&self) -> bool {
-        self.0.starts_with("https://") || self.0.starts_with("http://")
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A redirect URI a client registered, or one sent in a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectUri {

@@ -6,6 +6,8 @@
 //! behind [`EphemeralStore`], a key-value store with expiry and atomic take, which
 //! [`Ephemeral`] wraps in typed, domain-named operations.
 
+#[cfg(test)]
+mod conformance;
 pub mod embedded;
 mod migrate;
 pub mod records;

@@ -1,0 +1,249 @@
+//! The storage conformance suite (style.md §7): the same stories, told to every backend.
+//! Times are passed in, so expiry and grace windows are exact, not slept through.
+
+use serde_json::json;
+
+use super::*;
+use crate::secret::SecretHash;
+
+fn grant(id: &str, client: &str, sub: &str) -> Grant {
+    Grant {
+        id: id.into(),
+        client_id: client.into(),
+        sub: sub.into(),
+        resource: "https://r.example/mcp".into(),
+        scopes: vec!["read".into()],
+        auth_time: 100,
+        created_at: 100,
+        expires_at: 10_000,
+        revoked_at: None,
+    }
+}
+
+async fn user(stores: &Stores, sub: &str, email: &str) {
+    let u = User {
+        sub: sub.into(),
+        email: email.into(),
+        password_hash: "x".into(),
+        metadata: json!({}),
+        email_verified: false,
+        created_at: 1,
+    };
+    stores.users.create_user(&u).await.unwrap();
+}
+
+/// Users: emails are unique; metadata round-trips.
+pub async fn users(stores: &Stores) {
+    user(stores, "u1", "ada@example.com").await;
+    let dup = User {
+        sub: "u2".into(),
+        ..stores.users.user_by_sub("u1").await.unwrap().unwrap()
+    };
+    assert!(matches!(
+        stores.users.create_user(&dup).await,
+        Err(StoreError::Conflict)
+    ));
+    stores
+        .users
+        .set_metadata("u1", &json!({"tier": "pro"}))
+        .await
+        .unwrap();
+    let u = stores
+        .users
+        .user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.metadata, json!({"tier": "pro"}));
+    assert!(matches!(
+        stores.users.set_metadata("nobody", &json!({})).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Refresh rotation: current rotates, a race within the grace window gets a sibling, a
+/// replay after it revokes the family, and a revoked family refuses every member.
+pub async fn refresh_rotation(stores: &Stores) {
+    user(stores, "r1", "r1@example.com").await;
+    let g = grant("g1", "c1", "r1");
+    let (t1, t2, t3, t4) = (
+        SecretHash::of("t1"),
+        SecretHash::of("t2"),
+        SecretHash::of("t3"),
+        SecretHash::of("t4"),
+    );
+    stores.grants.create_grant(&g, Some(&t1)).await.unwrap();
+    assert!(matches!(
+        stores
+            .grants
+            .rotate_refresh(&t1, &t2, 200, 10)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert!(matches!(
+        stores
+            .grants
+            .rotate_refresh(&t1, &t3, 205, 10)
+            .await
+            .unwrap(),
+        Rotation::Raced(_)
+    ));
+    // Both successors of the race are good.
+    assert!(
+        stores
+            .grants
+            .grant_by_refresh(&t2, 206, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        stores
+            .grants
+            .grant_by_refresh(&t3, 206, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        stores
+            .grants
+            .rotate_refresh(&t1, &t4, 211, 10)
+            .await
+            .unwrap(),
+        Rotation::Reused(_)
+    ));
+    assert!(matches!(
+        stores
+            .grants
+            .rotate_refresh(&t2, &t4, 212, 10)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    ));
+    assert!(
+        stores
+            .grants
+            .grant_by_refresh(&t3, 212, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        stores
+            .grants
+            .rotate_refresh(&SecretHash::of("never"), &t4, 212, 10)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    ));
+}
+
+/// Codes are taken once; expired ones are gone; revocations are seen until they lapse.
+pub async fn ephemeral(stores: &Stores) {
+    let e = &stores.ephemeral;
+    let code = SecretHash::of("code");
+    let pending = PendingGrant {
+        client_id: "c".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: "x".into(),
+        resource: "https://r.example/mcp".into(),
+        scopes: vec![],
+        sub: "s".into(),
+        auth_time: 1,
+        nonce: None,
+        expires_at: 160,
+    };
+    e.put_code(&code, &pending).await.unwrap();
+    assert!(e.take_code(&code, 170).await.unwrap().is_none(), "expired");
+    e.put_code(&code, &pending).await.unwrap();
+    assert!(e.take_code(&code, 150).await.unwrap().is_some());
+    assert!(
+        e.take_code(&code, 150).await.unwrap().is_none(),
+        "a code works once"
+    );
+    e.mark_code_used(&code, "g9", 500).await.unwrap();
+    assert_eq!(
+        e.code_used_by(&code, 400).await.unwrap().as_deref(),
+        Some("g9")
+    );
+
+    e.revoke_access(&RevocationKey::Grant("g9".into()), 300)
+        .await
+        .unwrap();
+    assert!(e.is_access_revoked("g9.abc", "g9", 299).await.unwrap());
+    assert!(!e.is_access_revoked("g9.abc", "g9", 300).await.unwrap());
+    assert!(!e.is_access_revoked("g8.abc", "g8", 10).await.unwrap());
+    assert!(e.0.purge_expired(1_000).await.unwrap() >= 1);
+}
+
+/// Consent widens to the union; removing a client takes its consents and grants along.
+pub async fn consents_and_clients(stores: &Stores) {
+    user(stores, "c1u", "c1u@example.com").await;
+    let g = &stores.grants;
+    g.record_consent("c1u", "app", "https://r.example/mcp", &["read".into()], 1)
+        .await
+        .unwrap();
+    g.record_consent("c1u", "app", "https://r.example/mcp", &["write".into()], 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        g.consent("c1u", "app", "https://r.example/mcp")
+            .await
+            .unwrap(),
+        Some(vec!["read".into(), "write".into()])
+    );
+    let client = Client {
+        id: "app".into(),
+        secret_hash: None,
+        name: Some("App".into()),
+        redirect_uris: vec!["https://app.example/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        auth_method: "none".into(),
+        scope: None,
+        metadata: json!({}),
+        source: ClientSource::Dynamic,
+        created_at: 1,
+    };
+    stores.clients.create_client(&client).await.unwrap();
+    g.create_grant(&grant("ga", "app", "c1u"), Some(&SecretHash::of("ta")))
+        .await
+        .unwrap();
+    assert!(stores.clients.remove_client("app").await.unwrap());
+    assert!(
+        g.consent("c1u", "app", "https://r.example/mcp")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(g.grant("ga").await.unwrap().is_none());
+    assert!(!stores.clients.remove_client("app").await.unwrap());
+}
+
+#[cfg(test)]
+mod embedded {
+    use super::*;
+    use crate::store::embedded::Embedded;
+
+    fn stores() -> Stores {
+        Embedded::in_memory().unwrap().stores()
+    }
+
+    #[tokio::test]
+    async fn users() {
+        super::users(&stores()).await;
+    }
+    #[tokio::test]
+    async fn refresh_rotation() {
+        super::refresh_rotation(&stores()).await;
+    }
+    #[tokio::test]
+    async fn ephemeral() {
+        super::ephemeral(&stores()).await;
+    }
+    #[tokio::test]
+    async fn consents_and_clients() {
+        super::consents_and_clients(&stores()).await;
+    }
+}
