@@ -12,6 +12,7 @@ use crate::oauth::cimd::CimdResolver;
 use crate::oauth::metadata::Discovery;
 use crate::policy::PolicyRegistry;
 use crate::policy::decisions::DecisionWriter;
+use crate::portal::throttle::Throttle;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
 use crate::tokens::KeyRing;
@@ -28,6 +29,7 @@ pub struct App {
     /// Bound policies, if any.
     pub policies: Option<Arc<PolicyRegistry>>,
     pub decisions: DecisionWriter,
+    pub login_throttle: Throttle,
 }
 
 impl std::fmt::Debug for App {
@@ -70,6 +72,7 @@ impl App {
             cimd: CimdResolver::new(config.cimd.clone())?,
             metrics: Metrics::default(),
             decisions: DecisionWriter::spawn(stores.decisions.clone()),
+            login_throttle: Throttle::default(),
             policies,
             config,
             stores,

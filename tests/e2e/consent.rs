@@ -322,3 +322,56 @@ async fn signing_out_ends_the_session() {
     let page = browser.get(&authorize_url(&server, &params)).await;
     assert_error_back(&page, &server, 302, "login_required", None);
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let (server, id) = server_with_client().await;
+    let mut browser = Browser::default();
+    let login = start(&server, &mut browser, &id).await;
+    let page = browser.get(&login).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    for _ in 0..10 {
+        let page = browser
+            .post(
+                &login,
+                &[
+                    ("email", EMAIL),
+                    ("password", "wrong password"),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 401);
+    }
+    // The eleventh try is refused before the password is even checked, right or wrong.
+    let page = browser
+        .post(
+            &login,
+            &[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(
+        page.body.contains("Too many failed attempts"),
+        "{}",
+        page.body
+    );
+    assert!(page.location.is_none());
+    // Another account is not affected.
+    server.add_user("other@example.com");
+    let page = browser
+        .post(
+            &login,
+            &[
+                ("email", "other@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}

@@ -48,6 +48,8 @@ pub fn json_error(status: StatusCode, error: &str, description: &str) -> Resp {
 }
 
 /// An HTML page. Every page denies framing (RFC 9700 §4.16, clickjacking of consent).
+/// There is no `form-action`: browsers apply it to the redirect after a consent POST, and
+/// that redirect goes to the client, which may use any https host or a private scheme.
 pub fn html(status: StatusCode, body: String) -> Resp {
     let mut r = build(status, "text/html; charset=utf-8", Bytes::from(body));
     let h = r.headers_mut();
@@ -55,7 +57,7 @@ pub fn html(status: StatusCode, body: String) -> Resp {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; \
-             form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+             frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -149,6 +149,31 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     let request = request_id(req, Some(&browser));
     let email = fold_email(form.get("email").unwrap_or_default());
     let password = form.get("password").unwrap_or_default().to_string();
+    let refuse = |status: StatusCode, error: String| {
+        let (request, email, csrf_token) =
+            (request.clone(), email.clone(), browser.data.csrf.clone());
+        async move {
+            let client_name = client_name_for(app, request.as_deref()).await;
+            let page = Login {
+                app_name: BRAND,
+                csrf_token,
+                client_name,
+                request,
+                email,
+                error: Some(error),
+            };
+            render(status, &page)
+        }
+    };
+    // Checked before the password, so a locked account costs no argon2 run.
+    if let Some(left) = app.login_throttle.locked_for(&email, app.now()) {
+        let minutes = (left + 59) / 60;
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. Try again in {minutes} minute(s)."),
+        )
+        .await;
+    }
     let user = match app.stores.users.user_by_email(&email).await {
         Ok(u) => u,
         Err(_) => return unavailable_page(app),
@@ -157,16 +182,14 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         && password.len() <= 1024
         && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let Some(user) = user.filter(|_| ok) else {
-        let page = Login {
-            app_name: BRAND,
-            csrf_token: browser.data.csrf.clone(),
-            client_name: client_name_for(app, request.as_deref()).await,
-            request,
-            email,
-            error: Some("That email and password do not match an account.".into()),
-        };
-        return render(StatusCode::UNAUTHORIZED, &page);
+        app.login_throttle.failed(&email, app.now());
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "That email and password do not match an account.".into(),
+        )
+        .await;
     };
+    app.login_throttle.succeeded(&email);
     tracing::info!(sub = %user.sub, "signed in");
     signed_in(app, user.sub, request, Some(&browser)).await
 }

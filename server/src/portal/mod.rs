@@ -8,6 +8,7 @@ pub mod logout;
 pub mod pages;
 pub mod register;
 pub mod session;
+pub mod throttle;
 
 use http::{HeaderValue, StatusCode, header};
 
