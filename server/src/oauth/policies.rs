@@ -1,13 +1,16 @@
 //! Where the OAuth flows meet the policies: the consent phase before a code (and before the
 //! consent page), the token phase before every mint.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::client::ResolvedClient;
 use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
-use crate::policy::evaluate::evaluate;
+use crate::policy::PolicyRegistry;
+use crate::policy::evaluate::{evaluate, evaluate_inline};
 use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
 use crate::policy::{PolicyRun, Verdict};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
@@ -45,6 +48,20 @@ fn input(
     }
 }
 
+/// Runs the chain where it is cheapest: on this async worker under a 1–2 ms budget (the
+/// thread hop to the blocking pool costs more than a well-behaved policy), and only when a
+/// policy needs longer, again on the blocking pool with its full deadline, so a spinning
+/// policy holds a blocking thread and never stalls the workers for more than the budget.
+async fn run(
+    registry: Arc<PolicyRegistry>,
+    input: PolicyInput,
+) -> Result<Verdict, tokio::task::JoinError> {
+    if let Some(v) = evaluate_inline(&registry, &input) {
+        return Ok(v);
+    }
+    tokio::task::spawn_blocking(move || evaluate(&registry, &input)).await
+}
+
 /// What the token phase allows for this mint.
 #[derive(Debug, Default)]
 pub struct TokenGate {
@@ -76,9 +93,7 @@ pub async fn token_gate(
         &grant.resource,
         scopes.to_vec(),
     );
-    // Policy calls are CPU work bounded by their deadline: run them on the blocking pool so
-    // that a spinning policy holds a blocking thread, never an async worker.
-    let verdict = tokio::task::spawn_blocking(move || evaluate(&registry, &input))
+    let verdict = run(registry, input)
         .await
         .map_err(|e| OAuthError::server(format!("policy task failed: {e}")))?;
     match verdict {
@@ -173,7 +188,7 @@ pub async fn consent_gate(
         &auth.resource,
         auth.scopes.clone(),
     );
-    let verdict = tokio::task::spawn_blocking(move || evaluate(&registry, &input))
+    let verdict = run(registry, input)
         .await
         .map_err(|e| ConsentBlocked::Failed(format!("policy task failed: {e}")))?;
     match verdict {

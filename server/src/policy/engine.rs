@@ -39,6 +39,19 @@ const MAX_LOG_LINE: usize = 1024;
 /// Instances alive at once: calls last microseconds, so this is far above need.
 const POOL_INSTANCES: u32 = 256;
 
+/// How long a call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The configured deadline.
+    Full,
+    /// A couple of ticks: enough for any well-behaved policy (they answer in microseconds),
+    /// short enough to run on an async worker without stalling the server.
+    Inline,
+}
+
+/// Ticks of the inline budget (1–2 ms).
+const INLINE_TICKS: u64 = 2;
+
 /// Per-call bounds.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -147,6 +160,9 @@ pub struct PolicyEngine {
     engine: Engine,
     limits: Limits,
     ticks: u64,
+    /// Calls in flight; the epoch ticker sleeps while there are none, so an idle server
+    /// does not wake a thousand times a second.
+    busy: Arc<Busy>,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -185,6 +201,8 @@ impl PolicyEngine {
         }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let weak = engine.weak();
+        let busy = Arc::new(Busy::default());
+        let ticker_busy = busy.clone();
         std::thread::Builder::new()
             .name("policy-epoch".into())
             .spawn(move || {
@@ -192,6 +210,7 @@ impl PolicyEngine {
                     engine.increment_epoch();
                     drop(engine);
                     std::thread::sleep(TICK);
+                    ticker_busy.wait_for_work();
                 }
             })?;
         // Epoch deadlines count wall-clock ticks; one extra tick absorbs the partial
@@ -201,6 +220,7 @@ impl PolicyEngine {
             engine,
             limits,
             ticks,
+            busy,
         }))
     }
 
@@ -240,11 +260,12 @@ impl PolicyEngine {
         })
     }
 
-    /// Runs one phase of one policy.
+    /// Runs one phase of one policy under `budget`.
     pub fn call(
         &self,
         policy: &CompiledPolicy,
         input: &PolicyInput,
+        budget: Budget,
     ) -> Result<RawDecision, PolicyFailure> {
         let request = to_wit(input);
         let limits = StoreLimitsBuilder::new()
@@ -257,9 +278,13 @@ impl PolicyEngine {
             digest: policy.digest.clone(),
             logged: 0,
         };
+        let _running = self.busy.enter();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(self.ticks);
+        store.set_epoch_deadline(match budget {
+            Budget::Full => self.ticks,
+            Budget::Inline => INLINE_TICKS,
+        });
         store.epoch_deadline_trap();
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
         let raw = match input.phase {
@@ -276,6 +301,44 @@ impl PolicyEngine {
         };
         check_size(&raw, self.limits.output_bytes)?;
         Ok(raw)
+    }
+}
+
+/// Counts calls in flight and lets the ticker sleep while there are none. A deadline is
+/// counted from the epoch at the call's start, and the ticker resumes before the call runs,
+/// so pausing never lets a call run past its deadline.
+#[derive(Default)]
+struct Busy {
+    calls: std::sync::Mutex<u32>,
+    work: std::sync::Condvar,
+}
+
+struct Running<'a>(&'a Busy);
+
+impl Busy {
+    fn enter(&self) -> Running<'_> {
+        if let Ok(mut n) = self.calls.lock() {
+            *n += 1;
+            self.work.notify_one();
+        }
+        Running(self)
+    }
+
+    /// Blocks while no call is in flight (waking now and then to notice shutdown).
+    fn wait_for_work(&self) {
+        if let Ok(n) = self.calls.lock() {
+            let _ = self
+                .work
+                .wait_timeout_while(n, Duration::from_secs(1), |n| *n == 0);
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.0.calls.lock() {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::engine::{CompiledPolicy, PolicyEngine, PolicyFailure, RawDecision};
+use super::engine::{Budget, CompiledPolicy, PolicyEngine, PolicyFailure, RawDecision};
 use super::input::{Decision, PolicyInput};
 use super::registry::PolicyRegistry;
 
@@ -86,13 +86,23 @@ impl Verdict {
     }
 }
 
-/// Calls one policy and checks its answer against the rules and the request.
+/// Calls one policy (with its full deadline) and checks its answer against the rules and
+/// the request.
 pub fn decide(
     engine: &PolicyEngine,
     policy: &CompiledPolicy,
     input: &PolicyInput,
 ) -> Result<Decision, PolicyFailure> {
-    let raw = engine.call(policy, input)?;
+    decide_within(engine, policy, input, Budget::Full)
+}
+
+fn decide_within(
+    engine: &PolicyEngine,
+    policy: &CompiledPolicy,
+    input: &PolicyInput,
+    budget: Budget,
+) -> Result<Decision, PolicyFailure> {
+    let raw = engine.call(policy, input, budget)?;
     validate(raw, input)
 }
 
@@ -133,8 +143,10 @@ fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFai
     }
 }
 
-/// Calls each policy bound to the resource, in order, threading the scopes through.
-fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
+/// Calls each policy bound to the resource, in order, threading the scopes through. Under
+/// the inline budget a call that runs out of time abandons the whole chain (`None`), to be
+/// run again with the full deadline: policies are deterministic, so nothing is lost.
+fn run_chain(registry: &PolicyRegistry, input: &PolicyInput, budget: Budget) -> Option<Chain> {
     let mut chain = Chain::default();
     let mut scopes = input.scopes.clone();
     for binding in registry.bound_to(&input.resource) {
@@ -147,7 +159,10 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
             ..input.clone()
         };
         let started = Instant::now();
-        let result = decide(&registry.engine, &policy, &call_input);
+        let result = decide_within(&registry.engine, &policy, &call_input, budget);
+        if budget == Budget::Inline && result == Err(PolicyFailure::Timeout) {
+            return None;
+        }
         CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let micros = started.elapsed().as_micros() as u64;
         let run = |outcome, detail| PolicyRun {
@@ -177,7 +192,7 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
                 chain.runs.push(run("deny", Some(reason.clone())));
                 chain.deny = Some(reason);
                 // Any deny wins; nothing after it can change that.
-                return chain;
+                return Some(chain);
             }
             Err(failure) if binding.fail_open => {
                 tracing::warn!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; binding is fail-open, continuing without it");
@@ -191,11 +206,11 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput) -> Chain {
                 FAILED_CLOSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 chain.runs.push(run("failed", Some(failure.to_string())));
                 chain.failed = Some((policy.name.clone(), failure));
-                return chain;
+                return Some(chain);
             }
         }
     }
-    chain
+    Some(chain)
 }
 
 /// Policy failures that a fail-open binding let through, for `/metrics`.
@@ -215,9 +230,25 @@ struct Chain {
     failed: Option<(String, PolicyFailure)>,
 }
 
-/// Runs the chain bound to `input.resource` for `input.phase`.
+/// Runs the chain bound to `input.resource` for `input.phase`, with the full deadline.
 pub fn evaluate(registry: &PolicyRegistry, input: &PolicyInput) -> Verdict {
-    let c = run_chain(registry, input);
+    match run_chain(registry, input, Budget::Full) {
+        Some(c) => verdict(c),
+        // Only the inline budget abandons a chain.
+        None => Verdict::Failed {
+            policy: String::new(),
+            failure: PolicyFailure::Timeout,
+            runs: Vec::new(),
+        },
+    }
+}
+
+/// The chain under the inline budget; `None` when a policy needs longer.
+pub fn evaluate_inline(registry: &PolicyRegistry, input: &PolicyInput) -> Option<Verdict> {
+    run_chain(registry, input, Budget::Inline).map(verdict)
+}
+
+fn verdict(c: Chain) -> Verdict {
     match (c.failed, c.deny) {
         (Some((policy, failure)), _) => Verdict::Failed {
             policy,
