@@ -83,34 +83,16 @@ pub fn error_redirect(app: &App, to: &ReplyTo<'_>, err: &OAuthError, status: Sta
     redirect(status, &uri.with_params(&params))
 }
 
-async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<Resp, Rejected> {
-    let client_id = p.get("client_id").ok_or_else(|| {
-        page(
-            "Invalid request",
-            "The request names no client (client_id is missing).",
-        )
-    })?;
-    let client = match find_client(app, client_id).await {
-        Ok(c) => c,
-        Err(LookupError::Unknown) => {
-            return Err(page(
-                "Unknown application",
-                "This application is not registered with this server. Ask it to register again.",
-            ));
-        }
-        Err(LookupError::Metadata(e)) => {
-            return Err(page("Application could not be verified", e.to_string()));
-        }
-        Err(LookupError::Store(_)) => return Err(Rejected::Unavailable),
-    };
-    let redirect_uri = redirect_for(&client, p.get("redirect_uri"))?;
-    let state = p.get("state");
-    let to = ReplyTo {
-        redirect_uri: &redirect_uri,
-        state,
-    };
-    let fail = |e: OAuthError| Rejected::Redirect(Box::new(error_redirect(app, &to, &e, status)));
-
+/// The checks that come after the client and redirect URI are trusted (their errors go
+/// back to the client): the request as it will wait for sign-in and consent.
+fn validate(
+    app: &App,
+    client: &ResolvedClient,
+    to: &ReplyTo<'_>,
+    p: &Params,
+    status: StatusCode,
+) -> Result<Validated, Rejected> {
+    let fail = |e: OAuthError| Rejected::Redirect(Box::new(error_redirect(app, to, &e, status)));
     if let Some(name) = p.repeated() {
         return Err(fail(OAuthError::invalid_request(format!(
             "parameter {name} was sent more than once"
@@ -148,7 +130,7 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
             })?
         }
     };
-    let scopes = requested_scopes(app, &client, resource, p.get("scope")).map_err(fail)?;
+    let scopes = requested_scopes(app, client, resource, p.get("scope")).map_err(fail)?;
     let prompt = Prompt::parse(p.get("prompt")).map_err(fail)?;
     let max_age = match p.get("max_age") {
         None => None,
@@ -165,10 +147,10 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
     }
 
     let now = app.now();
-    let auth = AuthRequest {
+    let request = AuthRequest {
         client_id: client.id.clone(),
-        redirect_uri: redirect_uri.clone(),
-        state: state.map(str::to_string),
+        redirect_uri: to.redirect_uri.to_string(),
+        state: to.state.map(str::to_string),
         scopes: scopes.to_vec(),
         resource: resource.uri.as_str().to_string(),
         code_challenge: challenge.as_str().to_string(),
@@ -179,6 +161,54 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
         expires_at: now + app.config.request_ttl,
     };
 
+    Ok(Validated {
+        request,
+        prompt,
+        max_age,
+    })
+}
+
+/// A request that passed validation, with what decides how it proceeds.
+struct Validated {
+    request: AuthRequest,
+    prompt: Prompt,
+    max_age: Option<i64>,
+}
+
+async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<Resp, Rejected> {
+    let client_id = p.get("client_id").ok_or_else(|| {
+        page(
+            "Invalid request",
+            "The request names no client (client_id is missing).",
+        )
+    })?;
+    let client = match find_client(app, client_id).await {
+        Ok(c) => c,
+        Err(LookupError::Unknown) => {
+            return Err(page(
+                "Unknown application",
+                "This application is not registered with this server. Ask it to register again.",
+            ));
+        }
+        Err(LookupError::Metadata(e)) => {
+            return Err(page("Application could not be verified", e.to_string()));
+        }
+        Err(LookupError::Store(_)) => return Err(Rejected::Unavailable),
+    };
+    let redirect_uri = redirect_for(&client, p.get("redirect_uri"))?;
+    let state = p.get("state");
+    let to = ReplyTo {
+        redirect_uri: &redirect_uri,
+        state,
+    };
+    let fail = |e: OAuthError| Rejected::Redirect(Box::new(error_redirect(app, &to, &e, status)));
+
+    let Validated {
+        request: auth,
+        prompt,
+        max_age,
+    } = validate(app, &client, &to, p, status)?;
+    let now = auth.created_at;
     let browser = session::current(app, req)
         .await
         .map_err(|_| Rejected::Unavailable)?;
