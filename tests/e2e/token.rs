@@ -504,7 +504,7 @@ async fn openid_requests_get_an_id_token_with_the_nonce() {
         json!({
             "iss": server.base, "sub": at["sub"], "aud": id, "azp": id,
             "iat": iat, "exp": iat + 3600, "auth_time": claims["auth_time"].as_i64().unwrap(),
-            "nonce": "n-0S6_WzA2Mj", "email": EMAIL, "email_verified": false,
+            "nonce": "n-0S6_WzA2Mj", "email": EMAIL, "email_verified": true,
         })
     );
     assert!(claims["auth_time"].as_i64().unwrap() <= iat);

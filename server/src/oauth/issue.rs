@@ -14,8 +14,9 @@ use crate::app::App;
 use crate::config::ID_TOKEN_TTL;
 use crate::http::response::{Resp, json, no_store};
 use crate::secret::SecretHash;
-use crate::store::{Grant, Rotation};
+use crate::store::{Grant, Rotation, User};
 use crate::tokens::jwt::{mint_access, mint_id};
+use crate::tokens::keyring::Ring;
 use crate::tokens::{AccessClaims, IdClaims};
 
 /// What the request asks of this mint.
@@ -81,48 +82,7 @@ pub async fn issue_tokens(
     .await?;
     let (claims, scopes) = (gate.claims, gate.scopes);
 
-    let refresh_token = match plan {
-        RefreshPlan::NewGrant(token) => {
-            let hash = token.as_deref().map(SecretHash::of);
-            app.stores.grants.create_grant(grant, hash.as_ref()).await?;
-            token
-        }
-        RefreshPlan::Rotate {
-            presented,
-            successor,
-        } => {
-            let outcome = app
-                .stores
-                .grants
-                .rotate_refresh(
-                    &presented,
-                    &SecretHash::of(&successor),
-                    now,
-                    app.config.refresh_grace,
-                )
-                .await?;
-            match outcome {
-                Rotation::Rotated(_) | Rotation::Raced(_) => Some(successor),
-                Rotation::Reused(g) => {
-                    // RFC 9700 §4.14: a replayed refresh token means one copy is stolen;
-                    // the whole family goes, access tokens included.
-                    revoke_family(app, &g.id).await?;
-                    app.metrics
-                        .refresh_reuse_detected
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(grant = %g.id, client = %g.client_id, "refresh token reused; grant revoked");
-                    return Err(OAuthError::invalid_grant(
-                        "refresh token was already used; the grant is revoked",
-                    ));
-                }
-                Rotation::Invalid => {
-                    return Err(OAuthError::invalid_grant(
-                        "refresh token is invalid, expired or revoked",
-                    ));
-                }
-            }
-        }
-    };
+    let refresh_token = persist_refresh(app, grant, plan, now).await?;
 
     let ring = app.keys.current();
     let jti = format!("{}.{}", grant.id, app.random.id());
@@ -143,25 +103,9 @@ pub async fn issue_tokens(
     let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
     log_decision(app, &jti, grant, ctx.grant_type, &gate.runs).await;
     let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
-        let with_email = scopes.contains(EMAIL);
-        Some(
-            mint_id(
-                &ring,
-                &IdClaims {
-                    iss: &app.config.issuer,
-                    sub: &user.sub,
-                    aud: &client.id,
-                    azp: &client.id,
-                    iat: now,
-                    exp: now + ID_TOKEN_TTL,
-                    auth_time: grant.auth_time,
-                    nonce: ctx.nonce,
-                    email: with_email.then_some(user.email.as_str()),
-                    email_verified: with_email.then_some(false),
-                },
-            )
-            .map_err(OAuthError::server)?,
-        )
+        Some(id_token(
+            app, &ring, client, grant, &user, &scopes, ctx.nonce, now,
+        )?)
     } else {
         None
     };
@@ -177,4 +121,82 @@ pub async fn issue_tokens(
         id_token: id_token.as_deref(),
     };
     Ok(no_store(json(StatusCode::OK, &body)))
+}
+
+/// Writes the refresh side of a mint: a new grant with its first token, or a rotation.
+/// Returns the refresh token to hand out.
+async fn persist_refresh(
+    app: &App,
+    grant: &Grant,
+    plan: RefreshPlan,
+    now: i64,
+) -> Result<Option<String>, OAuthError> {
+    match plan {
+        RefreshPlan::NewGrant(token) => {
+            let hash = token.as_deref().map(SecretHash::of);
+            app.stores.grants.create_grant(grant, hash.as_ref()).await?;
+            Ok(token)
+        }
+        RefreshPlan::Rotate {
+            presented,
+            successor,
+        } => {
+            let outcome = app
+                .stores
+                .grants
+                .rotate_refresh(
+                    &presented,
+                    &SecretHash::of(&successor),
+                    now,
+                    app.config.refresh_grace,
+                )
+                .await?;
+            match outcome {
+                Rotation::Rotated(_) | Rotation::Raced(_) => Ok(Some(successor)),
+                Rotation::Reused(g) => {
+                    // RFC 9700 §4.14: a replayed refresh token means one copy is stolen;
+                    // the whole family goes, access tokens included.
+                    revoke_family(app, &g.id).await?;
+                    app.metrics
+                        .refresh_reuse_detected
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(grant = %g.id, client = %g.client_id, "refresh token reused; grant revoked");
+                    Err(OAuthError::invalid_grant(
+                        "refresh token was already used; the grant is revoked",
+                    ))
+                }
+                Rotation::Invalid => Err(OAuthError::invalid_grant(
+                    "refresh token is invalid, expired or revoked",
+                )),
+            }
+        }
+    }
+}
+
+/// The OIDC ID token of a code exchange.
+#[allow(clippy::too_many_arguments)]
+fn id_token(
+    app: &App,
+    ring: &Ring,
+    client: &ResolvedClient,
+    grant: &Grant,
+    user: &User,
+    scopes: &ScopeSet,
+    nonce: Option<&str>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let with_email = scopes.contains(EMAIL);
+    let claims = IdClaims {
+        iss: &app.config.issuer,
+        sub: &user.sub,
+        aud: &client.id,
+        azp: &client.id,
+        iat: now,
+        exp: now + ID_TOKEN_TTL,
+        auth_time: grant.auth_time,
+        nonce,
+        email: with_email.then_some(user.email.as_str()),
+        email_verified: with_email.then_some(user.email_verified),
+    };
+    mint_id(ring, &claims).map_err(OAuthError::server)
 }

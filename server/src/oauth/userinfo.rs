@@ -4,6 +4,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use super::access::{AccessError, check_access};
+use super::error::OAuthError;
 use super::types::EMAIL;
 use crate::app::App;
 use crate::http::Req;
@@ -16,16 +17,21 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
     let claims = match check_access(app, token, &[]).await {
         Ok(c) => c,
         Err(AccessError::Store(_)) => {
-            return crate::oauth::error::OAuthError::TemporarilyUnavailable.response();
+            return OAuthError::TemporarilyUnavailable.response();
         }
         Err(_) => return challenge(Some("invalid_token")),
     };
     let mut body = json!({"sub": claims.sub});
-    if claims.has_scope(EMAIL)
-        && let Some(email) = &claims.email
-    {
-        body["email"] = json!(email);
-        body["email_verified"] = json!(false);
+    if claims.has_scope(EMAIL) {
+        // The account, not the token: an email changed or verified since is what counts.
+        match app.stores.users.user_by_sub(&claims.sub).await {
+            Ok(Some(user)) => {
+                body["email"] = json!(user.email);
+                body["email_verified"] = json!(user.email_verified);
+            }
+            Ok(None) => return challenge(Some("invalid_token")),
+            Err(_) => return OAuthError::TemporarilyUnavailable.response(),
+        }
     }
     no_store(json_resp(StatusCode::OK, &body))
 }
