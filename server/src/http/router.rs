@@ -29,16 +29,9 @@ pub async fn route(app: &App, req: &Req) -> Resp {
 /// An issuer with a path (`https://auth.example/tenant`) may be reached with or without the
 /// prefix, depending on the proxy in front: accept both.
 fn local_path<'a>(app: &App, path: &'a str) -> &'a str {
-    let issuer_path = app
-        .config
-        .issuer
-        .splitn(4, '/')
-        .nth(3)
-        .map(|p| format!("/{p}"));
-    match issuer_path {
-        Some(prefix) if path.starts_with(&prefix) && path[prefix.len()..].starts_with('/') => {
-            &path[prefix.len()..]
-        }
+    let prefix = app.discovery.issuer_path();
+    match path.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && rest.starts_with('/') => rest,
         _ => path,
     }
 }

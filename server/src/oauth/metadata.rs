@@ -119,6 +119,11 @@ impl Discovery {
         }
     }
 
+    /// The issuer's path ("" or "/tenant"), without a trailing slash.
+    pub fn issuer_path(&self) -> &str {
+        &self.issuer_path
+    }
+
     /// Answers a `/.well-known/...` path, or 404 JSON: never an HTML page, which would send
     /// SDK discovery down the wrong branch.
     pub fn serve(&self, path: &str) -> Option<Resp> {
