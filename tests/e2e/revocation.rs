@@ -196,11 +196,10 @@ async fn a_resource_server_introspects_any_token_of_its_resource() {
     let (rs_id, rs_secret) = resource_server(&server, &server.resource());
     let claims = jwt_claims(c.access_token());
 
-    let r = post_form(
+    let r = introspect_as(
         &server,
-        "/oauth/introspect",
         &[("token", c.access_token())],
-        Some((&rs_id, &rs_secret)),
+        (&rs_id, &rs_secret),
     )
     .await;
     assert_no_store(r.headers());
@@ -274,20 +273,13 @@ async fn introspection_reveals_nothing_to_others_or_about_dead_tokens() {
         assert_json(r, 200, inactive.clone()).await;
     }
     for token in ["garbage", "a.b.c"] {
-        let r = post_form(
-            &server,
-            "/oauth/introspect",
-            &[("token", token)],
-            Some((&rs_id, &rs_secret)),
-        )
-        .await;
+        let r = introspect_as(&server, &[("token", token)], (&rs_id, &rs_secret)).await;
         assert_json(r, 200, inactive.clone()).await;
     }
-    let r = post_form(
+    let r = introspect_as(
         &server,
-        "/oauth/introspect",
         &[("token_type_hint", "access_token")],
-        Some((&rs_id, &rs_secret)),
+        (&rs_id, &rs_secret),
     )
     .await;
     assert_json(
@@ -306,24 +298,17 @@ async fn introspection_reveals_nothing_to_others_or_about_dead_tokens() {
         ])
         .await
         .1;
-    let r = post_form(
+    let r = introspect_as(
         &server,
-        "/oauth/introspect",
         &[("token", c.refresh_token())],
-        Some((&rs_id, &rs_secret)),
+        (&rs_id, &rs_secret),
     )
     .await;
     assert_json(r, 200, inactive.clone()).await;
     let at = str_of(&next, "access_token");
     let r = revoke(&server, &[("token", at), ("client_id", &c.client_id)]).await;
     assert_eq!(r.status(), 200);
-    let r = post_form(
-        &server,
-        "/oauth/introspect",
-        &[("token", at)],
-        Some((&rs_id, &rs_secret)),
-    )
-    .await;
+    let r = introspect_as(&server, &[("token", at)], (&rs_id, &rs_secret)).await;
     assert_json(r, 200, inactive.clone()).await;
 
     // RFC 7662 §2.1: the caller must authenticate.
@@ -414,4 +399,13 @@ async fn userinfo_without_a_good_token_is_401_with_a_challenge() {
         );
         assert_json(r, 401, json!({"error": "invalid_token"})).await;
     }
+}
+
+/// POST /oauth/introspect authenticated as a client with HTTP Basic.
+async fn introspect_as(
+    server: &TestServer,
+    form: &[(&str, &str)],
+    client: (&str, &str),
+) -> reqwest::Response {
+    post_form(server, "/oauth/introspect", form, Some(client)).await
 }

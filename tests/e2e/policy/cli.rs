@@ -136,100 +136,58 @@ fn policy_test_prints_the_decision_for_a_fixture() {
         fixture(phase, "ada@example.com", true, metadata, tier_config())
     };
 
-    let out = policy_test(
-        dir.path(),
-        &m.purchase_tier,
-        &tier_fixture("token", pro.clone()),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "allow", "claims": {"tier": "pro", "entitlements": PRO_ENTITLEMENTS}, "drop_scopes": [], "notices": []})
-    );
-    let out = policy_test(
-        dir.path(),
-        &m.purchase_tier,
-        &tier_fixture("token", json!({})),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "allow", "claims": {"tier": "free"}, "drop_scopes": ["write"], "notices": []})
-    );
-    let out = policy_test(
-        dir.path(),
-        &m.purchase_tier,
-        &tier_fixture("consent", json!({})),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "allow", "claims": {}, "drop_scopes": ["write"], "notices": [FREE_NOTICE]})
-    );
-    // A deny is a decision, not a failure: it prints and exits 0.
-    let out = policy_test(
-        dir.path(),
-        &m.purchase_tier,
-        &tier_fixture("token", json!({"tiers": {TOOLS: "pro"}, "lapsed": [TOOLS]})),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "deny", "reason": LAPSED_DENY})
-    );
-
-    let out = policy_test(
-        dir.path(),
-        &m.org_membership,
-        &fixture(
-            "token",
-            "ada@example.com",
-            true,
-            json!({}),
-            org_config(true),
+    let ada = |phase: &str, verified: bool, config: Value| {
+        fixture(phase, "ada@example.com", verified, json!({}), config)
+    };
+    let cases = [
+        (
+            &m.purchase_tier,
+            tier_fixture("token", pro),
+            json!({"decision": "allow", "claims": {"tier": "pro", "entitlements": PRO_ENTITLEMENTS}, "drop_scopes": [], "notices": []}),
         ),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "allow", "claims": {"org_id": "org_example", "org_role": "member"}, "drop_scopes": [], "notices": []})
-    );
-    let out = policy_test(
-        dir.path(),
-        &m.org_membership,
-        &fixture(
-            "consent",
-            "ada@example.com",
-            false,
-            json!({}),
-            org_config(true),
+        (
+            &m.purchase_tier,
+            tier_fixture("token", json!({})),
+            json!({"decision": "allow", "claims": {"tier": "free"}, "drop_scopes": ["write"], "notices": []}),
         ),
-    );
-    assert_eq!(
-        decided(&out),
-        json!({"decision": "deny", "reason": NO_ORG_DENY})
-    );
-
-    let ok = policy_test(
-        dir.path(),
-        &m.hostile,
-        &fixture(
-            "token",
-            "ada@example.com",
-            true,
-            json!({}),
-            json!({"mode": "ok"}),
+        (
+            &m.purchase_tier,
+            tier_fixture("consent", json!({})),
+            json!({"decision": "allow", "claims": {}, "drop_scopes": ["write"], "notices": [FREE_NOTICE]}),
         ),
-    );
-    assert_eq!(
-        decided(&ok),
-        json!({"decision": "allow", "claims": {"hostile_mode": "ok", "build": "1"}, "drop_scopes": [], "notices": []})
-    );
+        // A deny is a decision, not a failure: it prints and exits 0.
+        (
+            &m.purchase_tier,
+            tier_fixture("token", json!({"tiers": {TOOLS: "pro"}, "lapsed": [TOOLS]})),
+            json!({"decision": "deny", "reason": LAPSED_DENY}),
+        ),
+        (
+            &m.org_membership,
+            ada("token", true, org_config(true)),
+            json!({"decision": "allow", "claims": {"org_id": "org_example", "org_role": "member"}, "drop_scopes": [], "notices": []}),
+        ),
+        (
+            &m.org_membership,
+            ada("consent", false, org_config(true)),
+            json!({"decision": "deny", "reason": NO_ORG_DENY}),
+        ),
+        (
+            &m.hostile,
+            ada("token", true, json!({"mode": "ok"})),
+            json!({"decision": "allow", "claims": {"hostile_mode": "ok", "build": "1"}, "drop_scopes": [], "notices": []}),
+        ),
+    ];
+    for (module, input, expected) in cases {
+        assert_eq!(
+            decided(&policy_test(dir.path(), module, &input)),
+            expected,
+            "{input}"
+        );
+    }
     let v2 = policy_test(
         dir.path(),
         &m.hostile_v2,
-        &fixture(
-            "token",
-            "ada@example.com",
-            true,
-            json!({}),
-            json!({"mode": "ok"}),
-        ),
+        &ada("token", true, json!({"mode": "ok"})),
     );
     assert_eq!(decided(&v2)["claims"]["build"], "2");
 
@@ -245,13 +203,7 @@ fn policy_test_prints_the_decision_for_a_fixture() {
         let out = policy_test(
             dir.path(),
             &m.hostile,
-            &fixture(
-                "token",
-                "ada@example.com",
-                true,
-                json!({}),
-                json!({"mode": mode}),
-            ),
+            &ada("token", true, json!({"mode": mode})),
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
