@@ -37,6 +37,9 @@ pub struct ResolvedClient {
     /// A registered scope limit, if any.
     pub scope: Option<ScopeSet>,
     pub origin: ClientOrigin,
+    /// Resources this client serves (set by `lanyard client add --resource-server`): it
+    /// may introspect their tokens.
+    pub resource_server: Vec<String>,
 }
 
 /// Why no client could be had.
@@ -64,6 +67,14 @@ impl ResolvedClient {
             name: c.name,
             id: c.id,
             origin: ClientOrigin::Registered,
+            resource_server: c.metadata["lanyard_resource_server"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -112,6 +123,7 @@ pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupEr
             origin: ClientOrigin::MetadataDocument {
                 host: doc.host.clone(),
             },
+            resource_server: Vec::new(),
         });
     }
     match app.stores.clients.client(id).await {

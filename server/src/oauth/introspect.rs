@@ -7,7 +7,6 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::access::check_access;
-use super::client::ResolvedClient;
 use super::client_auth::client_and_token;
 use super::error::OAuthError;
 use crate::app::App;
@@ -18,9 +17,8 @@ use crate::secret::SecretHash;
 pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
     let (client, form) = client_and_token(app, req).await?;
     let token = form.get("token").unwrap_or_default();
-    let rs_resources = resource_server_of(app, &client).await?;
     let may_see = |client_id: &str, aud: &str| {
-        client_id == client.id || rs_resources.iter().any(|r| r == aud)
+        client_id == client.id || client.resource_server.iter().any(|r| r == aud)
     };
 
     let now = app.now();
@@ -72,19 +70,4 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
 
 fn respond(body: Value) -> Resp {
     no_store(json_resp(StatusCode::OK, &body))
-}
-
-/// The resources a confidential client serves, from its operator-set metadata.
-async fn resource_server_of(app: &App, client: &ResolvedClient) -> Result<Vec<String>, OAuthError> {
-    let Some(stored) = app.stores.clients.client(&client.id).await? else {
-        return Ok(Vec::new());
-    };
-    Ok(stored.metadata["lanyard_resource_server"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
 }
