@@ -29,9 +29,10 @@ AB="$CARGO_TARGET_DIR/authbench/release/authbench"
 LANYARD="$CARGO_TARGET_DIR/release/lanyard"
 
 WORK="$(mktemp -d)"
-trap 'kill "${PID:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# The server's log is kept beside the results.
+trap 'kill "${PID:-0}" 2>/dev/null || true; cp "$WORK/server.log" "$OUT/$STAMP-lanyard-p$POLICIES.log" 2>/dev/null; rm -rf "$WORK"' EXIT
 ISSUER="http://127.0.0.1:$PORT"
-export LANYARD_ISSUER="$ISSUER" LANYARD_LISTEN="127.0.0.1:$PORT" LANYARD_DATA_DIR="$WORK/data" LANYARD_LOG=warn
+export LANYARD_ISSUER="$ISSUER" LANYARD_LISTEN="127.0.0.1:$PORT" LANYARD_DATA_DIR="$WORK/data" LANYARD_LOG="${LANYARD_LOG:-warn}"
 # POLICIES=N binds the first N of: purchase-tier, org-membership, hostile-policy (mode "ok",
 # which only adds claims) to every resource, to price a mint with 0, 1 or 3 policies.
 POLICIES="${POLICIES:-0}"

@@ -87,7 +87,7 @@ impl App {
     }
 
     /// Work a server does in the background: picking up rotated keys, and dropping
-    /// expired short-lived records.
+    /// expired short-lived records and decision-log entries past their retention.
     pub fn spawn_maintenance(self: &Arc<Self>) {
         let app = self.clone();
         tokio::spawn(async move {
@@ -117,6 +117,10 @@ impl App {
                 tick.tick().await;
                 if let Err(e) = app.stores.ephemeral.0.purge_expired(app.now()).await {
                     tracing::warn!(error = %e, "could not purge expired records");
+                }
+                let keep = app.config.policies.log_days as i64 * 86_400;
+                if let Err(e) = app.stores.decisions.purge_decisions(app.now() - keep).await {
+                    tracing::warn!(error = %e, "could not purge the decision log");
                 }
             }
         });

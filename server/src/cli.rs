@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use anyhow::{Context, bail};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::app::{App, open_stores};
-use crate::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
 use crate::oauth::types::RedirectUri;
 use crate::portal::register::{check, create_user};
@@ -310,15 +310,64 @@ pub async fn policy_eval(
     Ok(())
 }
 
-/// `lanyard policy log`: the most recent mints' decisions, newest first, one JSON per line.
-pub async fn policy_log(config: Config, limit: u32) -> anyhow::Result<()> {
+/// Which decision `lanyard policy log` looks up.
+pub enum LogLookup {
+    Token(String),
+    Jti(String),
+}
+
+/// `lanyard policy log`: the most recent mints' decisions, newest first, or the one behind a
+/// token; one JSON per line.
+pub async fn policy_log(
+    config: Config,
+    limit: u32,
+    lookup: Option<LogLookup>,
+) -> anyhow::Result<()> {
     let stores = open_stores(&config)?;
-    for e in stores.decisions.recent_decisions(limit).await? {
+    let entries = match lookup {
+        None => stores.decisions.recent_decisions(limit).await?,
+        Some(lookup) => {
+            let (jti, iat) = match lookup {
+                LogLookup::Jti(jti) => (jti, None),
+                LogLookup::Token(token) => {
+                    let (jti, iat) = token_id(&token)?;
+                    (jti, Some(iat))
+                }
+            };
+            match stores.decisions.decision(&jti, iat).await? {
+                Some(e) => vec![e],
+                None => bail!("no decision is logged for jti {jti}"),
+            }
+        }
+    };
+    for e in entries {
+        let runs: Value = serde_json::from_str(&e.runs).unwrap_or(Value::Null);
         println!(
             "{}",
             json!({"jti": e.jti, "at": e.at, "client_id": e.client_id, "sub": e.sub, "resource": e.resource,
-                   "grant_type": e.grant_type, "outcome": e.outcome, "runs": e.runs})
+                   "grant_type": e.grant_type, "outcome": e.outcome, "runs": runs})
         );
     }
     Ok(())
+}
+
+/// A token's `jti` and `iat`, read without verifying it: this only finds a log entry, and
+/// trusts nothing the token says.
+fn token_id(token: &str) -> anyhow::Result<(String, UnixTime)> {
+    use base64::Engine;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("not a JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| anyhow::anyhow!("not a JWT: the payload is not base64url"))?;
+    #[derive(serde::Deserialize)]
+    struct Id {
+        jti: String,
+        iat: UnixTime,
+    }
+    let id: Id = serde_json::from_slice(&bytes)
+        .map_err(|_| anyhow::anyhow!("the token has no jti and iat"))?;
+    Ok((id.jti, id.iat))
 }

@@ -130,6 +130,8 @@ pub struct PolicyConfig {
     pub output_bytes: u64,
     /// How often the policy files are checked for changes (hot reload).
     pub poll_ms: u64,
+    /// Days the decision log keeps an entry.
+    pub log_days: u64,
 }
 
 /// The file form: every field optional, overridden by the environment.
@@ -203,6 +205,7 @@ const KNOWN_KEYS: &[&str] = &[
     "LANYARD_POLICY_MEMORY_MB",
     "LANYARD_POLICY_OUTPUT_BYTES",
     "LANYARD_POLICY_POLL_MS",
+    "LANYARD_POLICY_LOG_DAYS",
     "LANYARD_LOG_FORMAT",
 ];
 
@@ -415,6 +418,7 @@ impl Config {
                 memory_mb: num("LANYARD_POLICY_MEMORY_MB", None, 16)? as u64,
                 output_bytes: num("LANYARD_POLICY_OUTPUT_BYTES", None, 64 * 1024)? as u64,
                 poll_ms: num("LANYARD_POLICY_POLL_MS", None, 500)? as u64,
+                log_days: num("LANYARD_POLICY_LOG_DAYS", None, 30)? as u64,
             },
         };
         if config.access_token_ttl == 0 || config.code_ttl == 0 {

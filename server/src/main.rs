@@ -50,10 +50,16 @@ enum PolicyCommand {
         #[arg(long)]
         resource: String,
     },
-    /// Show the decision log of recent mints.
+    /// Show the decision log: the most recent mints, or the one that minted a token.
     Log {
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// An access token: show the decision behind it (found by its jti and iat).
+        #[arg(long, conflicts_with = "jti")]
+        token: Option<String>,
+        /// A jti: show the decision behind it (searches the whole log).
+        #[arg(long)]
+        jti: Option<String>,
     },
 }
 
@@ -173,6 +179,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             client,
             resource,
         }) => cli::policy_eval(config, &user, &client, &resource).await,
-        Command::Policy(PolicyCommand::Log { limit }) => cli::policy_log(config, limit).await,
+        Command::Policy(PolicyCommand::Log { limit, token, jti }) => {
+            let lookup = match (token, jti) {
+                (Some(token), _) => Some(cli::LogLookup::Token(token)),
+                (None, Some(jti)) => Some(cli::LogLookup::Jti(jti)),
+                (None, None) => None,
+            };
+            cli::policy_log(config, limit, lookup).await
+        }
     }
 }

@@ -101,7 +101,7 @@ pub async fn issue_tokens(
         extra: &claims,
     };
     let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
-    log_decision(app, &jti, grant, ctx.grant_type, &gate.runs).await;
+    log_decision(app, &jti, now, grant, ctx.grant_type, &gate.runs).await;
     let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
         Some(id_token(
             app, &ring, client, grant, &user, &scopes, ctx.nonce, now,

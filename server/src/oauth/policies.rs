@@ -9,6 +9,7 @@ use super::client::ResolvedClient;
 use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
+use crate::clock::UnixTime;
 use crate::policy::PolicyRegistry;
 use crate::policy::evaluate::{evaluate, evaluate_inline};
 use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
@@ -117,10 +118,11 @@ pub async fn token_gate(
     }
 }
 
-/// Writes the decision log entry for a mint that ran policies.
+/// Writes the decision log entry for a mint that ran policies; `iat` is the token's.
 pub async fn log_decision(
     app: &App,
     jti: &str,
+    iat: UnixTime,
     grant: &Grant,
     grant_type: &str,
     runs: &[PolicyRun],
@@ -130,13 +132,13 @@ pub async fn log_decision(
     }
     let entry = DecisionEntry {
         jti: jti.to_string(),
-        at: app.now(),
+        at: iat,
         client_id: grant.client_id.clone(),
         sub: grant.sub.clone(),
         resource: grant.resource.clone(),
         grant_type: grant_type.to_string(),
         outcome: "allow".into(),
-        runs: serde_json::to_value(runs).unwrap_or(Value::Null),
+        runs: serde_json::to_string(runs).unwrap_or_else(|_| "[]".into()),
     };
     app.decisions.submit(entry).await;
 }

@@ -3,22 +3,26 @@
 //! and the engine configuration) into a pre-instantiated handle; every call gets a fresh
 //! `Store` and instance from the pooling allocator, so no state leaks between users.
 //!
-//! Every call is bounded: an epoch deadline (a ticker thread advances the epoch), a memory
-//! cap with `trap_on_grow_failure` (so running out of memory is told apart from other
-//! traps), and a cap on output size. A deny is a decision; a trap is a [`PolicyFailure`].
+//! Every call is bounded: a deadline (enforced through epoch interruption; see `watchdog`),
+//! a memory cap with `trap_on_grow_failure` (so running out of memory is told apart from
+//! other traps), and a cap on output size. A deny is a decision; a trap is a
+//! [`PolicyFailure`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap,
+    StoreLimitsBuilder, Trap, UpdateDeadline,
 };
 
 use super::input::{Phase, PolicyInput};
+use super::watchdog::Watchdog;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -31,8 +35,6 @@ use bindings::lanyard::policy::log as wit_log;
 use bindings::lanyard::policy::types as wit;
 use bindings::{Policy, PolicyPre};
 
-/// How often the epoch advances; deadlines are whole ticks.
-const TICK: Duration = Duration::from_millis(1);
 /// Most log lines one call may write; a chatty policy cannot flood the logs.
 const MAX_LOG_LINES: u32 = 32;
 const MAX_LOG_LINE: usize = 1024;
@@ -44,13 +46,14 @@ const POOL_INSTANCES: u32 = 256;
 pub enum Budget {
     /// The configured deadline.
     Full,
-    /// A couple of ticks: enough for any well-behaved policy (they answer in microseconds),
+    /// [`INLINE_BUDGET`]: plenty for a well-behaved policy (they answer in microseconds),
     /// short enough to run on an async worker without stalling the server.
     Inline,
 }
 
-/// Ticks of the inline budget (1–2 ms).
-const INLINE_TICKS: u64 = 2;
+/// The inline budget. It is noticed at the watchdog's next tick, so a call that overruns it
+/// holds its thread for at most this plus one tick.
+pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
 
 /// Per-call bounds.
 #[derive(Debug, Clone)]
@@ -99,6 +102,32 @@ pub struct CompiledPolicy {
     /// sha256 of the module bytes, hex: the version's name.
     pub digest: String,
     pre: PolicyPre<HostState>,
+    /// Until when (ms on [`MONOTONIC`]) this version's calls skip the inline attempt and go
+    /// straight to the blocking pool, because one overran the inline budget. It expires,
+    /// since a wall-clock budget can also be overrun by a thread that was merely preempted.
+    slow_until: AtomicU64,
+}
+
+/// How long a version that overran the inline budget is kept off the async workers.
+const SLOW_FOR: Duration = Duration::from_secs(10);
+
+static MONOTONIC: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn monotonic_ms() -> u64 {
+    MONOTONIC.elapsed().as_millis() as u64
+}
+
+impl CompiledPolicy {
+    pub fn is_slow(&self) -> bool {
+        monotonic_ms() < self.slow_until.load(Ordering::Relaxed)
+    }
+
+    pub fn mark_slow(&self) {
+        let until = monotonic_ms() + SLOW_FOR.as_millis() as u64;
+        if self.slow_until.swap(until, Ordering::Relaxed) < monotonic_ms() {
+            tracing::info!(policy = %self.name, digest = %self.digest, "policy overran the inline budget; its calls run on the blocking pool for {}s", SLOW_FOR.as_secs());
+        }
+    }
 }
 
 impl std::fmt::Debug for CompiledPolicy {
@@ -113,6 +142,7 @@ impl std::fmt::Debug for CompiledPolicy {
 /// Per-call store data.
 pub struct HostState {
     limits: StoreLimits,
+    deadline: Instant,
     policy: String,
     digest: String,
     logged: u32,
@@ -159,10 +189,7 @@ pub enum RawDecision {
 pub struct PolicyEngine {
     engine: Engine,
     limits: Limits,
-    ticks: u64,
-    /// Calls in flight; the epoch ticker sleeps while there are none, so an idle server
-    /// does not wake a thousand times a second.
-    busy: Arc<Busy>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -200,27 +227,11 @@ impl PolicyEngine {
             ));
         }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let weak = engine.weak();
-        let busy = Arc::new(Busy::default());
-        let ticker_busy = busy.clone();
-        std::thread::Builder::new()
-            .name("policy-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(TICK);
-                    ticker_busy.wait_for_work();
-                }
-            })?;
-        // Epoch deadlines count wall-clock ticks; one extra tick absorbs the partial
-        // first one, so a deadline never fires early.
-        let ticks = (limits.deadline.as_millis() as u64 / TICK.as_millis() as u64).max(1) + 1;
+        let watchdog = Watchdog::start(engine.weak())?;
         Ok(Arc::new(Self {
             engine,
             limits,
-            ticks,
-            busy,
+            watchdog,
         }))
     }
 
@@ -257,6 +268,7 @@ impl PolicyEngine {
             name: name.to_string(),
             digest: digest_hex(bytes),
             pre,
+            slow_until: AtomicU64::new(0),
         })
     }
 
@@ -264,81 +276,51 @@ impl PolicyEngine {
     pub fn call(
         &self,
         policy: &CompiledPolicy,
-        input: &PolicyInput,
+        input: &GuestInput,
         budget: Budget,
     ) -> Result<RawDecision, PolicyFailure> {
-        let request = to_wit(input);
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
+        let _running = self.watchdog.enter();
         let state = HostState {
             limits,
+            deadline: Instant::now()
+                + match budget {
+                    Budget::Full => self.limits.deadline,
+                    Budget::Inline => INLINE_BUDGET,
+                },
             policy: policy.name.clone(),
             digest: policy.digest.clone(),
             logged: 0,
         };
-        let _running = self.busy.enter();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(match budget {
-            Budget::Full => self.ticks,
-            Budget::Inline => INLINE_TICKS,
+        // Every tick reaches the guest; it stops only once its own deadline has passed.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            Ok(if Instant::now() >= ctx.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(1)
+            })
         });
-        store.epoch_deadline_trap();
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
         let raw = match input.phase {
             Phase::Consent => from_consent(
                 instance
-                    .call_consent(&mut store, &request)
+                    .call_consent(&mut store, &input.request)
                     .map_err(classify)?,
             ),
             Phase::Token => from_token(
                 instance
-                    .call_token(&mut store, &request)
+                    .call_token(&mut store, &input.request)
                     .map_err(classify)?,
             )?,
         };
         check_size(&raw, self.limits.output_bytes)?;
         Ok(raw)
-    }
-}
-
-/// Counts calls in flight and lets the ticker sleep while there are none. A deadline is
-/// counted from the epoch at the call's start, and the ticker resumes before the call runs,
-/// so pausing never lets a call run past its deadline.
-#[derive(Default)]
-struct Busy {
-    calls: std::sync::Mutex<u32>,
-    work: std::sync::Condvar,
-}
-
-struct Running<'a>(&'a Busy);
-
-impl Busy {
-    fn enter(&self) -> Running<'_> {
-        if let Ok(mut n) = self.calls.lock() {
-            *n += 1;
-            self.work.notify_one();
-        }
-        Running(self)
-    }
-
-    /// Blocks while no call is in flight (waking now and then to notice shutdown).
-    fn wait_for_work(&self) {
-        if let Ok(n) = self.calls.lock() {
-            let _ = self
-                .work
-                .wait_timeout_while(n, Duration::from_secs(1), |n| *n == 0);
-        }
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut n) = self.0.calls.lock() {
-            *n = n.saturating_sub(1);
-        }
     }
 }
 
@@ -377,32 +359,55 @@ fn classify(e: wasmtime::Error) -> PolicyFailure {
     }
 }
 
-fn to_wit(input: &PolicyInput) -> wit::Request {
-    let grant_type = match input.grant_type.as_deref() {
-        Some("authorization_code") => Some(wit::GrantType::AuthorizationCode),
-        Some("refresh_token") => Some(wit::GrantType::RefreshToken),
-        _ => None,
-    };
-    wit::Request {
-        grant_type: if input.phase == Phase::Token {
-            grant_type
-        } else {
-            None
-        },
-        user: wit::User {
-            sub: input.user.sub.clone(),
-            email: input.user.email.clone(),
-            email_verified: input.user.email_verified,
-            metadata: input.user.metadata.to_string(),
-        },
-        client: wit::Client {
-            id: input.client.id.clone(),
-            name: input.client.name.clone(),
-        },
-        resource: input.resource.clone(),
-        scopes: input.scopes.clone(),
-        config: input.config.to_string(),
-        now: input.now,
+/// A chain's input in the guest's own types, built once per chain (the user's metadata is
+/// serialised once); each call in the chain sets its own scopes and config.
+pub struct GuestInput {
+    phase: Phase,
+    request: wit::Request,
+}
+
+impl GuestInput {
+    pub fn new(input: &PolicyInput) -> Self {
+        let grant_type = match (input.phase, input.grant_type.as_deref()) {
+            (Phase::Token, Some("authorization_code")) => Some(wit::GrantType::AuthorizationCode),
+            (Phase::Token, Some("refresh_token")) => Some(wit::GrantType::RefreshToken),
+            _ => None,
+        };
+        Self {
+            phase: input.phase,
+            request: wit::Request {
+                grant_type,
+                user: wit::User {
+                    sub: input.user.sub.clone(),
+                    email: input.user.email.clone(),
+                    email_verified: input.user.email_verified,
+                    metadata: input.user.metadata.to_string(),
+                },
+                client: wit::Client {
+                    id: input.client.id.clone(),
+                    name: input.client.name.clone(),
+                },
+                resource: input.resource.clone(),
+                scopes: input.scopes.clone(),
+                config: input.config.to_string(),
+                now: input.now,
+            },
+        }
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        &self.request.scopes
+    }
+
+    pub fn set_scopes(&mut self, scopes: &[String]) {
+        self.request.scopes.clear();
+        self.request.scopes.extend_from_slice(scopes);
+    }
+
+    /// The binding's config, as JSON text.
+    pub fn set_config(&mut self, json: &str) {
+        self.request.config.clear();
+        self.request.config.push_str(json);
     }
 }
 

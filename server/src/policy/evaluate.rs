@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::engine::{Budget, CompiledPolicy, PolicyEngine, PolicyFailure, RawDecision};
+use super::engine::{Budget, CompiledPolicy, GuestInput, PolicyEngine, PolicyFailure, RawDecision};
 use super::input::{Decision, PolicyInput};
 use super::registry::PolicyRegistry;
 
@@ -93,20 +93,21 @@ pub fn decide(
     policy: &CompiledPolicy,
     input: &PolicyInput,
 ) -> Result<Decision, PolicyFailure> {
-    decide_within(engine, policy, input, Budget::Full)
+    decide_within(engine, policy, &GuestInput::new(input), Budget::Full)
 }
 
 fn decide_within(
     engine: &PolicyEngine,
     policy: &CompiledPolicy,
-    input: &PolicyInput,
+    input: &GuestInput,
     budget: Budget,
 ) -> Result<Decision, PolicyFailure> {
     let raw = engine.call(policy, input, budget)?;
-    validate(raw, input)
+    validate(raw, input.scopes())
 }
 
-fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFailure> {
+/// Checks an answer against the rules; `scopes` are the ones this call was given.
+fn validate(raw: RawDecision, scopes: &[String]) -> Result<Decision, PolicyFailure> {
     match raw {
         RawDecision::Deny(reason) => Ok(Decision::Deny {
             reason: reason.chars().take(500).collect(),
@@ -116,7 +117,7 @@ fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFai
             notices,
             claims,
         } => {
-            if let Some(s) = drop_scopes.iter().find(|s| !input.scopes.contains(s)) {
+            if let Some(s) = drop_scopes.iter().find(|s| !scopes.contains(s)) {
                 return Err(PolicyFailure::BadOutput(format!(
                     "dropped scope {s:?}, which was not in play (a policy cannot add scopes)"
                 )));
@@ -145,22 +146,25 @@ fn validate(raw: RawDecision, input: &PolicyInput) -> Result<Decision, PolicyFai
 
 /// Calls each policy bound to the resource, in order, threading the scopes through. Under
 /// the inline budget a call that runs out of time abandons the whole chain (`None`), to be
-/// run again with the full deadline: policies are deterministic, so nothing is lost.
+/// run again with the full deadline: policies are deterministic, so nothing is lost. A
+/// version that recently overran the inline budget is not tried inline.
 fn run_chain(registry: &PolicyRegistry, input: &PolicyInput, budget: Budget) -> Option<Chain> {
     let mut chain = Chain::default();
     let mut scopes = input.scopes.clone();
+    let mut guest = GuestInput::new(input);
     for binding in registry.bound_to(&input.resource) {
         let Some(policy) = registry.active(&binding.policy) else {
             continue;
         };
-        let call_input = PolicyInput {
-            scopes: scopes.clone(),
-            config: binding.config.clone(),
-            ..input.clone()
-        };
+        if budget == Budget::Inline && policy.is_slow() {
+            return None;
+        }
+        guest.set_scopes(&scopes);
+        guest.set_config(&binding.config);
         let started = Instant::now();
-        let result = decide_within(&registry.engine, &policy, &call_input, budget);
+        let result = decide_within(&registry.engine, &policy, &guest, budget);
         if budget == Budget::Inline && result == Err(PolicyFailure::Timeout) {
+            policy.mark_slow();
             return None;
         }
         CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -271,27 +275,9 @@ fn verdict(c: Chain) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::input::{ClientInput, Phase, UserInput};
 
-    fn input(scopes: &[&str]) -> PolicyInput {
-        PolicyInput {
-            phase: Phase::Token,
-            grant_type: Some("authorization_code".into()),
-            user: UserInput {
-                sub: "u".into(),
-                email: "u@example.com".into(),
-                email_verified: false,
-                metadata: Value::Null,
-            },
-            client: ClientInput {
-                id: "c".into(),
-                name: "C".into(),
-            },
-            resource: "https://r.example/mcp".into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            config: Value::Null,
-            now: 0,
-        }
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
@@ -302,7 +288,7 @@ mod tests {
             claims: vec![("sub".into(), Value::from("x"))],
         };
         assert!(matches!(
-            validate(reserved, &input(&["read"])),
+            validate(reserved, &scopes(&["read"])),
             Err(PolicyFailure::BadOutput(_))
         ));
         let added = RawDecision::Allow {
@@ -311,7 +297,7 @@ mod tests {
             claims: vec![],
         };
         assert!(matches!(
-            validate(added, &input(&["read"])),
+            validate(added, &scopes(&["read"])),
             Err(PolicyFailure::BadOutput(_))
         ));
         let fine = RawDecision::Allow {
@@ -320,7 +306,7 @@ mod tests {
             claims: vec![("tier".into(), Value::from("pro"))],
         };
         assert!(matches!(
-            validate(fine, &input(&["read"])),
+            validate(fine, &scopes(&["read"])),
             Ok(Decision::Allow { .. })
         ));
     }

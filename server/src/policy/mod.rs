@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod input;
 pub mod registry;
 pub mod watch;
+pub mod watchdog;
 
 pub use engine::{PolicyEngine, PolicyFailure};
 pub use evaluate::{PolicyRun, Verdict};
@@ -65,7 +66,7 @@ pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<PolicyRegistry>
             resource: registry::ResourcePattern::parse(&b.resource)
                 .map_err(|e| anyhow::anyhow!("policies.resource: {e}"))?,
             policy: b.name.clone(),
-            config: b.config.clone(),
+            config: b.config.to_string(),
             fail_open: b.fail_open,
         });
     }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use serde_json::Value;
 
 use super::engine::{CompiledPolicy, PolicyEngine};
 use crate::oauth::types::ResourceUri;
@@ -29,10 +28,11 @@ impl ResourcePattern {
                 .map_err(|e| format!("{s:?}: {e}"))
         }
     }
-    pub fn matches(&self, resource: &str) -> bool {
+    /// `resource` is `None` when it does not parse: only `*` covers it.
+    pub fn matches(&self, resource: Option<&ResourceUri>) -> bool {
         match self {
             Self::Any => true,
-            Self::Exact(uri) => ResourceUri::parse(resource).is_ok_and(|r| r.same_as(uri)),
+            Self::Exact(uri) => resource.is_some_and(|r| r.same_as(uri)),
         }
     }
 }
@@ -42,7 +42,8 @@ impl ResourcePattern {
 pub struct Binding {
     pub resource: ResourcePattern,
     pub policy: String,
-    pub config: Value,
+    /// The binding's config as JSON text, serialised once here rather than at every call.
+    pub config: String,
     /// On failure, mint without this policy's effects (counted and logged) instead of
     /// refusing. Off by default: a broken policy must not silently grant.
     pub fail_open: bool,
@@ -119,10 +120,11 @@ impl PolicyRegistry {
     }
 
     /// The bindings that apply to `resource`, in order.
-    pub fn bound_to<'a>(&'a self, resource: &'a str) -> impl Iterator<Item = &'a Binding> + 'a {
+    pub fn bound_to<'a>(&'a self, resource: &str) -> impl Iterator<Item = &'a Binding> + 'a {
+        let resource = ResourceUri::parse(resource).ok();
         self.bindings
             .iter()
-            .filter(move |b| b.resource.matches(resource))
+            .filter(move |b| b.resource.matches(resource.as_ref()))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -222,6 +222,41 @@ pub async fn consents_and_clients(stores: &Stores) {
 }
 
 #[cfg(test)]
+/// Decision log: entries come back newest first, are found by jti (with and without the
+/// token's iat), and are purged by age.
+pub async fn decision_log(stores: &Stores) {
+    let entry = |jti: &str, at: i64| DecisionEntry {
+        jti: jti.into(),
+        at,
+        client_id: "c".into(),
+        sub: "u".into(),
+        resource: "https://r.example/mcp".into(),
+        grant_type: "refresh_token".into(),
+        outcome: "allow".into(),
+        runs: r#"[{"policy":"tier","outcome":"allow"}]"#.into(),
+    };
+    let log = &stores.decisions;
+    log.record_decisions(&[entry("g1.a", 100), entry("g1.b", 200)])
+        .await
+        .unwrap();
+    log.record_decisions(&[entry("g2.a", 300)]).await.unwrap();
+    let recent = log.recent_decisions(2).await.unwrap();
+    let jtis: Vec<&str> = recent.iter().map(|e| e.jti.as_str()).collect();
+    assert_eq!(jtis, ["g2.a", "g1.b"]);
+    assert_eq!(recent[0].runs, r#"[{"policy":"tier","outcome":"allow"}]"#);
+
+    let by_time = log.decision("g1.b", Some(200)).await.unwrap().unwrap();
+    assert_eq!((by_time.jti.as_str(), by_time.at), ("g1.b", 200));
+    assert!(log.decision("g1.b", Some(900)).await.unwrap().is_none());
+    assert_eq!(log.decision("g1.a", None).await.unwrap().unwrap().at, 100);
+    assert!(log.decision("nope", None).await.unwrap().is_none());
+
+    assert_eq!(log.purge_decisions(250).await.unwrap(), 2);
+    let left = log.recent_decisions(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].jti, "g2.a");
+}
+
 mod embedded {
     use super::*;
     use crate::store::embedded::Embedded;
@@ -245,5 +280,9 @@ mod embedded {
     #[tokio::test]
     async fn consents_and_clients() {
         super::consents_and_clients(&stores()).await;
+    }
+    #[tokio::test]
+    async fn decision_log() {
+        super::decision_log(&stores()).await;
     }
 }

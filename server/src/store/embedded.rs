@@ -625,6 +625,21 @@ impl EphemeralStore for Embedded {
     }
 }
 
+const DECISION_COLS: &str = "jti, at, client_id, sub, resource, grant_type, outcome, runs";
+
+fn decision_row(r: &Row<'_>) -> rusqlite::Result<DecisionEntry> {
+    Ok(DecisionEntry {
+        jti: r.get(0)?,
+        at: r.get(1)?,
+        client_id: r.get(2)?,
+        sub: r.get(3)?,
+        resource: r.get(4)?,
+        grant_type: r.get(5)?,
+        outcome: r.get(6)?,
+        runs: r.get(7)?,
+    })
+}
+
 #[async_trait]
 impl DecisionLog for Embedded {
     async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()> {
@@ -632,9 +647,9 @@ impl DecisionLog for Embedded {
         let tx = db.transaction().map_err(map_err)?;
         for e in entries {
             tx.run(
-                "INSERT OR REPLACE INTO policy_decisions (jti, at, client_id, sub, resource, grant_type, outcome, runs) \
+                "INSERT INTO policy_decisions (jti, at, client_id, sub, resource, grant_type, outcome, runs) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![e.jti, e.at, e.client_id, e.sub, e.resource, e.grant_type, e.outcome, e.runs.to_string()],
+                params![e.jti, e.at, e.client_id, e.sub, e.resource, e.grant_type, e.outcome, e.runs],
             )
             .map_err(map_err)?;
         }
@@ -644,27 +659,42 @@ impl DecisionLog for Embedded {
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>> {
         let db = self.db()?;
         let mut stmt = db
-            .prepare(
-                "SELECT jti, at, client_id, sub, resource, grant_type, outcome, runs FROM policy_decisions \
-                 ORDER BY at DESC, rowid DESC LIMIT ?1",
-            )
+            .prepare(&format!(
+                "SELECT {DECISION_COLS} FROM policy_decisions ORDER BY id DESC LIMIT ?1"
+            ))
             .map_err(map_err)?;
-        let rows = stmt
-            .query_map([limit], |r| {
-                let runs: String = r.get(7)?;
-                Ok(DecisionEntry {
-                    jti: r.get(0)?,
-                    at: r.get(1)?,
-                    client_id: r.get(2)?,
-                    sub: r.get(3)?,
-                    resource: r.get(4)?,
-                    grant_type: r.get(5)?,
-                    outcome: r.get(6)?,
-                    runs: serde_json::from_str(&runs).unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .map_err(map_err)?;
+        let rows = stmt.query_map([limit], decision_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+    }
+
+    async fn decision(
+        &self,
+        jti: &str,
+        iat: Option<UnixTime>,
+    ) -> StoreResult<Option<DecisionEntry>> {
+        let db = self.db()?;
+        let found = match iat {
+            // Entries carry their token's iat; a second either side forgives a clock step.
+            Some(iat) => db.one(
+                &format!("SELECT {DECISION_COLS} FROM policy_decisions WHERE at BETWEEN ?2 - 1 AND ?2 + 1 AND jti = ?1"),
+                params![jti, iat],
+                decision_row,
+            ),
+            None => db.one(
+                &format!("SELECT {DECISION_COLS} FROM policy_decisions WHERE jti = ?1"),
+                [jti],
+                decision_row,
+            ),
+        };
+        found.optional().map_err(map_err)
+    }
+
+    async fn purge_decisions(&self, before: UnixTime) -> StoreResult<u64> {
+        let n = self
+            .db()?
+            .run("DELETE FROM policy_decisions WHERE at < ?1", [before])
+            .map_err(map_err)?;
+        Ok(n as u64)
     }
 }
 

@@ -20,4 +20,9 @@ pub const SQLITE: &[Migration] = &[
         name: "policy_decisions",
         sql: include_str!("../../../schema/sqlite/0002_policy_decisions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "decision_log_append",
+        sql: include_str!("../../../schema/sqlite/0003_decision_log_append.sql"),
+    },
 ];

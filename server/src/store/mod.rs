@@ -144,6 +144,15 @@ pub trait DecisionLog: Send + Sync {
     async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()>;
     /// The most recent entries, newest first.
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>>;
+    /// The entry for a token: its jti, and its `iat` to find it by time. Without `iat` the
+    /// whole log is searched.
+    async fn decision(
+        &self,
+        jti: &str,
+        iat: Option<UnixTime>,
+    ) -> StoreResult<Option<DecisionEntry>>;
+    /// Drops entries older than `before`; returns how many went.
+    async fn purge_decisions(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// Whether the backends answer, for `/readyz`.

@@ -32,7 +32,9 @@ pub struct DecisionEntry {
     pub grant_type: String,
     /// `allow`, `deny` or `failed`.
     pub outcome: String,
-    pub runs: serde_json::Value,
+    /// The policies that ran, as a JSON array of `{policy, digest, outcome, micros,
+    /// detail}`; kept as text, which is how it is written and shown.
+    pub runs: String,
 }
 
 /// How a client was introduced.

@@ -95,7 +95,7 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
         (&g3t["org_id"], &g3t["org_role"]),
         (&json!("org_acme"), &json!("admin"))
     );
-    mints.push((g3t, "refresh_token"));
+    mints.push((g3t.clone(), "refresh_token"));
 
     // The decision log: one entry per mint, by jti, naming the versions that decided.
     let log = decision_log(&server);
@@ -112,7 +112,7 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
             (&entry["sub"], &entry["client_id"], &entry["resource"]),
             (&claims["sub"], &claims["client_id"], &json!(TOOLS))
         );
-        assert!(entry["at"].is_i64(), "{entry}");
+        assert_eq!(entry["at"], claims["iat"], "{entry}");
         assert_eq!(
             runs_of(entry),
             [
@@ -121,6 +121,19 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
             ]
         );
     }
+
+    // An operator holding a token finds the decision behind it, by the token itself (its
+    // jti within its iat) or by the bare jti.
+    let token = g3["access_token"].as_str().unwrap();
+    let jti = g3t["jti"].as_str().unwrap();
+    for (flag, value) in [("--token", token), ("--jti", jti)] {
+        let found = server.cli_json(&["policy", "log", flag, value]);
+        assert_eq!((&found["jti"], &found["at"]), (&g3t["jti"], &g3t["iat"]));
+        assert_eq!(runs_of(&found).len(), 2, "{found}");
+    }
+    let missing = server.cli(&["policy", "log", "--jti", "no-such-jti"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no decision is logged"));
 
     // The unbound resource mints without policy claims and without a log entry.
     let p = connect_to(&server, "ada@example.com", Some("read write"), PLAIN).await;

@@ -121,9 +121,9 @@ pub fn set_metadata(server: &TestServer, email: &str, metadata: Value) {
     assert_eq!(out["metadata"], metadata);
 }
 
-/// `lanyard policy log`, oldest first.
-/// The decision log once the server's writer has caught up: entries are written off the
-/// request path a few milliseconds after each mint, so read until two reads agree.
+/// `lanyard policy log`, oldest first, once the server's writer has caught up: entries are
+/// written off the request path some milliseconds after each mint, so read until two reads
+/// agree.
 pub fn decision_log(server: &TestServer) -> Vec<Value> {
     let mut last = read_decision_log(server);
     for _ in 0..40 {
