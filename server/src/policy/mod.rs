@@ -9,6 +9,8 @@
 //! - `evaluate`: runs a phase across the bindings of a resource: claims merge in order,
 //!   any deny wins, failures fail closed unless the binding opted into fail-open.
 //! - `watch`: hot reload from the policy files on one machine.
+//! - `watchdog`: the thread that moves the epoch, so that deadlines are enforced.
+//! - `decisions`: the decision log's batched writer.
 
 pub mod decisions;
 pub mod engine;

@@ -129,7 +129,8 @@ mod tests {
         }
 
         let deadline = Duration::from_millis(20);
-        let mut store = Store::new(&engine, Instant::now() + deadline);
+        let started = Instant::now();
+        let mut store = Store::new(&engine, started + deadline);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             Ok(if Instant::now() >= *ctx.data() {
@@ -142,7 +143,6 @@ mod tests {
         let spin = instance
             .get_typed_func::<(), ()>(&mut store, "spin")
             .unwrap();
-        let started = Instant::now();
         let running = dog.enter();
         let err = spin.call(&mut store, ()).unwrap_err();
         drop(running);
