@@ -1,7 +1,8 @@
 //! The cost of one policy call through the real host (fresh store and instance from the
 //! pooling allocator, typed records in and out, output checks), as p50/p99 in µs.
 //!
-//! `cargo bench -p lanyard --bench policy_call` builds the example policies first.
+//! `cargo bench -p lanyard --bench policy_call` builds the example policies first;
+//! `LANYARD_BENCH_POLICY=a.wasm:b.wasm` adds modules of your own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -87,10 +88,28 @@ fn main() {
             json!({"domains": {"example.com": "org_example"}, "require_org": true}),
         ),
     ];
-    for (name, file, config) in cases {
-        let bytes = std::fs::read(dir.join(file)).unwrap();
+    // `LANYARD_BENCH_POLICY=a.wasm:b.wasm` adds modules of your own, called with `{}` as config.
+    let extra: Vec<(String, PathBuf, serde_json::Value)> = std::env::var("LANYARD_BENCH_POLICY")
+        .map(|list| {
+            std::env::split_paths(&list)
+                .map(|p| {
+                    (
+                        p.file_stem().unwrap().to_string_lossy().into_owned(),
+                        p,
+                        json!({}),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let cases = cases
+        .into_iter()
+        .map(|(name, file, config)| (name.to_string(), dir.join(file), config))
+        .chain(extra);
+    for (name, path, config) in cases {
+        let bytes = std::fs::read(&path).unwrap();
         let started = Instant::now();
-        let compiled = engine.compile(name, &bytes).unwrap();
+        let compiled = engine.compile(&name, &bytes).unwrap();
         let compile_ms = started.elapsed().as_secs_f64() * 1e3;
         let input = PolicyInput { config, ..input() };
         for _ in 0..2_000 {
