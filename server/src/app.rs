@@ -86,6 +86,23 @@ impl App {
         self.clock.now()
     }
 
+    /// Drops decision-log entries past their retention, in chunks with a yield between, so
+    /// that a backlog (the first purge after a long pause) never stalls the worker.
+    async fn purge_decision_log(&self) {
+        const CHUNK: u32 = 5_000;
+        let before = self.now() - self.config.policies.log_days as i64 * 86_400;
+        loop {
+            match self.stores.decisions.purge_decisions(before, CHUNK).await {
+                Ok(n) if n == u64::from(CHUNK) => tokio::task::yield_now().await,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not purge the decision log");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Work a server does in the background: picking up rotated keys, and dropping
     /// expired short-lived records and decision-log entries past their retention.
     pub fn spawn_maintenance(self: &Arc<Self>) {
@@ -118,10 +135,7 @@ impl App {
                 if let Err(e) = app.stores.ephemeral.0.purge_expired(app.now()).await {
                     tracing::warn!(error = %e, "could not purge expired records");
                 }
-                let keep = app.config.policies.log_days as i64 * 86_400;
-                if let Err(e) = app.stores.decisions.purge_decisions(app.now() - keep).await {
-                    tracing::warn!(error = %e, "could not purge the decision log");
-                }
+                app.purge_decision_log().await;
             }
         });
     }

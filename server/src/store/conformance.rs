@@ -221,7 +221,6 @@ pub async fn consents_and_clients(stores: &Stores) {
     assert!(!stores.clients.remove_client("app").await.unwrap());
 }
 
-#[cfg(test)]
 /// Decision log: entries come back newest first, are found by jti (with and without the
 /// token's iat), and are purged by age.
 pub async fn decision_log(stores: &Stores) {
@@ -251,12 +250,16 @@ pub async fn decision_log(stores: &Stores) {
     assert_eq!(log.decision("g1.a", None).await.unwrap().unwrap().at, 100);
     assert!(log.decision("nope", None).await.unwrap().is_none());
 
-    assert_eq!(log.purge_decisions(250).await.unwrap(), 2);
+    assert_eq!(log.purge_decisions(250, 1).await.unwrap(), 1);
+    assert_eq!(log.recent_decisions(10).await.unwrap().len(), 2);
+    assert_eq!(log.purge_decisions(250, 100).await.unwrap(), 1);
+    assert_eq!(log.purge_decisions(250, 100).await.unwrap(), 0);
     let left = log.recent_decisions(10).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].jti, "g2.a");
 }
 
+#[cfg(test)]
 mod embedded {
     use super::*;
     use crate::store::embedded::Embedded;

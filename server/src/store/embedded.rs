@@ -689,10 +689,14 @@ impl DecisionLog for Embedded {
         found.optional().map_err(map_err)
     }
 
-    async fn purge_decisions(&self, before: UnixTime) -> StoreResult<u64> {
+    async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
         let n = self
             .db()?
-            .run("DELETE FROM policy_decisions WHERE at < ?1", [before])
+            .run(
+                "DELETE FROM policy_decisions WHERE id IN \
+                 (SELECT id FROM policy_decisions WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                params![before, limit],
+            )
             .map_err(map_err)?;
         Ok(n as u64)
     }

@@ -151,8 +151,9 @@ pub trait DecisionLog: Send + Sync {
         jti: &str,
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>>;
-    /// Drops entries older than `before`; returns how many went.
-    async fn purge_decisions(&self, before: UnixTime) -> StoreResult<u64>;
+    /// Drops up to `limit` entries older than `before`, oldest first; returns how many went.
+    /// Bounded, so that a large purge never holds the store for long.
+    async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
 }
 
 /// Whether the backends answer, for `/readyz`.
