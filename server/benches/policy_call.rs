@@ -5,39 +5,15 @@
 //! `LANYARD_BENCH_POLICY=a.wasm:b.wasm` adds modules of your own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use lanyard::policy::engine::{Limits, PolicyEngine};
 use lanyard::policy::evaluate::decide;
 use lanyard::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
 use serde_json::json;
-
-fn build_policies() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args([
-            "build",
-            "-q",
-            "--profile",
-            "policy",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "purchase-tier",
-            "-p",
-            "org-membership",
-        ])
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the policies failed");
-    target.join("wasm32-wasip2/policy")
-}
 
 fn input() -> PolicyInput {
     PolicyInput {
@@ -61,7 +37,7 @@ fn input() -> PolicyInput {
 }
 
 fn main() {
-    let dir = build_policies();
+    let dir = support::build_policies();
     let engine = PolicyEngine::new(Limits::default(), None).unwrap();
     let store = lanyard::store::embedded::Embedded::in_memory().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()

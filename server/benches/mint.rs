@@ -1,0 +1,217 @@
+//! The token endpoint in process: CPU per refresh mint (rotation, policy chain, decision
+//! log, RS256 signature, JSON) with 0, 1 and 3 policies bound, without HTTP or a load
+//! driver in the way. Everything runs on one thread, the decision log's writer included,
+//! and the figure is that thread's CPU time (idle waits, such as the writer gathering a
+//! batch, are not CPU and would mislead). Rounds of the three set-ups are interleaved
+//! and the median round is reported, which keeps drift (page cache, WAL growth) out of the
+//! differences.
+//!
+//! `cargo bench -p lanyard --bench mint` (pin it for steadier numbers:
+//! `taskset -c 1 cargo bench ...`). `MINT_ROUNDS` and `MINT_PER_ROUND` size the run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, header};
+use http_body_util::BodyExt;
+use lanyard::app::App;
+use lanyard::config::Config;
+use lanyard::http::request::Req;
+use lanyard::secret::SecretHash;
+use lanyard::store::{Client, ClientSource, Grant, User};
+
+const RESOURCE: &str = "http://127.0.0.1:9/mcp";
+
+/// The bindings of `bench/run.sh`, in the same order.
+fn bindings(dir: &Path, n: usize) -> String {
+    let module = |file: &str| dir.join(file).display().to_string();
+    let all = [
+        format!(
+            "[[policies]]\nname = \"tier\"\nmodule = {:?}\nconfig = {{ default = \"free\", tiers = {{ free = {{ drop_scopes = [\"write\"], notice = \"Write needs Pro.\" }}, pro = {{ entitlements = [\"export\"] }} }} }}\n",
+            module("purchase_tier.wasm")
+        ),
+        format!(
+            "[[policies]]\nname = \"org\"\nmodule = {:?}\nconfig = {{ domains = {{ \"example.com\" = \"org_example\" }} }}\n",
+            module("org_membership.wasm")
+        ),
+        format!(
+            "[[policies]]\nname = \"extra\"\nmodule = {:?}\nconfig = {{ mode = \"ok\" }}\n",
+            module("hostile_policy.wasm")
+        ),
+    ];
+    all[..n].concat()
+}
+
+/// One server's state and the refresh token it will be asked to rotate next.
+struct Setup {
+    policies: usize,
+    app: Arc<App>,
+    refresh: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(policies: usize, modules: &Path) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lanyard.toml"), bindings(modules, policies)).unwrap();
+    let env = HashMap::from([
+        (
+            "LANYARD_ISSUER".to_string(),
+            "http://127.0.0.1:9".to_string(),
+        ),
+        (
+            "LANYARD_DATA_DIR".to_string(),
+            dir.path().join("data").display().to_string(),
+        ),
+        ("LANYARD_RESOURCES".to_string(), RESOURCE.to_string()),
+    ]);
+    let (config, _) = Config::load(dir.path(), &env).unwrap();
+    let app = App::build(config).await.unwrap();
+    let now = app.now();
+    app.stores
+        .users
+        .create_user(&User {
+            sub: "u-bench".into(),
+            email: "bench@example.com".into(),
+            password_hash: "unused".into(),
+            metadata: serde_json::json!({"tiers": {RESOURCE: "pro"}}),
+            email_verified: true,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    app.stores
+        .clients
+        .create_client(&Client {
+            id: "c-bench".into(),
+            secret_hash: None,
+            name: Some("Bench".into()),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            auth_method: "none".into(),
+            scope: None,
+            metadata: serde_json::json!({}),
+            source: ClientSource::Operator,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let refresh = "rt-bench-0".to_string();
+    let grant = Grant {
+        id: "g-bench".into(),
+        client_id: "c-bench".into(),
+        sub: "u-bench".into(),
+        resource: RESOURCE.into(),
+        scopes: vec!["read".into(), "write".into()],
+        auth_time: now,
+        created_at: now,
+        expires_at: now + 86_400,
+        revoked_at: None,
+    };
+    app.stores
+        .grants
+        .create_grant(&grant, Some(&SecretHash::of(&refresh)))
+        .await
+        .unwrap();
+    Setup {
+        policies,
+        app,
+        refresh,
+        _dir: dir,
+    }
+}
+
+/// One refresh through the token endpoint's handler; returns the successor token.
+async fn mint(s: &Setup) -> String {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    let req = Req {
+        method: Method::POST,
+        path: "/oauth/token".into(),
+        query: None,
+        headers,
+        body: Bytes::from(format!(
+            "grant_type=refresh_token&client_id=c-bench&refresh_token={}",
+            s.refresh
+        )),
+        peer: "127.0.0.1:1".parse().unwrap(),
+    };
+    let resp = lanyard::oauth::token::handle(&s.app, &req).await.unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    json["refresh_token"].as_str().unwrap().to_string()
+}
+
+fn main() {
+    let modules = support::build_policies();
+    let rounds: usize = std::env::var("MINT_ROUNDS").map_or(7, |v| v.parse().unwrap());
+    let per_round: usize = std::env::var("MINT_PER_ROUND").map_or(2_000, |v| v.parse().unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut setups = Vec::new();
+        for n in [0, 1, 3] {
+            setups.push(setup(n, &modules).await);
+        }
+        for s in &mut setups {
+            for _ in 0..200 {
+                s.refresh = mint(s).await;
+            }
+        }
+        let mut micros: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
+        for _ in 0..rounds {
+            for (i, s) in setups.iter_mut().enumerate() {
+                let started = cpu_ns();
+                for _ in 0..per_round {
+                    s.refresh = mint(s).await;
+                }
+                // Let the decision log's writer catch up inside the round it belongs to.
+                s.app.decisions.flush().await;
+                micros[i].push((cpu_ns() - started) as f64 / 1e3 / per_round as f64);
+            }
+        }
+        let base = median(&mut micros[0].clone());
+        for (s, m) in setups.iter().zip(micros.iter_mut()) {
+            let (lo, mid, hi) = (min(m), median(m), max(m));
+            println!(
+                "refresh mint, {} {:8} {mid:6.1} µs (rounds {lo:.1}–{hi:.1}) {:+6.1} µs {:+5.1} %",
+                s.policies,
+                if s.policies == 1 {
+                    "policy"
+                } else {
+                    "policies"
+                },
+                mid - base,
+                (mid - base) / base * 100.0
+            );
+        }
+    });
+}
+
+/// This thread's CPU time so far, in ns (Linux schedstat).
+fn cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    stat.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
