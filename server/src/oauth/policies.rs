@@ -49,10 +49,11 @@ fn input(
     }
 }
 
-/// Runs the chain where it is cheapest: on this async worker under a 1–2 ms budget (the
+/// Runs the chain where it is cheapest: on this async worker under the inline budget (the
 /// thread hop to the blocking pool costs more than a well-behaved policy), and only when a
 /// policy needs longer, again on the blocking pool with its full deadline, so a spinning
-/// policy holds a blocking thread and never stalls the workers for more than the budget.
+/// policy holds a blocking thread and stalls a worker for at most the budget plus one
+/// watchdog tick (and then not again for a while; see `CompiledPolicy::is_slow`).
 async fn run(
     registry: Arc<PolicyRegistry>,
     input: PolicyInput,
