@@ -18,11 +18,11 @@ use serde_json::{Map, Value};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, UpdateDeadline,
+    StoreLimitsBuilder, Trap,
 };
 
 use super::input::{Phase, PolicyInput};
-use super::watchdog::Watchdog;
+use super::watchdog::{Watchdog, on_tick};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -123,8 +123,12 @@ impl CompiledPolicy {
     }
 
     pub fn mark_slow(&self) {
-        let until = monotonic_ms() + SLOW_FOR.as_millis() as u64;
-        if self.slow_until.swap(until, Ordering::Relaxed) < monotonic_ms() {
+        let now = monotonic_ms();
+        if self
+            .slow_until
+            .swap(now + SLOW_FOR.as_millis() as u64, Ordering::Relaxed)
+            < now
+        {
             tracing::info!(policy = %self.name, digest = %self.digest, "policy overran the inline budget; its calls run on the blocking pool for {}s", SLOW_FOR.as_secs());
         }
     }
@@ -299,13 +303,7 @@ impl PolicyEngine {
         store.limiter(|s| &mut s.limits);
         // Every tick reaches the guest; it stops only once its own deadline has passed.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            Ok(if Instant::now() >= ctx.data().deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(1)
-            })
-        });
+        store.epoch_deadline_callback(|ctx| Ok(on_tick(ctx.data().deadline)));
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
         let raw = match input.phase {
             Phase::Consent => from_consent(

@@ -121,7 +121,12 @@ impl PolicyRegistry {
 
     /// The bindings that apply to `resource`, in order.
     pub fn bound_to<'a>(&'a self, resource: &str) -> impl Iterator<Item = &'a Binding> + 'a {
-        let resource = ResourceUri::parse(resource).ok();
+        // Only exact bindings need the URI parsed; `*` alone is the common case.
+        let exact = self
+            .bindings
+            .iter()
+            .any(|b| matches!(b.resource, ResourcePattern::Exact(_)));
+        let resource = exact.then(|| ResourceUri::parse(resource).ok()).flatten();
         self.bindings
             .iter()
             .filter(move |b| b.resource.matches(resource.as_ref()))

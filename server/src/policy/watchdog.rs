@@ -12,9 +12,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::EngineWeak;
+use wasmtime::{EngineWeak, UpdateDeadline};
 
 /// How often the epoch advances while calls are being made: the most a deadline can be
 /// overrun by. Measured on the refresh benchmark (server pinned to one CPU), a 2 ms tick
@@ -35,6 +35,16 @@ pub struct Watchdog {
 
 /// A call in flight; dropping it ends the call.
 pub struct Running<'a>(&'a Watchdog);
+
+/// What a store does when the epoch moves: stop once its own deadline has passed, else
+/// wait for the next tick.
+pub fn on_tick(deadline: Instant) -> UpdateDeadline {
+    if Instant::now() >= deadline {
+        UpdateDeadline::Interrupt
+    } else {
+        UpdateDeadline::Continue(1)
+    }
+}
 
 impl Watchdog {
     /// Starts the thread; it exits once the engine is dropped.
@@ -99,9 +109,7 @@ impl Drop for Running<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
-    use wasmtime::{Config, Engine, Instance, Module, Store, Trap, UpdateDeadline};
+    use wasmtime::{Config, Engine, Instance, Module, Store, Trap};
 
     use super::*;
 
@@ -132,13 +140,7 @@ mod tests {
         let started = Instant::now();
         let mut store = Store::new(&engine, started + deadline);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            Ok(if Instant::now() >= *ctx.data() {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(1)
-            })
-        });
+        store.epoch_deadline_callback(|ctx| Ok(on_tick(*ctx.data())));
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let spin = instance
             .get_typed_func::<(), ()>(&mut store, "spin")
