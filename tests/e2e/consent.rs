@@ -185,14 +185,7 @@ async fn a_wrong_password_shows_the_form_again() {
         (EMAIL, ""),
     ] {
         let page = browser
-            .post(
-                &login,
-                &[
-                    ("email", email),
-                    ("password", password),
-                    ("csrf_token", &csrf),
-                ],
-            )
+            .post_credentials(&login, email, password, &csrf)
             .await;
         // The same answer for an unknown email and a wrong password: no account probing.
         assert_eq!(page.status, 401, "{email}");
@@ -210,14 +203,7 @@ async fn a_wrong_password_shows_the_form_again() {
     assert_eq!(page.status, 403);
     // The right password, in any letter case of the email, goes on to consent.
     let page = browser
-        .post(
-            &login,
-            &[
-                ("email", "ADA@Example.COM"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&login, "ADA@Example.COM", PASSWORD, &csrf)
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert!(
@@ -242,26 +228,12 @@ async fn signing_up_during_a_request_continues_to_consent() {
     assert!(page.body.contains("Test App"), "{}", page.body);
     let csrf = hidden(&page.body, "csrf_token").unwrap();
     let page = browser
-        .post(
-            &signup,
-            &[
-                ("email", "new@example.com"),
-                ("password", "short"),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&signup, "new@example.com", "short", &csrf)
         .await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("at least 8 characters"));
     let page = browser
-        .post(
-            &signup,
-            &[
-                ("email", "new@example.com"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&signup, "new@example.com", PASSWORD, &csrf)
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let consent = page.location.unwrap();
@@ -332,27 +304,13 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     let csrf = hidden(&page.body, "csrf_token").unwrap();
     for _ in 0..10 {
         let page = browser
-            .post(
-                &login,
-                &[
-                    ("email", EMAIL),
-                    ("password", "wrong password"),
-                    ("csrf_token", &csrf),
-                ],
-            )
+            .post_credentials(&login, EMAIL, "wrong password", &csrf)
             .await;
         assert_eq!(page.status, 401);
     }
     // The eleventh try is refused before the password is even checked, right or wrong.
     let page = browser
-        .post(
-            &login,
-            &[
-                ("email", EMAIL),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&login, EMAIL, PASSWORD, &csrf)
         .await;
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(
@@ -364,14 +322,7 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     // Another account is not affected.
     server.add_user("other@example.com");
     let page = browser
-        .post(
-            &login,
-            &[
-                ("email", "other@example.com"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&login, "other@example.com", PASSWORD, &csrf)
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
 }

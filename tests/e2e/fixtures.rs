@@ -280,14 +280,7 @@ pub async fn to_consent(server: &TestServer, browser: &mut Browser, url: &str) -
     let page = browser.get(&login).await;
     let csrf = hidden(&page.body, "csrf_token").unwrap();
     let page = browser
-        .post(
-            &login,
-            &[
-                ("email", EMAIL),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
+        .post_credentials(&login, EMAIL, PASSWORD, &csrf)
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let consent = page.location.unwrap();

@@ -350,6 +350,25 @@ impl Browser {
         self.absorb(r).await
     }
 
+    /// Posts an email-and-password form (sign-in or sign-up) with its CSRF token.
+    pub async fn post_credentials(
+        &mut self,
+        form: &str,
+        email: &str,
+        password: &str,
+        csrf: &str,
+    ) -> Page {
+        self.post(
+            form,
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", csrf),
+            ],
+        )
+        .await
+    }
+
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         let r = self
             .http
@@ -429,16 +448,7 @@ impl TestServer {
             }
             let csrf = hidden(&page.body, "csrf_token").expect("csrf_token on page");
             page = if url.contains("/login") {
-                browser
-                    .post(
-                        &url,
-                        &[
-                            ("email", email),
-                            ("password", PASSWORD),
-                            ("csrf_token", &csrf),
-                        ],
-                    )
-                    .await
+                browser.post_credentials(&url, email, PASSWORD, &csrf).await
             } else if url.contains("/consent") {
                 browser
                     .post(&url, &[("decision", "allow"), ("csrf_token", &csrf)])

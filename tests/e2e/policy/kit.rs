@@ -318,16 +318,7 @@ pub async fn consent_step(
             let login = browser.get(&url).await;
             assert_eq!(login.status, 200, "{}", login.body);
             let csrf = hidden(&login.body, "csrf_token").expect("csrf_token on the login page");
-            page = browser
-                .post(
-                    &url,
-                    &[
-                        ("email", email),
-                        ("password", PASSWORD),
-                        ("csrf_token", &csrf),
-                    ],
-                )
-                .await;
+            page = browser.post_credentials(&url, email, PASSWORD, &csrf).await;
             assert_eq!(page.status, StatusCode::SEE_OTHER, "login: {}", page.body);
         } else {
             page = browser.get(&url).await;
