@@ -7,7 +7,8 @@
 //! differences.
 //!
 //! `cargo bench -p lanyard --bench mint` (pin it for steadier numbers:
-//! `taskset -c 1 cargo bench ...`). `MINT_ROUNDS` and `MINT_PER_ROUND` size the run.
+//! `taskset -c 1 cargo bench ...`). `MINT_ROUNDS` and `MINT_PER_ROUND` size the run; `MINT_SETUPS`
+//! picks the set-ups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -159,7 +160,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let mut setups = Vec::new();
-        for n in [0, 1, 3] {
+        for n in policy_counts() {
             setups.push(setup(n, &modules).await);
         }
         for s in &mut setups {
@@ -195,6 +196,13 @@ fn main() {
             );
         }
     });
+}
+
+/// `MINT_SETUPS=0,1` picks the set-ups (policies bound); the first is the baseline.
+fn policy_counts() -> Vec<usize> {
+    std::env::var("MINT_SETUPS").map_or(vec![0, 1, 3], |v| {
+        v.split(',').map(|n| n.trim().parse().unwrap()).collect()
+    })
 }
 
 /// This thread's CPU time so far, in ns (Linux schedstat).

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::migrate::{Migration, SQLITE};
@@ -97,6 +98,12 @@ impl Embedded {
              PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
         )
         .map_err(unavailable)?;
+        // Without the query planner stability guarantee SQLite may plan around a bound
+        // value and then expire the statement whenever that parameter is rebound: the
+        // refresh lookups were re-parsed and re-planned at every mint, defeating the
+        // statement cache.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(unavailable)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, SQLITE)?;
         Ok(Self {
