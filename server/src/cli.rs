@@ -258,8 +258,9 @@ pub async fn policy_eval(
     client_id: &str,
     resource: &str,
 ) -> anyhow::Result<()> {
+    use crate::oauth::policies::guest_input;
     use crate::policy::evaluate::evaluate;
-    use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
+    use crate::policy::input::Phase;
     let app = App::build(config).await?;
     let Some(registry) = app.policies.clone() else {
         bail!("no policies are bound in lanyard.toml");
@@ -278,31 +279,23 @@ pub async fn policy_eval(
         .resource(&uri)
         .ok_or_else(|| anyhow::anyhow!("{resource} is not a configured resource"))?;
     let scopes: Vec<String> = rc.scopes.iter().map(|s| s.as_str().to_string()).collect();
-    let base = PolicyInput {
-        phase: Phase::Consent,
-        grant_type: None,
-        user: UserInput {
-            sub: user.sub.clone(),
-            email: user.email.clone(),
-            email_verified: user.email_verified,
-            metadata: user.metadata.clone(),
-        },
-        client: ClientInput {
-            id: client.id.clone(),
-            name: client.display_name(),
-        },
-        resource: rc.uri.as_str().to_string(),
-        scopes,
-        config: json!({}),
-        now: app.now(),
+    let input = |phase, grant_type| {
+        guest_input(
+            &app,
+            phase,
+            grant_type,
+            &user,
+            &client,
+            rc.uri.as_str(),
+            scopes.clone(),
+        )
     };
-    let consent = evaluate(&registry, &base).to_json();
-    let token_input = PolicyInput {
-        phase: Phase::Token,
-        grant_type: Some("authorization_code".into()),
-        ..base
-    };
-    let token = evaluate(&registry, &token_input).to_json();
+    let consent = evaluate(&registry, &mut input(Phase::Consent, None)).to_json();
+    let token = evaluate(
+        &registry,
+        &mut input(Phase::Token, Some("authorization_code")),
+    )
+    .to_json();
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?

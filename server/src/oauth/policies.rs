@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::client::ResolvedClient;
 use super::error::OAuthError;
@@ -11,12 +11,14 @@ use super::types::ScopeSet;
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::policy::PolicyRegistry;
+use crate::policy::engine::{GuestInput, UserView};
 use crate::policy::evaluate::{evaluate, evaluate_inline};
-use crate::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
+use crate::policy::input::{ClientInput, Phase};
 use crate::policy::{PolicyRun, Verdict};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 
-fn input(
+/// A chain's input, straight from the records (`lanyard policy eval` builds it the same way).
+pub fn guest_input(
     app: &App,
     phase: Phase,
     grant_type: Option<&str>,
@@ -24,29 +26,18 @@ fn input(
     client: &ResolvedClient,
     resource: &str,
     scopes: Vec<String>,
-) -> PolicyInput {
-    let mut metadata = user.metadata.clone();
-    if !metadata.is_object() {
-        metadata = json!({});
-    }
-    PolicyInput {
-        phase,
-        grant_type: grant_type.map(str::to_string),
-        user: UserInput {
-            sub: user.sub.clone(),
-            email: user.email.clone(),
-            email_verified: user.email_verified,
-            metadata,
-        },
-        client: ClientInput {
-            id: client.id.clone(),
-            name: client.display_name(),
-        },
-        resource: resource.to_string(),
-        scopes,
-        config: json!({}),
-        now: app.now(),
-    }
+) -> GuestInput {
+    let view = UserView {
+        sub: &user.sub,
+        email: &user.email,
+        email_verified: user.email_verified,
+        metadata: &user.metadata,
+    };
+    let client = ClientInput {
+        id: client.id.clone(),
+        name: client.display_name(),
+    };
+    GuestInput::new(phase, grant_type, view, client, resource, scopes, app.now())
 }
 
 /// Runs the chain where it is cheapest: on this async worker under the inline budget (the
@@ -56,12 +47,12 @@ fn input(
 /// watchdog tick (and then not again for a while; see `CompiledPolicy::is_slow`).
 async fn run(
     registry: Arc<PolicyRegistry>,
-    input: PolicyInput,
+    mut input: GuestInput,
 ) -> Result<Verdict, tokio::task::JoinError> {
-    if let Some(v) = evaluate_inline(&registry, &input) {
+    if let Some(v) = evaluate_inline(&registry, &mut input) {
         return Ok(v);
     }
-    tokio::task::spawn_blocking(move || evaluate(&registry, &input)).await
+    tokio::task::spawn_blocking(move || evaluate(&registry, &mut input)).await
 }
 
 /// What the token phase allows for this mint.
@@ -86,7 +77,7 @@ pub async fn token_gate(
             ..TokenGate::default()
         });
     };
-    let input = input(
+    let input = guest_input(
         app,
         Phase::Token,
         Some(grant_type),
@@ -182,7 +173,7 @@ pub async fn consent_gate(
         }
         Err(_) => return Err(ConsentBlocked::Unavailable),
     };
-    let input = input(
+    let input = guest_input(
         app,
         Phase::Consent,
         None,

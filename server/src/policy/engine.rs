@@ -14,14 +14,14 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
 };
 
-use super::input::{Phase, PolicyInput};
+use super::input::{ClientInput, Phase, PolicyInput};
 use super::watchdog::{Watchdog, on_tick};
 
 mod bindings {
@@ -98,9 +98,10 @@ pub enum LoadError {
 
 /// A loaded, type-checked policy version.
 pub struct CompiledPolicy {
-    pub name: String,
+    /// Shared with every call's store and decision-log entry, which clone it per call.
+    pub name: Arc<str>,
     /// sha256 of the module bytes, hex: the version's name.
-    pub digest: String,
+    pub digest: Arc<str>,
     pre: PolicyPre<HostState>,
     /// Until when (ms on [`MONOTONIC`]) this version's calls skip the inline attempt and go
     /// straight to the blocking pool, because one overran the inline budget. It expires,
@@ -147,8 +148,8 @@ impl std::fmt::Debug for CompiledPolicy {
 pub struct HostState {
     limits: StoreLimits,
     deadline: Instant,
-    policy: String,
-    digest: String,
+    policy: Arc<str>,
+    digest: Arc<str>,
     logged: u32,
 }
 
@@ -161,7 +162,7 @@ impl wit_log::Host for HostState {
         }
         self.logged += 1;
         let message: String = message.chars().take(MAX_LOG_LINE).collect();
-        let (policy, digest) = (&self.policy, &self.digest[..self.digest.len().min(12)]);
+        let (policy, digest) = (&*self.policy, &self.digest[..self.digest.len().min(12)]);
         match level {
             wit_log::Level::Debug => {
                 tracing::debug!(target: "lanyard::policy::guest", policy, digest, "{message}")
@@ -269,8 +270,8 @@ impl PolicyEngine {
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let pre = PolicyPre::new(pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         Ok(CompiledPolicy {
-            name: name.to_string(),
-            digest: digest_hex(bytes),
+            name: name.into(),
+            digest: digest_hex(bytes).into(),
             pre,
             slow_until: AtomicU64::new(0),
         })
@@ -305,20 +306,21 @@ impl PolicyEngine {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| Ok(on_tick(ctx.data().deadline)));
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
-        let raw = match input.phase {
+        let cap = self.limits.output_bytes;
+        match input.phase {
             Phase::Consent => from_consent(
                 instance
                     .call_consent(&mut store, &input.request)
                     .map_err(classify)?,
+                cap,
             ),
             Phase::Token => from_token(
                 instance
                     .call_token(&mut store, &input.request)
                     .map_err(classify)?,
-            )?,
-        };
-        check_size(&raw, self.limits.output_bytes)?;
-        Ok(raw)
+                cap,
+            ),
+        }
     }
 }
 
@@ -357,49 +359,112 @@ fn classify(e: wasmtime::Error) -> PolicyFailure {
     }
 }
 
-/// A chain's input in the guest's own types, built once per chain (the user's metadata is
-/// serialised once); each call in the chain sets its own scopes and config.
+/// A chain's input in the guest's own types, built once per chain straight from the records
+/// it comes from (the user's metadata is serialised once); each call in the chain gets the
+/// scopes still in play and its own binding's config.
 pub struct GuestInput {
     phase: Phase,
+    /// The scopes the chain started with: a chain abandoned part-way (see `Budget::Inline`)
+    /// starts again from these.
+    requested: Vec<String>,
     request: wit::Request,
 }
 
+/// The user as a chain sees them, borrowed from wherever they are stored.
+#[derive(Debug, Clone, Copy)]
+pub struct UserView<'a> {
+    pub sub: &'a str,
+    pub email: &'a str,
+    pub email_verified: bool,
+    /// Anything but a JSON object reads as `{}`.
+    pub metadata: &'a Value,
+}
+
 impl GuestInput {
-    pub fn new(input: &PolicyInput) -> Self {
-        let grant_type = match (input.phase, input.grant_type.as_deref()) {
+    pub fn new(
+        phase: Phase,
+        grant_type: Option<&str>,
+        user: UserView<'_>,
+        client: ClientInput,
+        resource: &str,
+        scopes: Vec<String>,
+        now: i64,
+    ) -> Self {
+        let grant_type = match (phase, grant_type) {
             (Phase::Token, Some("authorization_code")) => Some(wit::GrantType::AuthorizationCode),
             (Phase::Token, Some("refresh_token")) => Some(wit::GrantType::RefreshToken),
             _ => None,
         };
+        let metadata = if user.metadata.is_object() {
+            user.metadata.to_string()
+        } else {
+            "{}".to_string()
+        };
         Self {
-            phase: input.phase,
+            phase,
             request: wit::Request {
                 grant_type,
                 user: wit::User {
-                    sub: input.user.sub.clone(),
-                    email: input.user.email.clone(),
-                    email_verified: input.user.email_verified,
-                    metadata: input.user.metadata.to_string(),
+                    sub: user.sub.to_string(),
+                    email: user.email.to_string(),
+                    email_verified: user.email_verified,
+                    metadata,
                 },
                 client: wit::Client {
-                    id: input.client.id.clone(),
-                    name: input.client.name.clone(),
+                    id: client.id,
+                    name: client.name,
                 },
-                resource: input.resource.clone(),
-                scopes: input.scopes.clone(),
-                config: input.config.to_string(),
-                now: input.now,
+                resource: resource.to_string(),
+                scopes: scopes.clone(),
+                config: String::new(),
+                now,
             },
+            requested: scopes,
         }
     }
 
+    /// A `lanyard policy test` fixture, config included.
+    pub fn from_fixture(input: &PolicyInput) -> Self {
+        let user = UserView {
+            sub: &input.user.sub,
+            email: &input.user.email,
+            email_verified: input.user.email_verified,
+            metadata: &input.user.metadata,
+        };
+        let mut guest = Self::new(
+            input.phase,
+            input.grant_type.as_deref(),
+            user,
+            input.client.clone(),
+            &input.resource,
+            input.scopes.clone(),
+            input.now,
+        );
+        guest.set_config(&input.config.to_string());
+        guest
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn resource(&self) -> &str {
+        &self.request.resource
+    }
+
+    /// The scopes still in play.
     pub fn scopes(&self) -> &[String] {
         &self.request.scopes
     }
 
-    pub fn set_scopes(&mut self, scopes: &[String]) {
-        self.request.scopes.clear();
-        self.request.scopes.extend_from_slice(scopes);
+    /// Back to the scopes the chain started with.
+    pub fn restart(&mut self) {
+        self.request.scopes.clone_from(&self.requested);
+    }
+
+    /// Takes `dropped` out of play for the calls after this one.
+    pub fn drop_scopes(&mut self, dropped: &[String]) {
+        self.request.scopes.retain(|s| !dropped.contains(s));
     }
 
     /// The binding's config, as JSON text.
@@ -409,20 +474,46 @@ impl GuestInput {
     }
 }
 
-fn from_consent(d: wit::ConsentDecision) -> RawDecision {
+/// The output cap is checked on the guest's own values, before anything is parsed.
+fn over_cap(size: usize, cap: usize) -> Result<(), PolicyFailure> {
+    if size > cap {
+        return Err(PolicyFailure::BadOutput(format!(
+            "output of {size} bytes exceeds the {cap}-byte cap"
+        )));
+    }
+    Ok(())
+}
+
+fn text_len(list: &[String]) -> usize {
+    list.iter().map(String::len).sum()
+}
+
+fn from_consent(d: wit::ConsentDecision, cap: usize) -> Result<RawDecision, PolicyFailure> {
     match d {
-        wit::ConsentDecision::Allow(o) => RawDecision::Allow {
-            drop_scopes: o.drop_scopes,
-            notices: o.notices,
-            claims: Vec::new(),
-        },
-        wit::ConsentDecision::Deny(reason) => RawDecision::Deny(reason),
+        wit::ConsentDecision::Allow(o) => {
+            over_cap(text_len(&o.drop_scopes) + text_len(&o.notices), cap)?;
+            Ok(RawDecision::Allow {
+                drop_scopes: o.drop_scopes,
+                notices: o.notices,
+                claims: Vec::new(),
+            })
+        }
+        wit::ConsentDecision::Deny(reason) => {
+            over_cap(reason.len(), cap)?;
+            Ok(RawDecision::Deny(reason))
+        }
     }
 }
 
-fn from_token(d: wit::TokenDecision) -> Result<RawDecision, PolicyFailure> {
+fn from_token(d: wit::TokenDecision, cap: usize) -> Result<RawDecision, PolicyFailure> {
     match d {
         wit::TokenDecision::Allow(o) => {
+            let claims_len: usize = o
+                .claims
+                .iter()
+                .map(|c| c.name.len() + claim_len(&c.value))
+                .sum();
+            over_cap(text_len(&o.drop_scopes) + claims_len, cap)?;
             let claims = o
                 .claims
                 .into_iter()
@@ -434,7 +525,20 @@ fn from_token(d: wit::TokenDecision) -> Result<RawDecision, PolicyFailure> {
                 claims,
             })
         }
-        wit::TokenDecision::Deny(reason) => Ok(RawDecision::Deny(reason)),
+        wit::TokenDecision::Deny(reason) => {
+            over_cap(reason.len(), cap)?;
+            Ok(RawDecision::Deny(reason))
+        }
+    }
+}
+
+/// About what the value adds to a token, without serialising it.
+fn claim_len(v: &wit::ClaimValue) -> usize {
+    match v {
+        wit::ClaimValue::Text(s) | wit::ClaimValue::Json(s) => s.len(),
+        wit::ClaimValue::Integer(_) => 20,
+        wit::ClaimValue::Boolean(_) => 5,
+        wit::ClaimValue::Texts(list) => text_len(list) + 3 * list.len(),
     }
 }
 
@@ -447,33 +551,4 @@ fn claim_value(v: wit::ClaimValue) -> Result<Value, PolicyFailure> {
         wit::ClaimValue::Json(text) => serde_json::from_str(&text)
             .map_err(|_| PolicyFailure::BadOutput("a json claim value does not parse".into()))?,
     })
-}
-
-fn check_size(d: &RawDecision, cap: usize) -> Result<(), PolicyFailure> {
-    let size = match d {
-        RawDecision::Deny(r) => r.len(),
-        RawDecision::Allow {
-            drop_scopes,
-            notices,
-            claims,
-        } => {
-            drop_scopes.iter().map(String::len).sum::<usize>()
-                + notices.iter().map(String::len).sum::<usize>()
-                + claims
-                    .iter()
-                    .map(|(k, v)| k.len() + v.to_string().len())
-                    .sum::<usize>()
-        }
-    };
-    if size > cap {
-        return Err(PolicyFailure::BadOutput(format!(
-            "output of {size} bytes exceeds the {cap}-byte cap"
-        )));
-    }
-    Ok(())
-}
-
-/// Claims as a JSON object, later entries overriding earlier ones.
-pub fn claims_map(claims: &[(String, Value)]) -> Map<String, Value> {
-    claims.iter().cloned().collect()
 }

@@ -3,6 +3,7 @@
 //! here, for every policy alike: reserved claims cannot be set, and only scopes in play can
 //! be dropped (a policy can narrow a grant, never widen it).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -29,13 +30,19 @@ pub const RESERVED_CLAIMS: [&str; 10] = [
 /// One policy's part in a decision, for the decision log.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyRun {
-    pub policy: String,
-    pub digest: String,
+    #[serde(serialize_with = "shared_str")]
+    pub policy: Arc<str>,
+    #[serde(serialize_with = "shared_str")]
+    pub digest: Arc<str>,
     /// `allow`, `deny`, `failed` or `failed_open`.
     pub outcome: &'static str,
     pub micros: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+fn shared_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
 }
 
 /// What a chain of policies decided for one phase. At consent `claims` is empty; at the
@@ -54,7 +61,7 @@ pub enum Verdict {
     },
     /// A fail-closed policy failed: nothing may be granted.
     Failed {
-        policy: String,
+        policy: Arc<str>,
         failure: PolicyFailure,
         runs: Vec<PolicyRun>,
     },
@@ -80,7 +87,7 @@ impl Verdict {
                 failure,
                 runs,
             } => serde_json::json!({
-                "decision": "failed", "policy": policy, "reason": failure.to_string(), "runs": runs,
+                "decision": "failed", "policy": &**policy, "reason": failure.to_string(), "runs": runs,
             }),
         }
     }
@@ -93,7 +100,12 @@ pub fn decide(
     policy: &CompiledPolicy,
     input: &PolicyInput,
 ) -> Result<Decision, PolicyFailure> {
-    decide_within(engine, policy, &GuestInput::new(input), Budget::Full)
+    decide_within(
+        engine,
+        policy,
+        &GuestInput::from_fixture(input),
+        Budget::Full,
+    )
 }
 
 fn decide_within(
@@ -148,21 +160,19 @@ fn validate(raw: RawDecision, scopes: &[String]) -> Result<Decision, PolicyFailu
 /// the inline budget a call that runs out of time abandons the whole chain (`None`), to be
 /// run again with the full deadline: policies are deterministic, so nothing is lost. A
 /// version that recently overran the inline budget is not tried inline.
-fn run_chain(registry: &PolicyRegistry, input: &PolicyInput, budget: Budget) -> Option<Chain> {
+fn run_chain(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) -> Option<Chain> {
     let mut chain = Chain::default();
-    let mut scopes = input.scopes.clone();
-    let mut guest = GuestInput::new(input);
-    for binding in registry.bound_to(&input.resource) {
+    guest.restart();
+    for binding in registry.bound_to(guest.resource()) {
         let Some(policy) = registry.active(&binding.policy) else {
             continue;
         };
         if budget == Budget::Inline && policy.is_slow() {
             return None;
         }
-        guest.set_scopes(&scopes);
         guest.set_config(&binding.config);
         let started = Instant::now();
-        let result = decide_within(&registry.engine, &policy, &guest, budget);
+        let result = decide_within(&registry.engine, &policy, guest, budget);
         if budget == Budget::Inline && result == Err(PolicyFailure::Timeout) {
             policy.mark_slow();
             return None;
@@ -183,7 +193,7 @@ fn run_chain(registry: &PolicyRegistry, input: &PolicyInput, budget: Budget) -> 
                 notices,
             }) => {
                 chain.runs.push(run("allow", None));
-                scopes.retain(|s| !drop_scopes.contains(s));
+                guest.drop_scopes(&drop_scopes);
                 for s in drop_scopes {
                     if !chain.drop_scopes.contains(&s) {
                         chain.drop_scopes.push(s);
@@ -231,16 +241,16 @@ struct Chain {
     notices: Vec<String>,
     runs: Vec<PolicyRun>,
     deny: Option<String>,
-    failed: Option<(String, PolicyFailure)>,
+    failed: Option<(Arc<str>, PolicyFailure)>,
 }
 
-/// Runs the chain bound to `input.resource` for `input.phase`, with the full deadline.
-pub fn evaluate(registry: &PolicyRegistry, input: &PolicyInput) -> Verdict {
+/// Runs the chain bound to the input's resource for its phase, with the full deadline.
+pub fn evaluate(registry: &PolicyRegistry, input: &mut GuestInput) -> Verdict {
     match run_chain(registry, input, Budget::Full) {
         Some(c) => verdict(c),
         // Only the inline budget abandons a chain.
         None => Verdict::Failed {
-            policy: String::new(),
+            policy: "".into(),
             failure: PolicyFailure::Timeout,
             runs: Vec::new(),
         },
@@ -248,7 +258,7 @@ pub fn evaluate(registry: &PolicyRegistry, input: &PolicyInput) -> Verdict {
 }
 
 /// The chain under the inline budget; `None` when a policy needs longer.
-pub fn evaluate_inline(registry: &PolicyRegistry, input: &PolicyInput) -> Option<Verdict> {
+pub fn evaluate_inline(registry: &PolicyRegistry, input: &mut GuestInput) -> Option<Verdict> {
     run_chain(registry, input, Budget::Inline).map(verdict)
 }
 

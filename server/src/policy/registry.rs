@@ -110,7 +110,7 @@ impl PolicyRegistry {
 
     /// Swaps in a new version. Only versions that compiled and type-checked get here.
     pub fn swap(&self, compiled: CompiledPolicy) -> bool {
-        match self.active.get(&compiled.name) {
+        match self.active.get(&*compiled.name) {
             Some(slot) => {
                 slot.store(Arc::new(compiled));
                 true

@@ -69,7 +69,7 @@ pub fn reload(registry: &PolicyRegistry, name: &str, path: &PathBuf) -> bool {
         }
     };
     let digest = super::engine::digest_hex(&bytes);
-    if registry.active(name).is_some_and(|p| p.digest == digest) {
+    if registry.active(name).is_some_and(|p| *p.digest == *digest) {
         return false;
     }
     match registry.engine.compile(name, &bytes) {
