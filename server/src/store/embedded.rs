@@ -323,7 +323,26 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
     })
 }
 
-const GRANT_COLS: &str = "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at";
+/// The columns `grant_row` reads, spliced into the grant queries at compile time.
+macro_rules! grant_cols {
+    () => {
+        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at"
+    };
+}
+
+const GRANT_BY_ID: &str = concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = ?1");
+/// The refresh lookup of a rotation: spent tokens too, with when they were spent.
+const ROTATION_LOOKUP: &str = concat!(
+    "SELECT ",
+    grant_cols!(),
+    ", t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
+);
+const GRANT_BY_REFRESH: &str = concat!(
+    "SELECT ",
+    grant_cols!(),
+    " FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
+     WHERE t.hash = ?1 AND (?3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > ?2"
+);
 
 #[async_trait]
 impl GrantStore for Embedded {
@@ -401,11 +420,7 @@ impl GrantStore for Embedded {
 
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
         self.db()?
-            .one(
-                &format!("SELECT {GRANT_COLS} FROM grants g WHERE g.id = ?1"),
-                [id],
-                grant_row,
-            )
+            .one(GRANT_BY_ID, [id], grant_row)
             .optional()
             .map_err(map_err)
     }
@@ -422,13 +437,9 @@ impl GrantStore for Embedded {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
         let found = tx
-            .one(
-                &format!(
-                    "SELECT {GRANT_COLS}, t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
-                ),
-                [presented.as_str()],
-                |r| Ok((grant_row(r)?, r.get::<_, Option<i64>>(9)?)),
-            )
+            .one(ROTATION_LOOKUP, [presented.as_str()], |r| {
+                Ok((grant_row(r)?, r.get::<_, Option<i64>>(9)?))
+            })
             .optional()
             .map_err(map_err)?;
         let Some((grant, spent_at)) = found else {
@@ -477,10 +488,7 @@ impl GrantStore for Embedded {
     ) -> StoreResult<Option<Grant>> {
         self.db()?
             .one(
-                &format!(
-                    "SELECT {GRANT_COLS} FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
-                     WHERE t.hash = ?1 AND (?3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > ?2"
-                ),
+                GRANT_BY_REFRESH,
                 params![token.as_str(), now, include_spent],
                 grant_row,
             )
@@ -713,5 +721,59 @@ impl DecisionLog for Embedded {
 impl Health for Embedded {
     async fn ping(&self) -> StoreResult<()> {
         self.db()?.one("SELECT 1", [], |_| Ok(())).map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::secret::SecretHash;
+
+    /// Without the planner stability guarantee SQLite re-prepared these lookups whenever a
+    /// parameter was rebound, i.e. at every mint; the statement cache must actually hold.
+    #[tokio::test]
+    async fn refresh_lookups_are_not_reprepared_when_rebound() {
+        let store = Embedded::in_memory().unwrap();
+        let grant = Grant {
+            id: "g".into(),
+            client_id: "c".into(),
+            sub: "u".into(),
+            resource: "https://r.example/mcp".into(),
+            scopes: vec!["read".into()],
+            auth_time: 1,
+            created_at: 1,
+            expires_at: 10_000,
+            revoked_at: None,
+        };
+        let user = User {
+            sub: "u".into(),
+            email: "u@example.com".into(),
+            password_hash: "x".into(),
+            metadata: serde_json::json!({}),
+            email_verified: false,
+            created_at: 1,
+        };
+        store.create_user(&user).await.unwrap();
+        let mut current = SecretHash::of("t0");
+        store.create_grant(&grant, Some(&current)).await.unwrap();
+        for i in 1..5 {
+            let include_spent = i % 2 == 0;
+            let found = store
+                .grant_by_refresh(&current, 100 + i, include_spent)
+                .await
+                .unwrap();
+            assert_eq!(found.map(|g| g.id), Some("g".to_string()));
+            let next = SecretHash::of(&format!("t{i}"));
+            let rotated = store.rotate_refresh(&current, &next, 100 + i, 0).await;
+            assert!(matches!(rotated, Ok(Rotation::Rotated(_))));
+            current = next;
+        }
+        let db = store.db().unwrap();
+        for sql in [GRANT_BY_REFRESH, ROTATION_LOOKUP] {
+            let stmt = db.prepare_cached(sql).unwrap();
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
+        }
     }
 }
