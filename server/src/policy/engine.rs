@@ -444,10 +444,6 @@ impl GuestInput {
         guest
     }
 
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
     pub fn resource(&self) -> &str {
         &self.request.resource
     }
