@@ -6,7 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::secret::SecretHash;
 
-fn grant(id: &str, client: &str, sub: &str) -> Grant {
+pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
     Grant {
         id: id.into(),
         client_id: client.into(),
@@ -20,7 +20,7 @@ fn grant(id: &str, client: &str, sub: &str) -> Grant {
     }
 }
 
-async fn user(stores: &Stores, sub: &str, email: &str) {
+pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
     let u = User {
         sub: sub.into(),
         email: email.into(),

@@ -69,6 +69,15 @@ impl Cached for Connection {
     }
 }
 
+/// A query over one of the column lists below (each the columns its `*_row` reads),
+/// assembled at compile time: no string is built per call, and the statement cache is keyed
+/// by one `&'static str`.
+macro_rules! select {
+    ($cols:ident, $rest:literal) => {
+        concat!("SELECT ", $cols!(), " ", $rest)
+    };
+}
+
 fn json_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
@@ -174,7 +183,11 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-const USER_COLS: &str = "sub, email, password_hash, metadata, created_at, email_verified";
+macro_rules! user_cols {
+    () => {
+        "sub, email, password_hash, metadata, created_at, email_verified"
+    };
+}
 
 #[async_trait]
 impl UserStore for Embedded {
@@ -191,7 +204,7 @@ impl UserStore for Embedded {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.db()?
             .one(
-                &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
+                select!(user_cols, "FROM users WHERE email = ?1"),
                 [email],
                 user_row,
             )
@@ -202,7 +215,7 @@ impl UserStore for Embedded {
     async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
         self.db()?
             .one(
-                &format!("SELECT {USER_COLS} FROM users WHERE sub = ?1"),
+                select!(user_cols, "FROM users WHERE sub = ?1"),
                 [sub],
                 user_row,
             )
@@ -245,14 +258,22 @@ fn client_row(r: &Row<'_>) -> rusqlite::Result<Client> {
     })
 }
 
-const CLIENT_COLS: &str = "id, secret_hash, name, redirect_uris, grant_types, auth_method, scope, metadata, source, created_at";
+macro_rules! client_cols {
+    () => {
+        "id, secret_hash, name, redirect_uris, grant_types, auth_method, scope, metadata, source, created_at"
+    };
+}
 
 #[async_trait]
 impl ClientStore for Embedded {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
         self.db()?
             .run(
-                &format!("INSERT INTO clients ({CLIENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                concat!(
+                    "INSERT INTO clients (",
+                    client_cols!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
                 params![
                     c.id,
                     c.secret_hash,
@@ -273,7 +294,7 @@ impl ClientStore for Embedded {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.db()?
             .one(
-                &format!("SELECT {CLIENT_COLS} FROM clients WHERE id = ?1"),
+                select!(client_cols, "FROM clients WHERE id = ?1"),
                 [id],
                 client_row,
             )
@@ -284,9 +305,7 @@ impl ClientStore for Embedded {
     async fn clients(&self) -> StoreResult<Vec<Client>> {
         let db = self.db()?;
         let mut stmt = db
-            .prepare(&format!(
-                "SELECT {CLIENT_COLS} FROM clients ORDER BY created_at, id"
-            ))
+            .prepare(select!(client_cols, "FROM clients ORDER BY created_at, id"))
             .map_err(map_err)?;
         let rows = stmt.query_map([], client_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
@@ -323,24 +342,21 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
     })
 }
 
-/// The columns `grant_row` reads, spliced into the grant queries at compile time.
 macro_rules! grant_cols {
     () => {
         "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at"
     };
 }
 
-const GRANT_BY_ID: &str = concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = ?1");
+const GRANT_BY_ID: &str = select!(grant_cols, "FROM grants g WHERE g.id = ?1");
 /// The refresh lookup of a rotation: spent tokens too, with when they were spent.
-const ROTATION_LOOKUP: &str = concat!(
-    "SELECT ",
-    grant_cols!(),
+const ROTATION_LOOKUP: &str = select!(
+    grant_cols,
     ", t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
 );
-const GRANT_BY_REFRESH: &str = concat!(
-    "SELECT ",
-    grant_cols!(),
-    " FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
+const GRANT_BY_REFRESH: &str = select!(
+    grant_cols,
+    "FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
      WHERE t.hash = ?1 AND (?3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > ?2"
 );
 
@@ -640,7 +656,22 @@ impl EphemeralStore for Embedded {
     }
 }
 
-const DECISION_COLS: &str = "jti, at, client_id, sub, resource, grant_type, outcome, runs";
+macro_rules! decision_cols {
+    () => {
+        "jti, at, client_id, sub, resource, grant_type, outcome, runs"
+    };
+}
+
+const RECENT_DECISIONS: &str = select!(
+    decision_cols,
+    "FROM policy_decisions ORDER BY id DESC LIMIT ?1"
+);
+/// Entries carry their token's iat; a second either side forgives a clock step.
+const DECISION_AT: &str = select!(
+    decision_cols,
+    "FROM policy_decisions WHERE at BETWEEN ?2 - 1 AND ?2 + 1 AND jti = ?1"
+);
+const DECISION_ANY_TIME: &str = select!(decision_cols, "FROM policy_decisions WHERE jti = ?1");
 
 fn decision_row(r: &Row<'_>) -> rusqlite::Result<DecisionEntry> {
     Ok(DecisionEntry {
@@ -673,11 +704,7 @@ impl DecisionLog for Embedded {
 
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>> {
         let db = self.db()?;
-        let mut stmt = db
-            .prepare(&format!(
-                "SELECT {DECISION_COLS} FROM policy_decisions ORDER BY id DESC LIMIT ?1"
-            ))
-            .map_err(map_err)?;
+        let mut stmt = db.prepare(RECENT_DECISIONS).map_err(map_err)?;
         let rows = stmt.query_map([limit], decision_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
@@ -689,17 +716,8 @@ impl DecisionLog for Embedded {
     ) -> StoreResult<Option<DecisionEntry>> {
         let db = self.db()?;
         let found = match iat {
-            // Entries carry their token's iat; a second either side forgives a clock step.
-            Some(iat) => db.one(
-                &format!("SELECT {DECISION_COLS} FROM policy_decisions WHERE at BETWEEN ?2 - 1 AND ?2 + 1 AND jti = ?1"),
-                params![jti, iat],
-                decision_row,
-            ),
-            None => db.one(
-                &format!("SELECT {DECISION_COLS} FROM policy_decisions WHERE jti = ?1"),
-                [jti],
-                decision_row,
-            ),
+            Some(iat) => db.one(DECISION_AT, params![jti, iat], decision_row),
+            None => db.one(DECISION_ANY_TIME, [jti], decision_row),
         };
         found.optional().map_err(map_err)
     }
@@ -730,32 +748,15 @@ mod tests {
 
     use super::*;
     use crate::secret::SecretHash;
+    use crate::store::conformance;
 
     /// Without the planner stability guarantee SQLite re-prepared these lookups whenever a
     /// parameter was rebound, i.e. at every mint; the statement cache must actually hold.
     #[tokio::test]
     async fn refresh_lookups_are_not_reprepared_when_rebound() {
         let store = Embedded::in_memory().unwrap();
-        let grant = Grant {
-            id: "g".into(),
-            client_id: "c".into(),
-            sub: "u".into(),
-            resource: "https://r.example/mcp".into(),
-            scopes: vec!["read".into()],
-            auth_time: 1,
-            created_at: 1,
-            expires_at: 10_000,
-            revoked_at: None,
-        };
-        let user = User {
-            sub: "u".into(),
-            email: "u@example.com".into(),
-            password_hash: "x".into(),
-            metadata: serde_json::json!({}),
-            email_verified: false,
-            created_at: 1,
-        };
-        store.create_user(&user).await.unwrap();
+        conformance::user(&store.stores(), "u", "u@example.com").await;
+        let grant = conformance::grant("g", "c", "u");
         let mut current = SecretHash::of("t0");
         store.create_grant(&grant, Some(&current)).await.unwrap();
         for i in 1..5 {
