@@ -44,7 +44,8 @@ pub fn guest_input(
 /// thread hop to the blocking pool costs more than a well-behaved policy), and only when a
 /// policy needs longer, again on the blocking pool with its full deadline, so a spinning
 /// policy holds a blocking thread and stalls a worker for at most the budget plus one
-/// watchdog tick (and then not again for a while; see `CompiledPolicy::is_slow`).
+/// watchdog tick (and, once the re-run shows it is slow, not again for a while; see
+/// `CompiledPolicy::is_slow`).
 async fn run(
     registry: Arc<PolicyRegistry>,
     mut input: GuestInput,

@@ -104,12 +104,13 @@ pub struct CompiledPolicy {
     pub digest: Arc<str>,
     pre: PolicyPre<HostState>,
     /// Until when (ms on [`MONOTONIC`]) this version's calls skip the inline attempt and go
-    /// straight to the blocking pool, because one overran the inline budget. It expires,
-    /// since a wall-clock budget can also be overrun by a thread that was merely preempted.
+    /// straight to the blocking pool, because a call took longer than the inline budget
+    /// even with a thread of its own. It expires, so a version that was slow on a few
+    /// inputs gets its inline attempts back.
     slow_until: AtomicU64,
 }
 
-/// How long a version that overran the inline budget is kept off the async workers.
+/// How long a version that proved slow is kept off the async workers.
 const SLOW_FOR: Duration = Duration::from_secs(10);
 
 static MONOTONIC: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -130,7 +131,7 @@ impl CompiledPolicy {
             .swap(now + SLOW_FOR.as_millis() as u64, Ordering::Relaxed)
             < now
         {
-            tracing::info!(policy = %self.name, digest = %self.digest, "policy overran the inline budget; its calls run on the blocking pool for {}s", SLOW_FOR.as_secs());
+            tracing::info!(policy = %self.name, digest = %self.digest, "policy call took longer than the inline budget; its calls run on the blocking pool for {}s", SLOW_FOR.as_secs());
         }
     }
 }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::engine::{Budget, CompiledPolicy, GuestInput, PolicyEngine, PolicyFailure, RawDecision};
+use super::engine::{
+    Budget, CompiledPolicy, GuestInput, INLINE_BUDGET, PolicyEngine, PolicyFailure, RawDecision,
+};
 use super::input::{Decision, PolicyInput};
 use super::registry::PolicyRegistry;
 
@@ -158,8 +160,13 @@ fn validate(raw: RawDecision, scopes: &[String]) -> Result<Decision, PolicyFailu
 
 /// Calls each policy bound to the resource, in order, threading the scopes through. Under
 /// the inline budget a call that runs out of time abandons the whole chain (`None`), to be
-/// run again with the full deadline: policies are deterministic, so nothing is lost. A
-/// version that recently overran the inline budget is not tried inline.
+/// run again with the full deadline: policies are deterministic, so nothing is lost.
+///
+/// The budget is wall-clock time, so a call can also overrun it because its thread was
+/// preempted. Only the re-run tells the two apart: a version whose call takes longer than
+/// the inline budget with the full deadline is marked slow and not tried inline for a
+/// while. Marking it at the first overrun sent every later mint through the blocking
+/// pool (two thread hops each) whenever a busy machine preempted one policy call.
 fn run_chain(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) -> Option<Chain> {
     let mut chain = Chain::default();
     guest.restart();
@@ -174,11 +181,14 @@ fn run_chain(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) 
         let started = Instant::now();
         let result = decide_within(&registry.engine, &policy, guest, budget);
         if budget == Budget::Inline && result == Err(PolicyFailure::Timeout) {
-            policy.mark_slow();
             return None;
         }
+        let took = started.elapsed();
+        if budget == Budget::Full && took > INLINE_BUDGET {
+            policy.mark_slow();
+        }
         CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let micros = started.elapsed().as_micros() as u64;
+        let micros = took.as_micros() as u64;
         let run = |outcome, detail| PolicyRun {
             policy: policy.name.clone(),
             digest: policy.digest.clone(),

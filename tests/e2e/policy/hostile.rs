@@ -304,3 +304,82 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
     }
     assert!(server.logs().contains("fail-open"), "{}", server.logs());
 }
+
+/// The inline budget is wall-clock time, which a thread that was merely preempted also
+/// overruns. So an inline overrun alone must not keep a version off the async workers (that
+/// sent every later mint through the blocking pool whenever a busy machine preempted one
+/// call); a call that needs longer than the budget with the full deadline does.
+#[test]
+fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
+    use lanyard::policy::engine::{GuestInput, Limits};
+    use lanyard::policy::evaluate::{evaluate, evaluate_inline};
+    use lanyard::policy::input::{ClientInput, UserInput};
+    use lanyard::policy::registry::{PolicySource, ResourcePattern};
+    use lanyard::policy::{Binding, Phase, PolicyEngine, PolicyInput, PolicyRegistry, Verdict};
+
+    let limits = Limits {
+        deadline: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let engine = PolicyEngine::new(limits, None).expect("engine");
+    // Tens of millions of iterations: far beyond the 1 ms budget and a watchdog tick on any
+    // machine, far within the deadline.
+    let config = json!({"mode": "slow-ok", "iterations": 50_000_000u64});
+    let registry = PolicyRegistry::load(
+        engine,
+        vec![PolicySource {
+            name: "slow".into(),
+            module: modules().hostile.clone(),
+        }],
+        vec![Binding {
+            resource: ResourcePattern::Any,
+            policy: "slow".into(),
+            config: config.to_string(),
+            fail_open: false,
+        }],
+    )
+    .expect("registry");
+    let fixture = PolicyInput {
+        phase: Phase::Token,
+        grant_type: Some("refresh_token".into()),
+        user: UserInput {
+            sub: "u1".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+            metadata: json!({}),
+        },
+        client: ClientInput {
+            id: "c1".into(),
+            name: "Claude".into(),
+        },
+        resource: TOOLS.into(),
+        scopes: vec!["read".into()],
+        config: json!({}),
+        now: 1_700_000_000,
+    };
+    let mut input = GuestInput::from_fixture(&fixture);
+    let slow = || registry.active("slow").expect("loaded").is_slow();
+
+    assert!(
+        evaluate_inline(&registry, &mut input).is_none(),
+        "the inline attempt outlasts its budget and is abandoned"
+    );
+    assert!(!slow(), "an inline overrun alone proves nothing");
+
+    let started = Instant::now();
+    let verdict = evaluate(&registry, &mut input);
+    assert!(
+        matches!(verdict, Verdict::Allow { .. }),
+        "with its full deadline the call completes: {}",
+        verdict.to_json()
+    );
+    assert!(started.elapsed() > lanyard::policy::engine::INLINE_BUDGET);
+    assert!(
+        slow(),
+        "a call slow with a thread of its own marks the version"
+    );
+    assert!(
+        evaluate_inline(&registry, &mut input).is_none(),
+        "a slow version is not tried inline"
+    );
+}
