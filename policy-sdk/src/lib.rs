@@ -23,15 +23,25 @@
 //! host's log; `guest` is the only module that sees the wit-bindgen output generated from
 //! `schema/wit/policy.wit`, and converts at the boundary.
 
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+mod arena;
 mod decision;
 mod guest;
 pub mod log;
 mod request;
+mod text;
+
+/// Every call gets a fresh instance, so the guest allocates from a bump arena and never
+/// pays for reuse; see `arena`.
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 pub use decision::{
     Claim, ClaimValue, ConsentDecision, ConsentOutcome, TokenDecision, TokenOutcome,
 };
 pub use request::{Client, GrantType, InputError, InputSource, Request, User};
+pub use text::Text;
 
 /// A policy: one decision per phase. Each default allows and changes nothing, so a policy
 /// implements only the phases it cares about.

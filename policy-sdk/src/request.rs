@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// The OAuth grant being redeemed at the token phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,8 +100,9 @@ impl Request {
     /// Reads the user's metadata into `T`.
     ///
     /// Blank metadata reads as `{}`, so a struct whose fields all have defaults accepts a
-    /// user the operator never annotated.
-    pub fn metadata<T: DeserializeOwned>(&self) -> Result<T, InputError> {
+    /// user the operator never annotated. `T` may borrow from the request: hold its strings
+    /// as [`Text`](crate::Text), which spares a copy of every string it reads.
+    pub fn metadata<'a, T: Deserialize<'a>>(&'a self) -> Result<T, InputError> {
         parse(&self.user.metadata, InputSource::Metadata)
     }
 
@@ -110,8 +111,9 @@ impl Request {
         self.metadata()
     }
 
-    /// Reads this binding's config into `T`. Blank config reads as `{}`.
-    pub fn config<T: DeserializeOwned>(&self) -> Result<T, InputError> {
+    /// Reads this binding's config into `T`, which may borrow from the request as with
+    /// [`Request::metadata`]. Blank config reads as `{}`.
+    pub fn config<'a, T: Deserialize<'a>>(&'a self) -> Result<T, InputError> {
         parse(&self.config, InputSource::Config)
     }
 
@@ -204,7 +206,7 @@ impl Request {
     }
 }
 
-fn parse<T: DeserializeOwned>(text: &str, input: InputSource) -> Result<T, InputError> {
+fn parse<'a, T: Deserialize<'a>>(text: &'a str, input: InputSource) -> Result<T, InputError> {
     let text = if text.trim().is_empty() {
         EMPTY_OBJECT
     } else {
@@ -326,6 +328,26 @@ mod tests {
         assert!(
             !err.user_reason().contains("line"),
             "no parser detail for users"
+        );
+    }
+
+    #[test]
+    fn config_and_metadata_can_borrow_from_the_request() {
+        #[derive(Debug, Deserialize)]
+        struct Borrowed<'a> {
+            #[serde(borrow)]
+            names: Vec<crate::Text<'a>>,
+        }
+        let req = Request::default()
+            .with_config(json!({"names": ["pro", "a\"b"]}))
+            .with_metadata(json!({"names": []}));
+        let config = req.config::<Borrowed>().expect("config parses");
+        assert_eq!(config.names, ["pro", "a\"b"]);
+        assert!(
+            req.metadata::<Borrowed>()
+                .expect("metadata parses")
+                .names
+                .is_empty()
         );
     }
 

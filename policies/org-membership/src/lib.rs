@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_policy::{ConsentDecision, InputError, Policy, Request, TokenDecision, log};
+use lanyard_policy::{ConsentDecision, InputError, Policy, Request, Text, TokenDecision, log};
 use serde::Deserialize;
 
 /// The policy; see the crate docs for its contract.
@@ -36,9 +36,10 @@ const DOMAIN_ROLE: &str = "member";
 #[derive(Debug, Default, Deserialize)]
 // A misspelt `require_org` would otherwise silently let everyone in.
 #[serde(deny_unknown_fields)]
-struct Config {
-    #[serde(default)]
-    domains: BTreeMap<String, String>,
+// Strings borrow from the request where they can: both inputs are read at every call.
+struct Config<'a> {
+    #[serde(borrow, default)]
+    domains: BTreeMap<Text<'a>, Text<'a>>,
     #[serde(default)]
     require_org: bool,
 }
@@ -47,15 +48,17 @@ struct Config {
 /// else's and are ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Metadata {
-    org: Option<OrgEntry>,
+struct Metadata<'a> {
+    #[serde(borrow)]
+    org: Option<OrgEntry<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct OrgEntry {
-    id: String,
-    #[serde(default)]
-    role: Option<String>,
+struct OrgEntry<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    role: Option<Text<'a>>,
 }
 
 /// The organization a user acts for.
@@ -92,8 +95,8 @@ fn standing(req: &Request) -> Result<Standing, InputError> {
 
 /// Finds the user's org, or `None` when neither metadata nor the email domain gives one.
 fn membership(
-    config: &Config,
-    meta: Metadata,
+    config: &Config<'_>,
+    meta: Metadata<'_>,
     email: &str,
 ) -> Result<Option<Membership>, InputError> {
     if let Some(org) = meta.org {
@@ -102,11 +105,14 @@ fn membership(
         if org.id.trim().is_empty() {
             return Err(InputError::metadata("org.id is empty"));
         }
-        let role = org.role.unwrap_or_else(|| DOMAIN_ROLE.to_owned());
+        let role = org.role.unwrap_or(Text::from(DOMAIN_ROLE));
         if role.trim().is_empty() {
             return Err(InputError::metadata("org.role is empty"));
         }
-        return Ok(Some(Membership { id: org.id, role }));
+        return Ok(Some(Membership {
+            id: org.id.into_owned(),
+            role: role.into_owned(),
+        }));
     }
 
     let Some(domain) = email_domain(email) else {
@@ -122,7 +128,7 @@ fn membership(
             "domain {domain:?} maps to an empty org id"
         ))),
         Some(id) => Ok(Some(Membership {
-            id: id.clone(),
+            id: id.clone().into_owned(),
             role: DOMAIN_ROLE.to_owned(),
         })),
         None => Ok(None),

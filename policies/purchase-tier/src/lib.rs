@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_policy::{ConsentDecision, InputError, Policy, Request, TokenDecision, log};
+use lanyard_policy::{ConsentDecision, InputError, Policy, Request, Text, TokenDecision, log};
 use serde::Deserialize;
 
 /// The policy; see the crate docs for its contract.
@@ -45,41 +45,45 @@ const FALLBACK_DEFAULT: &str = "free";
 // A misspelt key (say `drop_scope`) would otherwise silently grant a scope meant to be
 // withheld; refusing the config makes the operator notice.
 #[serde(deny_unknown_fields)]
-struct Config {
-    #[serde(default = "fallback_default")]
-    default: String,
-    #[serde(default)]
-    tiers: BTreeMap<String, Tier>,
+// Strings borrow from the request where they can: config is read at every call, and
+// copying each name was a large part of a call's work.
+struct Config<'a> {
+    #[serde(borrow, default = "fallback_default")]
+    default: Text<'a>,
+    #[serde(borrow, default)]
+    tiers: BTreeMap<Text<'a>, Tier<'a>>,
 }
 
-fn fallback_default() -> String {
-    FALLBACK_DEFAULT.to_owned()
+fn fallback_default() -> Text<'static> {
+    Text::from(FALLBACK_DEFAULT)
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Tier {
-    #[serde(default)]
-    drop_scopes: Vec<String>,
-    #[serde(default)]
-    notice: Option<String>,
-    #[serde(default)]
-    entitlements: Vec<String>,
+struct Tier<'a> {
+    #[serde(borrow, default)]
+    drop_scopes: Vec<Text<'a>>,
+    #[serde(borrow, default)]
+    notice: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    entitlements: Vec<Text<'a>>,
 }
 
 /// Metadata is shared by every policy bound for the user, so unknown keys are someone
 /// else's and are ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Metadata {
-    tiers: BTreeMap<String, String>,
-    lapsed: Vec<String>,
+struct Metadata<'a> {
+    #[serde(borrow)]
+    tiers: BTreeMap<Text<'a>, Text<'a>>,
+    #[serde(borrow)]
+    lapsed: Vec<Text<'a>>,
 }
 
 /// The tier in force for one request, with what follows from it.
 struct Resolved<'a> {
     name: &'a str,
-    tier: &'a Tier,
+    tier: &'a Tier<'a>,
     /// The tier's drop-scopes that are actually in play; the host refuses drops of anything else.
     dropped: Vec<&'a str>,
     lapsed: bool,
@@ -88,17 +92,17 @@ struct Resolved<'a> {
 /// Picks the tier for this request from the parsed inputs.
 fn resolve<'a>(
     req: &Request,
-    config: &'a Config,
-    meta: &'a Metadata,
+    config: &'a Config<'a>,
+    meta: &'a Metadata<'a>,
 ) -> Result<Resolved<'a>, InputError> {
-    let default = config.tiers.get(&config.default).ok_or_else(|| {
+    let default = config.tiers.get(config.default.as_str()).ok_or_else(|| {
         InputError::config(format!(
             "default tier {:?} is not one of the configured tiers",
             config.default
         ))
     })?;
-    let (name, tier) = match meta.tiers.get(&req.resource) {
-        Some(name) => match config.tiers.get(name) {
+    let (name, tier) = match meta.tiers.get(req.resource.as_str()) {
+        Some(name) => match config.tiers.get(name.as_str()) {
             Some(tier) => (name.as_str(), tier),
             None => {
                 log::warn!(
@@ -115,17 +119,17 @@ fn resolve<'a>(
         .drop_scopes
         .iter()
         .filter(|s| req.has_scope(s))
-        .map(String::as_str)
+        .map(Text::as_str)
         .collect();
     Ok(Resolved {
         name,
         tier,
         dropped,
-        lapsed: meta.lapsed.contains(&req.resource),
+        lapsed: meta.lapsed.iter().any(|r| *r == req.resource),
     })
 }
 
-fn read_inputs(req: &Request) -> Result<(Config, Metadata), InputError> {
+fn read_inputs(req: &Request) -> Result<(Config<'_>, Metadata<'_>), InputError> {
     Ok((req.config()?, req.metadata()?))
 }
 
