@@ -15,9 +15,12 @@
 //! the host's memory cap sooner than it would with a reusing allocator. Such a policy can
 //! turn the `arena` feature off to get std's allocator back.
 //!
-//! The arena takes its memory with `memory.grow`, never from the region the module was
-//! linked with, so it cannot collide with wasi-libc's own `malloc` (which C code in std's
-//! runtime may use): each grow hands out pages no one else has.
+//! The first allocations come from a buffer of the arena's own in the module's image
+//! (`.bss`), so a typical call never grows memory: each `memory.grow` costs the host two
+//! `mprotect` calls (one to open the page, one when the instance is reset), which measured
+//! more than all of the allocator's own work. Past that buffer the arena takes fresh pages
+//! with `memory.grow`. It never touches the region past `__heap_base`, which belongs to
+//! wasi-libc's own `malloc` (C code in std's runtime may use it).
 
 // Only this module needs unsafe code (the crate denies it elsewhere): `GlobalAlloc` is an
 // unsafe trait, and a reallocation that cannot grow in place copies the bytes.
@@ -25,10 +28,23 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
-use core::cell::Cell;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 
 const PAGE: usize = 64 * 1024;
+
+/// The buffer a call allocates from before it grows memory: far more than the shipped
+/// policies use in a call (a few KiB), and only the pages a call touches cost anything.
+const FIRST: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct First(UnsafeCell<[u8; FIRST]>);
+
+// SAFETY: single-threaded guest; the bytes are only reached through the arena.
+unsafe impl Sync for First {}
+
+/// Zeroed, so it lands in `.bss` and adds nothing to the module's size.
+static FIRST_BUFFER: First = First(UnsafeCell::new([0; FIRST]));
 
 /// The bump arena; `next..end` is free, `last` is where the latest allocation starts.
 #[derive(Debug)]
@@ -44,6 +60,15 @@ impl Arena {
             next: Cell::new(0),
             end: Cell::new(0),
             last: Cell::new(usize::MAX),
+        }
+    }
+
+    /// Points the arena at its first buffer, once per instance.
+    fn start(&self) {
+        if self.end.get() == 0 {
+            let first = FIRST_BUFFER.0.get().addr();
+            self.next.set(first);
+            self.end.set(first + FIRST);
         }
     }
 
@@ -71,10 +96,11 @@ impl Arena {
     }
 
     fn reserve(&self, layout: Layout) -> Option<usize> {
+        self.start();
         let mut start = align_up(self.next.get(), layout.align())?;
         let mut end = start.checked_add(layout.size())?;
         if !self.extend_to(end) {
-            // First use, or wasi-libc grew memory since: start over at the current top.
+            // Past the first buffer, or wasi-libc grew memory since: carry on at the top.
             let top = memory_top();
             start = align_up(top, layout.align())?;
             end = start.checked_add(layout.size())?;

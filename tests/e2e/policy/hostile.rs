@@ -305,42 +305,11 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
     assert!(server.logs().contains("fail-open"), "{}", server.logs());
 }
 
-/// The inline budget is wall-clock time, which a thread that was merely preempted also
-/// overruns. So an inline overrun alone must not keep a version off the async workers (that
-/// sent every later mint through the blocking pool whenever a busy machine preempted one
-/// call); a call that needs longer than the budget with the full deadline does.
-#[test]
-fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
-    use lanyard::policy::engine::{GuestInput, Limits};
-    use lanyard::policy::evaluate::{evaluate, evaluate_inline};
+/// A token-phase fixture for the hostile module, driven in process (no server).
+fn hostile_input(config: Value) -> lanyard::policy::PolicyInput {
     use lanyard::policy::input::{ClientInput, UserInput};
-    use lanyard::policy::registry::{PolicySource, ResourcePattern};
-    use lanyard::policy::{Binding, Phase, PolicyEngine, PolicyInput, PolicyRegistry, Verdict};
-
-    let limits = Limits {
-        deadline: Duration::from_secs(30),
-        ..Limits::default()
-    };
-    let engine = PolicyEngine::new(limits, None).expect("engine");
-    // Tens of millions of iterations: far beyond the 1 ms budget and a watchdog tick on any
-    // machine, far within the deadline.
-    let config = json!({"mode": "slow-ok", "iterations": 50_000_000u64});
-    let registry = PolicyRegistry::load(
-        engine,
-        vec![PolicySource {
-            name: "slow".into(),
-            module: modules().hostile.clone(),
-        }],
-        vec![Binding {
-            resource: ResourcePattern::Any,
-            policy: "slow".into(),
-            config: config.to_string(),
-            fail_open: false,
-        }],
-    )
-    .expect("registry");
-    let fixture = PolicyInput {
-        phase: Phase::Token,
+    lanyard::policy::PolicyInput {
+        phase: lanyard::policy::Phase::Token,
         grant_type: Some("refresh_token".into()),
         user: UserInput {
             sub: "u1".into(),
@@ -354,11 +323,53 @@ fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
         },
         resource: TOOLS.into(),
         scopes: vec!["read".into()],
-        config: json!({}),
+        config,
         now: 1_700_000_000,
+    }
+}
+
+/// The hostile module as the only policy, bound everywhere with `config`.
+fn hostile_registry(config: &Value, deadline: Duration) -> lanyard::policy::PolicyRegistry {
+    use lanyard::policy::engine::Limits;
+    use lanyard::policy::registry::{PolicySource, ResourcePattern};
+    use lanyard::policy::{Binding, PolicyEngine, PolicyRegistry};
+
+    let limits = Limits {
+        deadline,
+        ..Limits::default()
     };
-    let mut input = GuestInput::from_fixture(&fixture);
-    let slow = || registry.active("slow").expect("loaded").is_slow();
+    PolicyRegistry::load(
+        PolicyEngine::new(limits, None).expect("engine"),
+        vec![PolicySource {
+            name: "hostile".into(),
+            module: modules().hostile.clone(),
+        }],
+        vec![Binding {
+            resource: ResourcePattern::Any,
+            policy: "hostile".into(),
+            config: config.to_string(),
+            fail_open: false,
+        }],
+    )
+    .expect("registry")
+}
+
+/// The inline budget is wall-clock time, which a thread that was merely preempted also
+/// overruns. So an inline overrun alone must not keep a version off the async workers (that
+/// sent every later mint through the blocking pool whenever a busy machine preempted one
+/// call); a call that needs longer than the budget with the full deadline does.
+#[test]
+fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
+    use lanyard::policy::Verdict;
+    use lanyard::policy::engine::{GuestInput, INLINE_BUDGET};
+    use lanyard::policy::evaluate::{evaluate, evaluate_inline};
+
+    // Tens of millions of iterations: far beyond the 1 ms budget and a watchdog tick on any
+    // machine, far within the deadline.
+    let config = json!({"mode": "slow-ok", "iterations": 50_000_000u64});
+    let registry = hostile_registry(&config, Duration::from_secs(30));
+    let mut input = GuestInput::from_fixture(&hostile_input(json!({})));
+    let slow = || registry.active("hostile").expect("loaded").is_slow();
 
     assert!(
         evaluate_inline(&registry, &mut input).is_none(),
@@ -373,7 +384,7 @@ fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
         "with its full deadline the call completes: {}",
         verdict.to_json()
     );
-    assert!(started.elapsed() > lanyard::policy::engine::INLINE_BUDGET);
+    assert!(started.elapsed() > INLINE_BUDGET);
     assert!(
         slow(),
         "a call slow with a thread of its own marks the version"
@@ -382,4 +393,21 @@ fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
         evaluate_inline(&registry, &mut input).is_none(),
         "a slow version is not tried inline"
     );
+}
+
+/// The guest allocates from a bump arena whose first buffer is 64 KiB; a call that needs
+/// far more (a 1 MiB log line, then ten thousand small ones) grows memory and still answers.
+#[test]
+fn a_call_that_allocates_past_the_first_arena_buffer_answers() {
+    use lanyard::policy::evaluate::decide;
+    use lanyard::policy::input::Decision;
+
+    let config = json!({"mode": "log-flood"});
+    let registry = hostile_registry(&config, Duration::from_secs(5));
+    let policy = registry.active("hostile").expect("loaded");
+    let decision = decide(&registry.engine, &policy, &hostile_input(config)).expect("answers");
+    let Decision::Allow { claims, .. } = decision else {
+        panic!("log-flood allows: {decision:?}");
+    };
+    assert_eq!(claims["hostile_mode"], "log-flood");
 }
