@@ -79,7 +79,7 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
             sub: "u-bench".into(),
             email: "bench@example.com".into(),
             password_hash: "unused".into(),
-            metadata: serde_json::json!({"tiers": {RESOURCE: "pro"}}),
+            metadata: serde_json::json!({"tiers": {RESOURCE: "pro"}}).to_string(),
             email_verified: true,
             created_at: now,
         })

@@ -377,8 +377,8 @@ pub struct UserView<'a> {
     pub sub: &'a str,
     pub email: &'a str,
     pub email_verified: bool,
-    /// Anything but a JSON object reads as `{}`.
-    pub metadata: &'a Value,
+    /// JSON text as the store holds it; anything but an object reads as `{}`.
+    pub metadata: &'a str,
 }
 
 impl GuestInput {
@@ -396,7 +396,10 @@ impl GuestInput {
             (Phase::Token, Some("refresh_token")) => Some(wit::GrantType::RefreshToken),
             _ => None,
         };
-        let metadata = if user.metadata.is_object() {
+        // The store only writes objects (or `{}`), and JSON text that opens with a brace
+        // can be nothing else; text that is not JSON at all reaches the policy, which
+        // refuses it as malformed metadata rather than mistaking it for none.
+        let metadata = if user.metadata.trim_start().starts_with('{') {
             user.metadata.to_string()
         } else {
             "{}".to_string()
@@ -426,11 +429,12 @@ impl GuestInput {
 
     /// A `lanyard policy test` fixture, config included.
     pub fn from_fixture(input: &PolicyInput) -> Self {
+        let metadata = input.user.metadata.to_string();
         let user = UserView {
             sub: &input.user.sub,
             email: &input.user.email,
             email_verified: input.user.email_verified,
-            metadata: &input.user.metadata,
+            metadata: &metadata,
         };
         let mut guest = Self::new(
             input.phase,

@@ -52,7 +52,7 @@ pub async fn create_user(
         sub: app.random.id(),
         email: fold_email(email),
         password_hash: hash,
-        metadata: serde_json::json!({}),
+        metadata: "{}".into(),
         email_verified,
         created_at: app.now(),
     };

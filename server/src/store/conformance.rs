@@ -25,7 +25,7 @@ pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
         sub: sub.into(),
         email: email.into(),
         password_hash: "x".into(),
-        metadata: json!({}),
+        metadata: "{}".into(),
         email_verified: false,
         created_at: 1,
     };
@@ -54,7 +54,8 @@ pub async fn users(stores: &Stores) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(u.metadata, json!({"tier": "pro"}));
+    let metadata: serde_json::Value = serde_json::from_str(&u.metadata).expect("JSON");
+    assert_eq!(metadata, json!({"tier": "pro"}));
     assert!(matches!(
         stores.users.set_metadata("nobody", &json!({})).await,
         Err(StoreError::NotFound)
@@ -202,7 +203,7 @@ pub async fn consents_and_clients(stores: &Stores) {
         grant_types: vec!["authorization_code".into()],
         auth_method: "none".into(),
         scope: None,
-        metadata: json!({}),
+        metadata: "{}".into(),
         source: ClientSource::Dynamic,
         created_at: 1,
     };

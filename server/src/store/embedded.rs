@@ -172,12 +172,11 @@ fn migrate(conn: &mut Connection, set: &[Migration]) -> StoreResult<()> {
 }
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    let metadata: String = r.get(3)?;
     Ok(User {
         sub: r.get(0)?,
         email: r.get(1)?,
         password_hash: r.get(2)?,
-        metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+        metadata: r.get(3)?,
         created_at: r.get(4)?,
         email_verified: r.get(5)?,
     })
@@ -195,7 +194,7 @@ impl UserStore for Embedded {
         self.db()?
             .run(
                 "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![u.sub, u.email, u.password_hash, u.metadata.to_string(), u.created_at, u.email_verified],
+                params![u.sub, u.email, u.password_hash, u.metadata, u.created_at, u.email_verified],
             )
             .map_err(map_err)?;
         Ok(())

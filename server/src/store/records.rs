@@ -13,8 +13,9 @@ pub struct User {
     pub email: String,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// Operator-defined JSON object, read by policies.
-    pub metadata: serde_json::Value,
+    /// Operator-defined JSON object, as the text the store holds. Only policies read it, and
+    /// they take it as text, so no mint parses it or serialises it again.
+    pub metadata: String,
     /// Whether someone vouched for the email: true for operator-created accounts; false
     /// for self-registered ones, since Lanyard sends no verification mail.
     pub email_verified: bool,
