@@ -1,11 +1,12 @@
 //! The guest's allocator: one bump arena per call.
 //!
 //! The host makes a fresh instance for every call and throws it away afterwards, so memory
-//! a policy frees is never reused by anyone. A general-purpose allocator (std's dlmalloc)
-//! spends its work on exactly that reuse: size classes, free lists and coalescing on every
-//! allocation and every free, and it sets itself up again in each new instance. A policy
-//! call makes a few dozen allocations (the request's strings, the parsed config and
-//! metadata, the decision), so that bookkeeping was a large share of the guest's time.
+//! a policy frees is never reused by anyone. A general-purpose allocator (wasi-libc's
+//! dlmalloc, which std uses) spends its work on exactly that reuse: size classes, free lists
+//! and coalescing on every allocation and every free, and it sets itself up again in each
+//! new instance. A policy call makes a few dozen allocations (the request's strings, the
+//! parsed config and metadata, the decision): with the arena a purchase-tier call runs 18 %
+//! fewer guest instructions (callgrind).
 //!
 //! Here an allocation moves a pointer. Freeing the most recent allocation gives its space
 //! back and growing the most recent allocation extends it in place, which covers the common
@@ -19,8 +20,8 @@
 //! (`.bss`), so a typical call never grows memory: each `memory.grow` costs the host two
 //! `mprotect` calls (one to open the page, one when the instance is reset), which measured
 //! more than all of the allocator's own work. Past that buffer the arena takes fresh pages
-//! with `memory.grow`. It never touches the region past `__heap_base`, which belongs to
-//! wasi-libc's own `malloc` (C code in std's runtime may use it).
+//! with `memory.grow`. It never touches the memory between `__heap_base` and the end of the
+//! initial memory, which wasi-libc's own `malloc` (used by C code in std's runtime) hands out.
 
 // Only this module needs unsafe code (the crate denies it elsewhere): `GlobalAlloc` is an
 // unsafe trait, and a reallocation that cannot grow in place copies the bytes.
@@ -124,9 +125,9 @@ impl Default for Arena {
 // threads.
 unsafe impl Sync for Arena {}
 
-// SAFETY: `reserve` hands out disjoint ranges of memory obtained from `memory.grow`, aligned
-// as asked; a range is only handed out again after its owner freed it (the rollback of the
-// latest allocation).
+// SAFETY: `reserve` hands out disjoint ranges, aligned as asked, of the first buffer or of
+// pages obtained from `memory.grow`, which no one else uses; a range is only handed out again
+// after its owner freed it (the rollback of the latest allocation).
 unsafe impl GlobalAlloc for Arena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.reserve(layout) {
