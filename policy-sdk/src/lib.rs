@@ -19,9 +19,10 @@
 //! lanyard_policy::export_policy!(Beta);
 //! ```
 //!
-//! Layout: `request` and `decision` are the plain types authors use; `log` reaches the
-//! host's log; `guest` is the only module that sees the wit-bindgen output generated from
-//! `schema/wit/policy.wit`, and converts at the boundary.
+//! Layout: `request` and `decision` are the plain types authors use, and `text` the string
+//! type for reading config and metadata without copying; `log` reaches the host's log;
+//! `guest` is the only module that sees the wit-bindgen output generated from
+//! `schema/wit/policy.wit`, and converts at the boundary; `arena` is the guest's allocator.
 
 #[cfg(all(target_arch = "wasm32", feature = "arena"))]
 mod arena;
