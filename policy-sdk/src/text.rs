@@ -1,7 +1,8 @@
 //! [`Text`]: a string read from config or metadata that borrows from the request.
 //!
-//! A policy reads its config and the user's metadata at every call, and copying every name
-//! and list entry out of the JSON was a large part of a call's work. serde borrows a
+//! A policy reads its config and the user's metadata at every call; copying every name and
+//! list entry out of the JSON was about a tenth of purchase-tier's guest instructions
+//! (callgrind). serde borrows a
 //! `Cow<str>` only where it is a struct's field; inside a `Vec` or a map it always copies.
 //! `Text` borrows wherever it is, and copies only a string that holds JSON escapes.
 

@@ -128,7 +128,7 @@ fn membership(
             "domain {domain:?} maps to an empty org id"
         ))),
         Some(id) => Ok(Some(Membership {
-            id: id.clone().into_owned(),
+            id: id.as_str().to_owned(),
             role: DOMAIN_ROLE.to_owned(),
         })),
         None => Ok(None),

@@ -361,8 +361,8 @@ fn classify(e: wasmtime::Error) -> PolicyFailure {
 }
 
 /// A chain's input in the guest's own types, built once per chain straight from the records
-/// it comes from (the user's metadata is serialised once); each call in the chain gets the
-/// scopes still in play and its own binding's config.
+/// it comes from (the user's metadata is copied once, as the text the store holds); each
+/// call in the chain gets the scopes still in play and its own binding's config.
 pub struct GuestInput {
     phase: Phase,
     /// The scopes the chain started with: a chain abandoned part-way (see `Budget::Inline`)

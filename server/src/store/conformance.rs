@@ -203,7 +203,7 @@ pub async fn consents_and_clients(stores: &Stores) {
         grant_types: vec!["authorization_code".into()],
         auth_method: "none".into(),
         scope: None,
-        metadata: "{}".into(),
+        metadata: json!({}),
         source: ClientSource::Dynamic,
         created_at: 1,
     };

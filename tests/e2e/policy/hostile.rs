@@ -368,7 +368,7 @@ fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
     // machine, far within the deadline.
     let config = json!({"mode": "slow-ok", "iterations": 50_000_000u64});
     let registry = hostile_registry(&config, Duration::from_secs(30));
-    let mut input = GuestInput::from_fixture(&hostile_input(json!({})));
+    let mut input = GuestInput::from_fixture(&hostile_input(config));
     let slow = || registry.active("hostile").expect("loaded").is_slow();
 
     assert!(
