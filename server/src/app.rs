@@ -93,8 +93,8 @@ impl App {
         let before = self.now() - self.config.policies.log_days as i64 * 86_400;
         loop {
             match self.stores.decisions.purge_decisions(before, CHUNK).await {
-                Ok(n) if n == u64::from(CHUNK) => tokio::task::yield_now().await,
-                Ok(_) => return,
+                Ok(0) => return,
+                Ok(_) => tokio::task::yield_now().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not purge the decision log");
                     return;

@@ -251,13 +251,30 @@ pub async fn decision_log(stores: &Stores) {
     assert_eq!(log.decision("g1.a", None).await.unwrap().unwrap().at, 100);
     assert!(log.decision("nope", None).await.unwrap().is_none());
 
-    assert_eq!(log.purge_decisions(250, 1).await.unwrap(), 1);
-    assert_eq!(log.recent_decisions(10).await.unwrap().len(), 2);
-    assert_eq!(log.purge_decisions(250, 100).await.unwrap(), 1);
-    assert_eq!(log.purge_decisions(250, 100).await.unwrap(), 0);
+    // A batch goes as a whole, and only once its newest entry is past retention.
+    assert_eq!(log.purge_decisions(150, 100).await.unwrap(), 0);
+    assert_eq!(log.recent_decisions(10).await.unwrap().len(), 3);
+    log.record_decisions(&[entry("g3.a", 400)]).await.unwrap();
+    // At least one batch goes, however small the limit; then no more than the limit.
+    assert_eq!(log.purge_decisions(350, 1).await.unwrap(), 2);
+    assert_eq!(log.purge_decisions(350, 1).await.unwrap(), 1);
+    assert_eq!(log.purge_decisions(350, 100).await.unwrap(), 0);
     let left = log.recent_decisions(10).await.unwrap();
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].jti, "g2.a");
+    let jtis: Vec<&str> = left.iter().map(|e| e.jti.as_str()).collect();
+    assert_eq!(jtis, ["g3.a"]);
+    // Runs are kept as the exact text given, quotes and all.
+    let odd = DecisionEntry {
+        runs: r#"[{"detail":"said \"no\"\nthen left"}]"#.into(),
+        ..entry("g4.a", 500)
+    };
+    log.record_decisions(std::slice::from_ref(&odd))
+        .await
+        .unwrap();
+    assert_eq!(
+        log.decision("g4.a", Some(500)).await.unwrap().unwrap().runs,
+        odd.runs
+    );
+    assert!(log.record_decisions(&[]).await.is_ok());
 }
 
 #[cfg(test)]

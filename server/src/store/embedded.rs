@@ -1,5 +1,7 @@
-//! The embedded store: one SQLite file (rusqlite, bundled) behind every storage trait, so
-//! a newcomer runs Lanyard with no services at all.
+//! The embedded store: SQLite (rusqlite, bundled) behind every storage trait, so a newcomer
+//! runs Lanyard with no services at all. `lanyard.db` holds the records; the policy decision
+//! log has `decisions.db` to itself, so that its writes (a batch every few tens of
+//! milliseconds) never share a page cache, a WAL or a lock with the mints.
 //!
 //! Calls run inline under a mutex rather than on a blocking pool: with WAL and
 //! `synchronous=NORMAL` a statement takes microseconds and commits do not fsync, so a
@@ -12,13 +14,14 @@ use async_trait::async_trait;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::migrate::{Migration, SQLITE};
+use super::migrate::{Migration, SQLITE, SQLITE_DECISIONS};
 use super::*;
 
 /// SQLite behind every trait. Cheap to clone.
 #[derive(Clone)]
 pub struct Embedded {
     conn: Arc<Mutex<Connection>>,
+    log: Arc<Mutex<Connection>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -87,26 +90,51 @@ fn to_json(v: &impl serde::Serialize) -> String {
 }
 
 impl Embedded {
-    /// Opens (creating) `dir/lanyard.db` and applies pending migrations.
+    /// Opens (creating) `dir/lanyard.db` and `dir/decisions.db` and applies pending
+    /// migrations.
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
-        Self::from_connection(Connection::open(dir.join("lanyard.db")).map_err(unavailable)?)
+        let open = |file: &str| Connection::open(dir.join(file)).map_err(unavailable);
+        Self::from_connections(open("lanyard.db")?, open("decisions.db")?)
     }
 
-    /// A private in-memory database (unit tests).
+    /// Private in-memory databases (unit tests).
     pub fn in_memory() -> StoreResult<Self> {
-        Self::from_connection(Connection::open_in_memory().map_err(unavailable)?)
+        let open = || Connection::open_in_memory().map_err(unavailable);
+        Self::from_connections(open()?, open()?)
     }
 
-    fn from_connection(mut conn: Connection) -> StoreResult<Self> {
+    fn from_connections(conn: Connection, log: Connection) -> StoreResult<Self> {
+        // A 32 MiB page cache and memory-mapped reads keep hot pages out of read()
+        // syscalls, which cost more than the queries on a busy token endpoint.
+        let mut conn = Self::prepare(
+            conn,
+            "PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
+            SQLITE,
+        )?;
+        // The log is written in batches and read by an operator now and then: SQLite's
+        // default small cache suits it. A large one costs at every commit, which scans the
+        // cache for pages to drop; with the records' 32 MiB that scan was most of a
+        // batch's cost.
+        let mut log = Self::prepare(log, "", SQLITE_DECISIONS)?;
+        adopt_old_decisions(&mut conn, &mut log)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            log: Arc::new(Mutex::new(log)),
+        })
+    }
+
+    fn prepare(
+        mut conn: Connection,
+        pragmas: &str,
+        migrations: &[Migration],
+    ) -> StoreResult<Connection> {
         conn.execute_batch(
-            // A 32 MiB page cache and memory-mapped reads keep hot pages out of read()
-            // syscalls, which cost more than the queries on a busy token endpoint.
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-             PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;",
         )
         .map_err(unavailable)?;
+        conn.execute_batch(pragmas).map_err(unavailable)?;
         // Without the query planner stability guarantee SQLite may plan around a bound
         // value and then expire the statement whenever that parameter is rebound: the
         // refresh lookups were re-parsed and re-planned at every mint, defeating the
@@ -114,14 +142,18 @@ impl Embedded {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(unavailable)?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrate(&mut conn, SQLITE)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        migrate(&mut conn, migrations)?;
+        Ok(conn)
     }
 
     fn db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
         self.conn
+            .lock()
+            .map_err(|_| unavailable("sqlite connection poisoned"))
+    }
+
+    fn log_db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
+        self.log
             .lock()
             .map_err(|_| unavailable("sqlite connection poisoned"))
     }
@@ -143,6 +175,44 @@ impl Embedded {
 
 /// Applies what is pending, inside one immediate transaction so that two processes starting
 /// on the same file do not race.
+/// Moves the entries that migration 4 left in `lanyard.db` into `decisions.db`, one batch
+/// each, and drops the table that held them. The log commits first: a crash in between
+/// leaves the entries in both, and the next open moves them again, so none is lost.
+fn adopt_old_decisions(conn: &mut Connection, log: &mut Connection) -> StoreResult<()> {
+    let waiting: bool = conn
+        .one(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'policy_decisions_to_move')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    if !waiting {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare("SELECT at, body FROM policy_decisions_to_move ORDER BY id")
+        .map_err(unavailable)?;
+    let mut rows = stmt.query([]).map_err(unavailable)?;
+    let tx = log.transaction().map_err(unavailable)?;
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let (at, body): (i64, String) = (
+            row.get(0).map_err(unavailable)?,
+            row.get(1).map_err(unavailable)?,
+        );
+        tx.run(
+            "INSERT INTO policy_decision_batches (first_at, last_at, entries, body) \
+             VALUES (?1, ?1, 1, ?2 || char(10))",
+            params![at, body],
+        )
+        .map_err(unavailable)?;
+    }
+    tx.commit().map_err(unavailable)?;
+    drop(rows);
+    drop(stmt);
+    conn.execute_batch("DROP TABLE policy_decisions_to_move")
+        .map_err(unavailable)
+}
+
 fn migrate(conn: &mut Connection, set: &[Migration]) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -655,57 +725,64 @@ impl EphemeralStore for Embedded {
     }
 }
 
-macro_rules! decision_cols {
-    () => {
-        "jti, at, client_id, sub, resource, grant_type, outcome, runs"
-    };
+/// Batches whose span covers a token's iat (a second either side forgives a clock step),
+/// newest first.
+const BATCHES_AT: &str = "SELECT body FROM policy_decision_batches \
+     WHERE last_at >= ?1 - 1 AND first_at <= ?1 + 1 ORDER BY id DESC";
+const BATCHES_NEWEST_FIRST: &str = "SELECT body FROM policy_decision_batches ORDER BY id DESC";
+
+/// A batch's entries, one JSON line each.
+fn batch_body(entries: &[DecisionEntry]) -> StoreResult<String> {
+    let mut body = Vec::with_capacity(entries.len() * 320);
+    for e in entries {
+        serde_json::to_writer(&mut body, e).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        body.push(b'\n');
+    }
+    String::from_utf8(body).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
-const RECENT_DECISIONS: &str = select!(
-    decision_cols,
-    "FROM policy_decisions ORDER BY id DESC LIMIT ?1"
-);
-/// Entries carry their token's iat; a second either side forgives a clock step.
-const DECISION_AT: &str = select!(
-    decision_cols,
-    "FROM policy_decisions WHERE at BETWEEN ?2 - 1 AND ?2 + 1 AND jti = ?1"
-);
-const DECISION_ANY_TIME: &str = select!(decision_cols, "FROM policy_decisions WHERE jti = ?1");
-
-fn decision_row(r: &Row<'_>) -> rusqlite::Result<DecisionEntry> {
-    Ok(DecisionEntry {
-        jti: r.get(0)?,
-        at: r.get(1)?,
-        client_id: r.get(2)?,
-        sub: r.get(3)?,
-        resource: r.get(4)?,
-        grant_type: r.get(5)?,
-        outcome: r.get(6)?,
-        runs: r.get(7)?,
+/// A batch's entries, newest first. A line that does not parse is skipped and logged: one
+/// damaged entry must not hide the rest of the log.
+fn batch_entries(body: &str) -> impl Iterator<Item = DecisionEntry> + '_ {
+    body.lines().rev().filter_map(|line| {
+        serde_json::from_str(line)
+            .inspect_err(|e| tracing::warn!(error = %e, "unreadable decision-log entry"))
+            .ok()
     })
 }
 
 #[async_trait]
 impl DecisionLog for Embedded {
     async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()> {
-        let mut db = self.db()?;
-        let tx = db.transaction().map_err(map_err)?;
-        for e in entries {
-            tx.run(
-                "INSERT INTO policy_decisions (jti, at, client_id, sub, resource, grant_type, outcome, runs) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![e.jti, e.at, e.client_id, e.sub, e.resource, e.grant_type, e.outcome, e.runs],
+        let (Some(first), Some(last)) = (
+            entries.iter().map(|e| e.at).min(),
+            entries.iter().map(|e| e.at).max(),
+        ) else {
+            return Ok(());
+        };
+        let body = batch_body(entries)?;
+        self.log_db()?
+            .run(
+                "INSERT INTO policy_decision_batches (first_at, last_at, entries, body) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![first, last, entries.len() as i64, body],
             )
             .map_err(map_err)?;
-        }
-        tx.commit().map_err(map_err)
+        Ok(())
     }
 
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>> {
-        let db = self.db()?;
-        let mut stmt = db.prepare(RECENT_DECISIONS).map_err(map_err)?;
-        let rows = stmt.query_map([limit], decision_row).map_err(map_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+        let db = self.log_db()?;
+        let mut stmt = db.prepare_cached(BATCHES_NEWEST_FIRST).map_err(map_err)?;
+        let mut rows = stmt.query([]).map_err(map_err)?;
+        let mut found = Vec::new();
+        while found.len() < limit as usize
+            && let Some(row) = rows.next().map_err(map_err)?
+        {
+            let body: String = row.get(0).map_err(map_err)?;
+            found.extend(batch_entries(&body).take(limit as usize - found.len()));
+        }
+        Ok(found)
     }
 
     async fn decision(
@@ -713,31 +790,74 @@ impl DecisionLog for Embedded {
         jti: &str,
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>> {
-        let db = self.db()?;
-        let found = match iat {
-            Some(iat) => db.one(DECISION_AT, params![jti, iat], decision_row),
-            None => db.one(DECISION_ANY_TIME, [jti], decision_row),
-        };
-        found.optional().map_err(map_err)
+        let db = self.log_db()?;
+        let mut stmt = match iat {
+            Some(_) => db.prepare_cached(BATCHES_AT),
+            None => db.prepare_cached(BATCHES_NEWEST_FIRST),
+        }
+        .map_err(map_err)?;
+        let mut rows = match iat {
+            Some(iat) => stmt.query([iat]),
+            None => stmt.query([]),
+        }
+        .map_err(map_err)?;
+        while let Some(row) = rows.next().map_err(map_err)? {
+            let body: String = row.get(0).map_err(map_err)?;
+            // Most batches do not hold the jti at all; only one that does is parsed.
+            if !body.contains(jti) {
+                continue;
+            }
+            if let Some(e) = batch_entries(&body)
+                .find(|e| e.jti == jti && iat.is_none_or(|iat| (e.at - iat).abs() <= 1))
+            {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
 
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
-        let n = self
-            .db()?
-            .run(
-                "DELETE FROM policy_decisions WHERE id IN \
-                 (SELECT id FROM policy_decisions WHERE at < ?1 ORDER BY at LIMIT ?2)",
-                params![before, limit],
+        let db = self.log_db()?;
+        // Whole batches, oldest first, until `limit` entries (or the first batch, however
+        // large) are gathered.
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT id, entries FROM policy_decision_batches WHERE last_at < ?1 \
+                 ORDER BY id LIMIT ?2",
             )
             .map_err(map_err)?;
-        Ok(n as u64)
+        let mut rows = stmt.query(params![before, limit]).map_err(map_err)?;
+        let (mut upto, mut dropped) = (None, 0u64);
+        while let Some(row) = rows.next().map_err(map_err)? {
+            let (id, n): (i64, i64) = (row.get(0).map_err(map_err)?, row.get(1).map_err(map_err)?);
+            if upto.is_some() && dropped + n as u64 > u64::from(limit) {
+                break;
+            }
+            (upto, dropped) = (Some(id), dropped + n as u64);
+        }
+        drop(rows);
+        drop(stmt);
+        if let Some(upto) = upto {
+            // The same batches the query walked: those past retention, up to `upto`.
+            db.run(
+                "DELETE FROM policy_decision_batches WHERE id <= ?2 AND last_at < ?1",
+                params![before, upto],
+            )
+            .map_err(map_err)?;
+        }
+        Ok(dropped)
     }
 }
 
 #[async_trait]
 impl Health for Embedded {
     async fn ping(&self) -> StoreResult<()> {
-        self.db()?.one("SELECT 1", [], |_| Ok(())).map_err(map_err)
+        self.db()?
+            .one("SELECT 1", [], |_| Ok(()))
+            .map_err(map_err)?;
+        self.log_db()?
+            .one("SELECT 1", [], |_| Ok(()))
+            .map_err(map_err)
     }
 }
 
@@ -775,5 +895,63 @@ mod tests {
             let stmt = db.prepare_cached(sql).unwrap();
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
+    }
+}
+
+#[cfg(test)]
+mod upgrade {
+    use super::*;
+
+    /// A data folder written before the log had a database of its own: its entries move to
+    /// `decisions.db` at the next open, and can be found there by jti and time.
+    #[tokio::test]
+    async fn entries_from_before_the_log_moved_out_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join("lanyard.db")).unwrap();
+            migrate(&mut conn, &SQLITE[..3]).unwrap();
+            conn.execute(
+                "INSERT INTO policy_decisions (jti, at, client_id, sub, resource, grant_type, outcome, runs) \
+                 VALUES ('old-1', 100, 'c', 'u', 'https://r.example/mcp', 'refresh_token', 'allow', ?1)",
+                [r#"[{"policy":"tier","outcome":"allow"}]"#],
+            )
+            .unwrap();
+        }
+        let store = Embedded::open(dir.path()).unwrap();
+        let found = store.decision("old-1", Some(100)).await.unwrap().unwrap();
+        assert_eq!(
+            (found.sub.as_str(), found.runs.as_str()),
+            ("u", r#"[{"policy":"tier","outcome":"allow"}]"#)
+        );
+        store
+            .record_decisions(&[DecisionEntry {
+                jti: "new-1".into(),
+                at: 200,
+                ..found
+            }])
+            .await
+            .unwrap();
+        drop(store);
+
+        // Opening again moves nothing twice, and the old table is gone.
+        let store = Embedded::open(dir.path()).unwrap();
+        let jtis: Vec<String> = store
+            .recent_decisions(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.jti)
+            .collect();
+        assert_eq!(jtis, ["new-1", "old-1"]);
+        let left: i64 = store
+            .db()
+            .unwrap()
+            .one(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'policy_decisions%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

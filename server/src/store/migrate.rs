@@ -25,4 +25,16 @@ pub const SQLITE: &[Migration] = &[
         name: "decision_log_append",
         sql: include_str!("../../../schema/sqlite/0003_decision_log_append.sql"),
     },
+    Migration {
+        version: 4,
+        name: "decision_log_moves_out",
+        sql: include_str!("../../../schema/sqlite/0004_decision_log_moves_out.sql"),
+    },
 ];
+
+/// The decision log's own database, `decisions.db`.
+pub const SQLITE_DECISIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "batches",
+    sql: include_str!("../../../schema/sqlite/decisions/0001_batches.sql"),
+}];

@@ -140,7 +140,8 @@ pub trait EphemeralStore: Send + Sync {
 /// The policy decision log.
 #[async_trait]
 pub trait DecisionLog: Send + Sync {
-    /// Writes a batch in one transaction (the log is written off the request path).
+    /// Writes a batch in one transaction (the log is written off the request path). A
+    /// backend may keep the batch as one record: it is kept and purged as a whole.
     async fn record_decisions(&self, entries: &[DecisionEntry]) -> StoreResult<()>;
     /// The most recent entries, newest first.
     async fn recent_decisions(&self, limit: u32) -> StoreResult<Vec<DecisionEntry>>;
@@ -151,8 +152,9 @@ pub trait DecisionLog: Send + Sync {
         jti: &str,
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>>;
-    /// Drops up to `limit` entries older than `before`, oldest first; returns how many went.
-    /// Bounded, so that a large purge never holds the store for long.
+    /// Drops entries older than `before`, oldest first, about `limit` at a time (whole
+    /// batches, at least one); returns how many went, 0 once none is left to drop. An entry
+    /// outlives `before` while its batch holds a newer one: by the batch's span, milliseconds.
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
 }
 

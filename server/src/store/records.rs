@@ -22,8 +22,9 @@ pub struct User {
     pub created_at: UnixTime,
 }
 
-/// One mint's policy decisions, for `lanyard policy log`.
-#[derive(Debug, Clone)]
+/// One mint's policy decisions, for `lanyard policy log`. Serialised as one JSON line of a
+/// decision-log batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionEntry {
     pub jti: String,
     pub at: UnixTime,
