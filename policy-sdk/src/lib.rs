@@ -22,7 +22,8 @@
 //! Layout: `request` and `decision` are the plain types authors use, and `text` the string
 //! type for reading config and metadata without copying; `log` reaches the host's log;
 //! `guest` is the only module that sees the wit-bindgen output generated from
-//! `schema/wit/policy.wit`, and converts at the boundary; `arena` is the guest's allocator.
+//! `schema/wit/policy.wit`, and converts at the boundary; `arena` is the guest's allocator,
+//! and `wasi_stubs` keeps std's unused WASI imports out of the component.
 
 #[cfg(all(target_arch = "wasm32", feature = "arena"))]
 mod arena;
@@ -31,6 +32,8 @@ mod guest;
 pub mod log;
 mod request;
 mod text;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
+mod wasi_stubs;
 
 /// Every call gets a fresh instance, so the guest allocates from a bump arena and never
 /// pays for reuse; see `arena`.

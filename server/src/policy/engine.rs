@@ -249,9 +249,10 @@ impl PolicyEngine {
     pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPolicy, LoadError> {
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        // A policy needs nothing from the host but logging. Rust's std links WASI
-        // interfaces it never calls; those become traps, so the clock, randomness, files
-        // and sockets stay out of reach. Anything else is refused outright.
+        // A policy needs nothing from the host but logging. A component built without our
+        // SDK may still import WASI interfaces that Rust's std links but never calls (the
+        // SDK defines them as traps in the guest); those become traps here, so the clock,
+        // randomness, files and sockets stay out of reach. Anything else is refused.
         let ty = component.component_type();
         for (import, _) in ty.imports(&self.engine) {
             if !(import.starts_with("lanyard:policy/") || import.starts_with("wasi:")) {

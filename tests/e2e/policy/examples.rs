@@ -376,3 +376,36 @@ async fn a_lapsed_subscription_is_refused_at_refresh_and_the_refresh_token_survi
     );
     assert!(log.iter().all(|e| e["outcome"] == "allow"), "{log:#?}");
 }
+
+/// Policies built with the SDK import the host's log and nothing else: the WASI functions
+/// std links are traps inside the guest (the SDK's `wasi_stubs`), so no instantiation wires
+/// them. Checked on the built components, so a toolchain that renames them shows up here.
+#[test]
+fn policies_built_with_the_sdk_import_only_from_lanyard() {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let engine = wasmtime::Engine::new(&config).expect("engine");
+    let m = modules();
+    for path in [&m.purchase_tier, &m.org_membership, &m.hostile] {
+        let component =
+            wasmtime::component::Component::from_file(&engine, path).expect("component");
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(&engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert!(
+            imports
+                .iter()
+                .all(|name| name.starts_with("lanyard:policy/")),
+            "{} imports {imports:?}",
+            path.display()
+        );
+        assert!(
+            imports
+                .iter()
+                .any(|name| name == "lanyard:policy/log@0.1.0"),
+            "{imports:?}"
+        );
+    }
+}
