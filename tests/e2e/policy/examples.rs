@@ -1,6 +1,6 @@
 //! The example policies in real flows: tier and org claims at code exchange and refresh,
 //! a tier change at the next refresh, the consent notice, denies at consent and at refresh,
-//! and the decision log.
+//! and the decision log; and what the built components import.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

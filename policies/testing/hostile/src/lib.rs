@@ -21,7 +21,7 @@
 //!
 //! `trap` is a bare guest trap. `panic` is what a buggy policy does: std's panic hook first
 //! reads the environment (`RUST_BACKTRACE`) and writes to stderr through WASI, then aborts
-//! with `unreachable`; a host that traps on WASI calls stops it at the first of those.
+//! with `unreachable`; the SDK's traps in place of those WASI functions stop it at the first.
 
 use lanyard_policy::{ConsentDecision, Policy, Request, TokenDecision, log};
 use serde::Deserialize;
