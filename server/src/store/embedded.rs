@@ -107,7 +107,7 @@ impl Embedded {
     fn from_connections(conn: Connection, log: Connection) -> StoreResult<Self> {
         // A 32 MiB page cache and memory-mapped reads keep hot pages out of read()
         // syscalls, which cost more than the queries on a busy token endpoint.
-        let mut conn = Self::prepare(
+        let mut conn = Self::configure(
             conn,
             "PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
             SQLITE,
@@ -116,7 +116,7 @@ impl Embedded {
         // default small cache suits it. In `lanyard.db` it shared the records' 32 MiB
         // cache, which some commits scan whole for pages to drop (`pcache1TruncateUnsafe`:
         // 2 µs per mint over HTTP, in a profile of the server).
-        let mut log = Self::prepare(log, "", SQLITE_DECISIONS)?;
+        let mut log = Self::configure(log, "", SQLITE_DECISIONS)?;
         adopt_old_decisions(&mut conn, &mut log)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -124,7 +124,8 @@ impl Embedded {
         })
     }
 
-    fn prepare(
+    /// Applies the pragmas every connection gets, then `pragmas`, then the migrations.
+    fn configure(
         mut conn: Connection,
         pragmas: &str,
         migrations: &[Migration],
@@ -792,16 +793,15 @@ impl DecisionLog for Embedded {
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>> {
         let db = self.log_db()?;
-        let mut stmt = match iat {
-            Some(_) => db.prepare_cached(BATCHES_AT),
-            None => db.prepare_cached(BATCHES_NEWEST_FIRST),
-        }
-        .map_err(map_err)?;
-        let mut rows = match iat {
-            Some(iat) => stmt.query([iat]),
-            None => stmt.query([]),
-        }
-        .map_err(map_err)?;
+        let sql = if iat.is_some() {
+            BATCHES_AT
+        } else {
+            BATCHES_NEWEST_FIRST
+        };
+        let mut stmt = db.prepare_cached(sql).map_err(map_err)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(iat))
+            .map_err(map_err)?;
         while let Some(row) = rows.next().map_err(map_err)? {
             let body: String = row.get(0).map_err(map_err)?;
             // Most batches do not hold the jti at all; only one that does is parsed.
