@@ -105,39 +105,44 @@ fn main() {
             "{name:16} compile {compile_ms:6.1} ms | call p50 {p50:5.1} µs  p90 {p90:5.1} µs  p99 {p99:5.1} µs | {:.0} calls/s on one thread",
             n as f64 / total.as_secs_f64()
         );
+        let call = || decide(&engine, &compiled, &input).unwrap();
         // The same call with an RS256 signature before each, as on the token endpoint: the
         // signature evicts what the call had in cache.
-        let mut cold = Vec::with_capacity(2_000);
-        for _ in 0..2_000 {
+        let sign = || {
             signer.signer.sign(b"header.payload").unwrap();
-            let t = Instant::now();
-            decide(&engine, &compiled, &input).unwrap();
-            cold.push(t.elapsed().as_nanos() as u64);
-        }
-        let (p50, p90, p99) = percentiles(&mut cold);
-        println!(
-            "{:16} after a signature: p50 {p50:5.1} µs  p90 {p90:5.1} µs  p99 {p99:5.1} µs",
-            ""
-        );
+        };
+        print_after("a signature", &mut timed_after(sign, call));
         // The same call after a quarter of a millisecond spent reading the clock, which
         // touches almost no memory. On the virtual machines we measure on, the call is
-        // still often back at its cold cost: what evicts its state is the host, not the
-        // work in between. Calls on a busy token endpoint are about this far apart, so the
-        // p90s here, not the back-to-back p50, are what a mint pays.
-        let mut idle = Vec::with_capacity(2_000);
-        for _ in 0..2_000 {
+        // still often back at its cold cost, which points at the host evicting its state
+        // rather than the work in between. Calls on a busy token endpoint are about this
+        // far apart, so the p90s here, not the back-to-back p50, are what a mint pays.
+        let idle = || {
             let quiet = Instant::now();
             while quiet.elapsed() < Duration::from_micros(250) {}
-            let t = Instant::now();
-            decide(&engine, &compiled, &input).unwrap();
-            idle.push(t.elapsed().as_nanos() as u64);
-        }
-        let (p50, p90, p99) = percentiles(&mut idle);
-        println!(
-            "{:16} after 250 µs idle: p50 {p50:5.1} µs  p90 {p90:5.1} µs  p99 {p99:5.1} µs",
-            ""
-        );
+        };
+        print_after("250 µs idle", &mut timed_after(idle, call));
     }
+}
+
+/// 2,000 timings of `call`, each right after `before`, in ns.
+fn timed_after<T>(mut before: impl FnMut(), mut call: impl FnMut() -> T) -> Vec<u64> {
+    (0..2_000)
+        .map(|_| {
+            before();
+            let t = Instant::now();
+            std::hint::black_box(call());
+            t.elapsed().as_nanos() as u64
+        })
+        .collect()
+}
+
+fn print_after(what: &str, samples: &mut [u64]) {
+    let (p50, p90, p99) = percentiles(samples);
+    println!(
+        "{:16} after {what}: p50 {p50:5.1} µs  p90 {p90:5.1} µs  p99 {p99:5.1} µs",
+        ""
+    );
 }
 
 /// (p50, p90, p99) in µs.
