@@ -148,15 +148,11 @@ impl Embedded {
     }
 
     fn db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        self.conn
-            .lock()
-            .map_err(|_| unavailable("sqlite connection poisoned"))
+        lock(&self.conn)
     }
 
     fn log_db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        self.log
-            .lock()
-            .map_err(|_| unavailable("sqlite connection poisoned"))
+        lock(&self.log)
     }
 
     /// Every trait object this backend provides.
@@ -172,6 +168,11 @@ impl Embedded {
             health: me,
         }
     }
+}
+
+fn lock(conn: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
+    conn.lock()
+        .map_err(|_| unavailable("sqlite connection poisoned"))
 }
 
 /// Moves the entries that migration 4 left in `lanyard.db` into `decisions.db`, one batch
@@ -737,10 +738,10 @@ const BATCHES_NEWEST_FIRST: &str = "SELECT body FROM policy_decision_batches ORD
 fn batch_body(entries: &[DecisionEntry]) -> StoreResult<String> {
     let mut body = Vec::with_capacity(entries.len() * 320);
     for e in entries {
-        serde_json::to_writer(&mut body, e).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        serde_json::to_writer(&mut body, e).map_err(unavailable)?;
         body.push(b'\n');
     }
-    String::from_utf8(body).map_err(|e| StoreError::Unavailable(e.to_string()))
+    String::from_utf8(body).map_err(unavailable)
 }
 
 /// A batch's entries, newest first. A line that does not parse is skipped and logged: one
