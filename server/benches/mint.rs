@@ -2,9 +2,10 @@
 //! log, RS256 signature, JSON) with 0, 1 and 3 policies bound, without HTTP or a load
 //! driver in the way. Everything runs on one thread, the decision log's writer included,
 //! and the figure is the process's CPU time (idle waits, such as the writer gathering a
-//! batch, are not CPU and would mislead). Rounds of the three set-ups are interleaved
-//! and the median round is reported, which keeps drift (page cache, WAL growth) out of the
-//! differences.
+//! batch, are not CPU and would mislead). Rounds of the three set-ups are interleaved; each
+//! set-up's median round is reported, and what the policies add is the median of the
+//! per-round differences, which keeps drift (page cache, WAL growth, a busy neighbour on the
+//! host) out of it.
 //!
 //! `cargo bench -p lanyard --bench mint` (pin it for steadier numbers:
 //! `taskset -c 1 cargo bench ...`). `MINT_ROUNDS` and `MINT_PER_ROUND` size the run; `MINT_SETUPS`
@@ -152,8 +153,8 @@ async fn mint(s: &Setup) -> String {
 
 fn main() {
     let modules = support::build_policies();
-    let rounds: usize = std::env::var("MINT_ROUNDS").map_or(7, |v| v.parse().unwrap());
-    let per_round: usize = std::env::var("MINT_PER_ROUND").map_or(2_000, |v| v.parse().unwrap());
+    let rounds: usize = std::env::var("MINT_ROUNDS").map_or(25, |v| v.parse().unwrap());
+    let per_round: usize = std::env::var("MINT_PER_ROUND").map_or(500, |v| v.parse().unwrap());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -169,8 +170,15 @@ fn main() {
             }
         }
         let mut micros: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
-        for _ in 0..rounds {
-            for (i, s) in setups.iter_mut().enumerate() {
+        for round in 0..rounds {
+            // Every other round runs the set-ups in reverse, so that none always follows
+            // the same one.
+            let mut order: Vec<usize> = (0..setups.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let s = &mut setups[i];
                 let started = cpu_ns();
                 for _ in 0..per_round {
                     s.refresh = mint(s).await;
@@ -181,18 +189,24 @@ fn main() {
             }
         }
         let base = median(&mut micros[0].clone());
-        for (s, m) in setups.iter().zip(micros.iter_mut()) {
-            let (lo, mid, hi) = (min(m), median(m), max(m));
+        for (s, m) in setups.iter().zip(&micros) {
+            // The cost of the policies is the median of each round's difference from the
+            // baseline's round beside it: on a shared host whole rounds run slower or faster
+            // (by a third, on the VMs we measure on), and that drift cancels within a round
+            // but not between the medians of whole set-ups.
+            let mut added: Vec<f64> = m.iter().zip(&micros[0]).map(|(x, b)| x - b).collect();
+            let added = median(&mut added);
+            let mut sorted = m.clone();
+            let (lo, mid, hi) = (min(m), median(&mut sorted), max(m));
             println!(
-                "refresh mint, {} {:8} {mid:6.1} µs (rounds {lo:.1}–{hi:.1}) {:+6.1} µs {:+5.1} %",
+                "refresh mint, {} {:8} {mid:6.1} µs (rounds {lo:.1}–{hi:.1}) {added:+6.1} µs {:+5.1} %",
                 s.policies,
                 if s.policies == 1 {
                     "policy"
                 } else {
                     "policies"
                 },
-                mid - base,
-                (mid - base) / base * 100.0
+                added / base * 100.0
             );
         }
     });
