@@ -1,4 +1,5 @@
-//! Prometheus counters, kept as atomics: no registry crate for a handful of numbers.
+//! Prometheus counters and one histogram, kept as atomics: no registry crate for a handful
+//! of numbers.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,7 +52,8 @@ impl Metrics {
             "lanyard_http_request_seconds_total {}",
             get(&self.request_micros) as f64 / 1e6
         );
-        use crate::policy::evaluate::{CALLS, FAILED_CLOSED, FAILED_OPEN};
+        use crate::policy::evaluate::{CALL_SECONDS, CALLS, FAILED_CLOSED, FAILED_OPEN};
+        CALL_SECONDS.render("lanyard_policy_call_seconds", &mut out);
         for (name, c) in [
             ("lanyard_policy_calls_total", &CALLS),
             ("lanyard_policy_failures_closed_total", &FAILED_CLOSED),
@@ -70,5 +72,81 @@ impl Metrics {
             let _ = writeln!(out, "{name} {}", get(c));
         }
         out
+    }
+}
+
+/// A latency histogram with fixed bounds, for durations that matter in microseconds.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [Duration],
+    /// One counter per bound, then one for everything above the last: not cumulative, so
+    /// an observation touches one bucket; `render` sums them.
+    buckets: [AtomicU64; HISTOGRAM_BUCKETS],
+    nanos: AtomicU64,
+}
+
+const HISTOGRAM_BUCKETS: usize = 10;
+
+impl Histogram {
+    /// `bounds` ascending, at most `HISTOGRAM_BUCKETS - 1` of them.
+    pub const fn new(bounds: &'static [Duration]) -> Self {
+        assert!(bounds.len() < HISTOGRAM_BUCKETS);
+        Self {
+            bounds,
+            buckets: [const { AtomicU64::new(0) }; HISTOGRAM_BUCKETS],
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, took: Duration) {
+        let bucket = self.bounds.partition_point(|b| *b < took);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, out: &mut String) {
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                bound.as_secs_f64()
+            );
+        }
+        cumulative += self.buckets[self.bounds.len()].load(Ordering::Relaxed);
+        // The count is the +Inf bucket, so the two always agree within a scrape.
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_bounds_inclusive() {
+        static BOUNDS: [Duration; 2] = [Duration::from_micros(10), Duration::from_micros(100)];
+        let h = Histogram::new(&BOUNDS);
+        for us in [3, 10, 50, 100, 101, 5_000] {
+            h.observe(Duration::from_micros(us));
+        }
+        let mut out = String::new();
+        h.render("t", &mut out);
+        let expected = "# TYPE t histogram\n\
+            t_bucket{le=\"0.00001\"} 2\n\
+            t_bucket{le=\"0.0001\"} 4\n\
+            t_bucket{le=\"+Inf\"} 6\n\
+            t_sum 0.005264\n\
+            t_count 6\n";
+        assert_eq!(out, expected);
     }
 }

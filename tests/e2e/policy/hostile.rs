@@ -303,6 +303,43 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
         assert!(details[2].contains("trap"), "{details:?}");
     }
     assert!(server.logs().contains("fail-open"), "{}", server.logs());
+    // Counted too: three failures at each of the two mints, and every call timed.
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(value("lanyard_policy_failures_open_total"), 6, "{metrics}");
+    assert_eq!(
+        value("lanyard_policy_failures_closed_total"),
+        0,
+        "{metrics}"
+    );
+    // Four bindings at each mint, and the consent phase before the first.
+    let calls = value("lanyard_policy_calls_total");
+    assert!(calls >= 12, "{metrics}");
+    assert_eq!(value("lanyard_policy_call_seconds_count"), calls);
+    assert_eq!(
+        value("lanyard_policy_call_seconds_bucket{le=\"+Inf\"}"),
+        calls
+    );
+    let buckets: Vec<u64> = metrics
+        .lines()
+        .filter(|l| l.starts_with("lanyard_policy_call_seconds_bucket"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(buckets.len(), 10, "{metrics}");
+    assert!(buckets.is_sorted(), "{metrics}");
 }
 
 /// A token-phase fixture for the hostile module, driven in process (no server).
