@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, HasSelf, InstancePre, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
@@ -31,9 +31,9 @@ mod bindings {
     });
 }
 
+use bindings::Policy;
 use bindings::lanyard::policy::log as wit_log;
 use bindings::lanyard::policy::types as wit;
-use bindings::{Policy, PolicyPre};
 
 /// Most log lines one call may write; a chatty policy cannot flood the logs.
 const MAX_LOG_LINES: u32 = 32;
@@ -102,7 +102,11 @@ pub struct CompiledPolicy {
     pub name: Arc<str>,
     /// sha256 of the module bytes, hex: the version's name.
     pub digest: Arc<str>,
-    pre: PolicyPre<HostState>,
+    pre: InstancePre<HostState>,
+    /// The two exports, found once. A call type-checks only the one it makes (bindgen's
+    /// wrapper checks both at every instantiation); `compile` checked both.
+    consent: ComponentExportIndex,
+    token: ComponentExportIndex,
     /// Until when (ms on [`MONOTONIC`]) this version's calls skip the inline attempt and go
     /// straight to the blocking pool, because a call took longer than the inline budget
     /// even with a thread of its own. It expires, so a version that was slow on a few
@@ -270,27 +274,50 @@ impl PolicyEngine {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let pre = PolicyPre::new(pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        Ok(CompiledPolicy {
+        let export = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .ok_or_else(|| LoadError::WrongWorld(format!("it exports no `{name}`")))
+        };
+        let policy = CompiledPolicy {
             name: name.into(),
             digest: digest_hex(bytes).into(),
+            consent: export("consent")?,
+            token: export("token")?,
             pre,
             slow_until: AtomicU64::new(0),
-        })
+        };
+        self.check_exports(&policy)?;
+        Ok(policy)
     }
 
-    /// Runs one phase of one policy under `budget`.
-    pub fn call(
-        &self,
-        policy: &CompiledPolicy,
-        input: &GuestInput,
-        budget: Budget,
-    ) -> Result<RawDecision, PolicyFailure> {
+    /// Instantiates a new version once and type-checks both exports against the world, so
+    /// that a component built for another version of the WIT (same names, other types) is
+    /// refused here rather than failing every call once it is active. The instance runs
+    /// under the full deadline, like a call: a start function that spins is stopped.
+    fn check_exports(&self, policy: &CompiledPolicy) -> Result<(), LoadError> {
+        let _running = self.watchdog.enter();
+        let mut store = self.store(policy, Budget::Full);
+        let refused = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
+        let instance = policy.pre.instantiate(&mut store).map_err(refused)?;
+        instance
+            .get_typed_func::<(&wit::Request,), (wit::ConsentDecision,)>(
+                &mut store,
+                &policy.consent,
+            )
+            .map_err(refused)?;
+        instance
+            .get_typed_func::<(&wit::Request,), (wit::TokenDecision,)>(&mut store, &policy.token)
+            .map_err(refused)?;
+        Ok(())
+    }
+
+    /// A fresh store for one call of `policy`, with its limits and deadline.
+    fn store(&self, policy: &CompiledPolicy, budget: Budget) -> Store<HostState> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        let _running = self.watchdog.enter();
         let state = HostState {
             limits,
             deadline: Instant::now()
@@ -307,21 +334,42 @@ impl PolicyEngine {
         // Every tick reaches the guest; it stops only once its own deadline has passed.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| Ok(on_tick(ctx.data().deadline)));
+        store
+    }
+
+    /// Runs one phase of one policy under `budget`.
+    pub fn call(
+        &self,
+        policy: &CompiledPolicy,
+        input: &GuestInput,
+        budget: Budget,
+    ) -> Result<RawDecision, PolicyFailure> {
+        let _running = self.watchdog.enter();
+        let mut store = self.store(policy, budget);
         let instance = policy.pre.instantiate(&mut store).map_err(classify)?;
         let cap = self.limits.output_bytes;
+        let request = (&input.request,);
         match input.phase {
-            Phase::Consent => from_consent(
-                instance
-                    .call_consent(&mut store, &input.request)
-                    .map_err(classify)?,
-                cap,
-            ),
-            Phase::Token => from_token(
-                instance
-                    .call_token(&mut store, &input.request)
-                    .map_err(classify)?,
-                cap,
-            ),
+            Phase::Consent => {
+                let consent = instance
+                    .get_typed_func::<(&wit::Request,), (wit::ConsentDecision,)>(
+                        &mut store,
+                        &policy.consent,
+                    )
+                    .map_err(classify)?;
+                let (decision,) = consent.call(&mut store, request).map_err(classify)?;
+                from_consent(decision, cap)
+            }
+            Phase::Token => {
+                let token = instance
+                    .get_typed_func::<(&wit::Request,), (wit::TokenDecision,)>(
+                        &mut store,
+                        &policy.token,
+                    )
+                    .map_err(classify)?;
+                let (decision,) = token.call(&mut store, request).map_err(classify)?;
+                from_token(decision, cap)
+            }
         }
     }
 }

@@ -168,6 +168,17 @@ async fn a_policy_swapped_under_load_fails_no_mint_and_a_broken_one_is_refused()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // So is a component with the world's export names but other types (a policy built
+    // for another version of the WIT): it is refused at load, not at every call.
+    replace_file(&module, &wrong_types_component());
+    while server.logs().matches("policy refused").count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the mistyped module was not noticed: {}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     healthy(&server).await;
     let c = connect_to(&server, "ada@example.com", Some("read"), TOOLS).await;
     assert_eq!(access_claims(&c.tokens)["build"], "2");
@@ -206,5 +217,62 @@ async fn a_policy_swapped_under_load_fails_no_mint_and_a_broken_one_is_refused()
                 (&json!("allow"), &json!("refresh_token"))
             );
         }
+    }
+}
+
+/// A component exporting `consent` and `token` as functions of no arguments and no result:
+/// the world's names with other types.
+fn wrong_types_component() -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, ComponentBuilder, ComponentExportKind, ExportKind, ExportSection, Function,
+        FunctionSection, Instruction, Module, TypeSection,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut exports = ExportSection::new();
+    exports.export("f", ExportKind::Func, 0);
+    let mut code = CodeSection::new();
+    let mut body = Function::new([]);
+    body.instruction(&Instruction::End);
+    code.function(&body);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&functions)
+        .section(&exports)
+        .section(&code);
+
+    let mut component = ComponentBuilder::default();
+    let m = component.core_module(None, &module);
+    let instance = component.core_instantiate(None, m, []);
+    let core_f = component.core_alias_export(None, instance, "f", ExportKind::Func);
+    let (ty, encoder) = component.ty(None);
+    encoder
+        .function()
+        .params::<_, wasm_encoder::ComponentValType>([])
+        .result(None);
+    let f = component.lift_func(None, core_f, ty, []);
+    component.export("consent", ComponentExportKind::Func, f, None);
+    component.export("token", ComponentExportKind::Func, f, None);
+    component.finish()
+}
+
+#[test]
+fn a_component_with_the_worlds_names_but_other_types_is_refused_at_load() {
+    use lanyard::policy::engine::{Limits, LoadError, PolicyEngine};
+
+    let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
+    let refused = engine.compile("mistyped", &wrong_types_component());
+    assert!(
+        matches!(&refused, Err(LoadError::WrongWorld(_))),
+        "{refused:?}"
+    );
+    // The real policies pass the same check.
+    let m = modules();
+    for path in [&m.purchase_tier, &m.hostile] {
+        let bytes = std::fs::read(path).expect("module");
+        engine.compile("real", &bytes).expect("a real policy loads");
     }
 }
