@@ -169,6 +169,33 @@ fn validate(raw: RawDecision, scopes: &[String]) -> Result<Decision, PolicyFailu
 /// while. Marking it at the first overrun sent every later mint through the blocking
 /// pool (two thread hops each) whenever a busy machine preempted one policy call.
 fn run_chain(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) -> Option<Chain> {
+    let chain = call_each(registry, guest, budget)?;
+    report_failures(&chain);
+    Some(chain)
+}
+
+/// Logs and counts a finished chain's failures. Only here, once the chain is final: an
+/// inline attempt abandoned part-way runs again from the start, and a failure it met
+/// before the abandoning call would otherwise be logged and counted twice.
+fn report_failures(chain: &Chain) {
+    for run in &chain.runs {
+        let failure = run.detail.as_deref().unwrap_or_default();
+        match run.outcome {
+            "failed_open" => {
+                tracing::warn!(policy = %run.policy, digest = %run.digest, %failure, "policy failed; binding is fail-open, continuing without it");
+                FAILED_OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            "failed" => {
+                tracing::error!(policy = %run.policy, digest = %run.digest, %failure, "policy failed; failing closed");
+                FAILED_CLOSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The calls of one chain, in binding order; `None` when an inline attempt is abandoned.
+fn call_each(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) -> Option<Chain> {
     let mut chain = Chain::default();
     guest.restart();
     for binding in registry.bound_to(guest.resource()) {
@@ -221,15 +248,11 @@ fn run_chain(registry: &PolicyRegistry, guest: &mut GuestInput, budget: Budget) 
                 return Some(chain);
             }
             Err(failure) if binding.fail_open => {
-                tracing::warn!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; binding is fail-open, continuing without it");
-                FAILED_OPEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 chain
                     .runs
                     .push(run("failed_open", Some(failure.to_string())));
             }
             Err(failure) => {
-                tracing::error!(policy = %policy.name, digest = %policy.digest, %failure, "policy failed; failing closed");
-                FAILED_CLOSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 chain.runs.push(run("failed", Some(failure.to_string())));
                 chain.failed = Some((policy.name.clone(), failure));
                 return Some(chain);

@@ -367,6 +367,14 @@ fn hostile_input(config: Value) -> lanyard::policy::PolicyInput {
 
 /// The hostile module as the only policy, bound everywhere with `config`.
 fn hostile_registry(config: &Value, deadline: Duration) -> lanyard::policy::PolicyRegistry {
+    hostile_chain(&[(config.clone(), false)], deadline)
+}
+
+/// The hostile module bound everywhere once per `(config, fail_open)`, in order.
+fn hostile_chain(
+    bindings: &[(Value, bool)],
+    deadline: Duration,
+) -> lanyard::policy::PolicyRegistry {
     use lanyard::policy::engine::Limits;
     use lanyard::policy::registry::{PolicySource, ResourcePattern};
     use lanyard::policy::{Binding, PolicyEngine, PolicyRegistry};
@@ -381,12 +389,15 @@ fn hostile_registry(config: &Value, deadline: Duration) -> lanyard::policy::Poli
             name: "hostile".into(),
             module: modules().hostile.clone(),
         }],
-        vec![Binding {
-            resource: ResourcePattern::Any,
-            policy: "hostile".into(),
-            config: config.to_string(),
-            fail_open: false,
-        }],
+        bindings
+            .iter()
+            .map(|(config, fail_open)| Binding {
+                resource: ResourcePattern::Any,
+                policy: "hostile".into(),
+                config: config.to_string(),
+                fail_open: *fail_open,
+            })
+            .collect(),
     )
     .expect("registry")
 }
@@ -430,6 +441,45 @@ fn only_a_call_slow_with_its_full_deadline_keeps_a_version_off_the_workers() {
         evaluate_inline(&registry, &mut input).is_none(),
         "a slow version is not tried inline"
     );
+}
+
+/// An inline attempt abandoned by a slow call runs again from the start with the full
+/// deadline. A fail-open failure met before the slow call is counted (and logged) once,
+/// for the chain that decided, not once per attempt. (`FAILED_OPEN` is the process's; no
+/// other test in this binary fails a policy in process.)
+#[test]
+fn a_failure_before_an_abandoned_inline_attempt_counts_once() {
+    use lanyard::policy::Verdict;
+    use lanyard::policy::engine::GuestInput;
+    use lanyard::policy::evaluate::{FAILED_OPEN, evaluate, evaluate_inline};
+    use std::sync::atomic::Ordering;
+
+    let registry = hostile_chain(
+        &[
+            (json!({"mode": "trap"}), true),
+            (
+                json!({"mode": "slow-ok", "iterations": 50_000_000u64}),
+                false,
+            ),
+        ],
+        Duration::from_secs(30),
+    );
+    let mut input = GuestInput::from_fixture(&hostile_input(json!({})));
+    let before = FAILED_OPEN.load(Ordering::Relaxed);
+    assert!(
+        evaluate_inline(&registry, &mut input).is_none(),
+        "the slow call abandons the inline attempt"
+    );
+    let verdict = evaluate(&registry, &mut input);
+    let Verdict::Allow { runs, .. } = &verdict else {
+        panic!(
+            "the chain allows without the failed policy: {}",
+            verdict.to_json()
+        );
+    };
+    let outcomes: Vec<&str> = runs.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["failed_open", "allow"]);
+    assert_eq!(FAILED_OPEN.load(Ordering::Relaxed) - before, 1);
 }
 
 /// The guest allocates from a bump arena whose first buffer is 64 KiB; a call that needs
