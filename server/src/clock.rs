@@ -40,10 +40,17 @@ pub trait Random: Send + Sync + fmt::Debug {
     }
 
     /// 128 random bits, base64url: identifiers that must not be guessable but are not secrets.
+    /// Drawn again when the first character is `-` or `_` (1 time in 32): an id that starts
+    /// with `-` reads as a flag when an operator pastes it into the CLI.
     fn id(&self) -> String {
-        let mut buf = [0u8; 16];
-        self.fill(&mut buf);
-        URL_SAFE_NO_PAD.encode(buf)
+        loop {
+            let mut buf = [0u8; 16];
+            self.fill(&mut buf);
+            let id = URL_SAFE_NO_PAD.encode(buf);
+            if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                return id;
+            }
+        }
     }
 }
 
@@ -58,5 +65,38 @@ impl Random for OsRandom {
         if self.0.fill(buf).is_err() {
             std::process::abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::*;
+
+    /// Fills with 0xF8 (base64url `-`…), then 0xFC (`_`…), then zeros (`A`…).
+    #[derive(Debug, Default)]
+    struct Scripted(AtomicU8);
+
+    impl Random for Scripted {
+        fn fill(&self, buf: &mut [u8]) {
+            let byte = match self.0.fetch_add(1, Ordering::Relaxed) {
+                0 => 0xF8,
+                1 => 0xFC,
+                _ => 0,
+            };
+            buf.fill(byte);
+        }
+    }
+
+    #[test]
+    fn ids_never_start_with_a_dash_or_an_underscore() {
+        let random = Scripted::default();
+        assert_eq!(random.id(), "A".repeat(22));
+        assert_eq!(
+            random.0.load(Ordering::Relaxed),
+            3,
+            "two draws were refused"
+        );
     }
 }

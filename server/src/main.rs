@@ -45,7 +45,8 @@ enum PolicyCommand {
     Eval {
         #[arg(long)]
         user: String,
-        #[arg(long)]
+        /// Ids made before they were kept from starting with `-` may still do so.
+        #[arg(long, allow_hyphen_values = true)]
         client: String,
         #[arg(long)]
         resource: String,
@@ -58,7 +59,7 @@ enum PolicyCommand {
         #[arg(long, conflicts_with = "jti")]
         token: Option<String>,
         /// A jti: show the decision behind it (searches the whole log).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         jti: Option<String>,
     },
 }
@@ -100,6 +101,8 @@ enum ClientCommand {
     },
     List,
     Remove {
+        /// Ids made before they were kept from starting with `-` may still do so.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
