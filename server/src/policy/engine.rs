@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::component::{Component, ComponentExportIndex, HasSelf, InstancePre, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, HasSelf, Instance, InstancePre, Lift,
+    Linker, TypedFunc,
+};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder, Trap,
@@ -300,15 +303,8 @@ impl PolicyEngine {
         let mut store = self.store(policy, Budget::Full);
         let refused = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
         let instance = policy.pre.instantiate(&mut store).map_err(refused)?;
-        instance
-            .get_typed_func::<(&wit::Request,), (wit::ConsentDecision,)>(
-                &mut store,
-                &policy.consent,
-            )
-            .map_err(refused)?;
-        instance
-            .get_typed_func::<(&wit::Request,), (wit::TokenDecision,)>(&mut store, &policy.token)
-            .map_err(refused)?;
+        export::<wit::ConsentDecision>(&mut store, &instance, &policy.consent).map_err(refused)?;
+        export::<wit::TokenDecision>(&mut store, &instance, &policy.token).map_err(refused)?;
         Ok(())
     }
 
@@ -351,27 +347,34 @@ impl PolicyEngine {
         let request = (&input.request,);
         match input.phase {
             Phase::Consent => {
-                let consent = instance
-                    .get_typed_func::<(&wit::Request,), (wit::ConsentDecision,)>(
-                        &mut store,
-                        &policy.consent,
-                    )
+                let consent =
+                    export::<wit::ConsentDecision>(&mut store, &instance, &policy.consent);
+                let (decision,) = consent
+                    .and_then(|f| f.call(&mut store, request))
                     .map_err(classify)?;
-                let (decision,) = consent.call(&mut store, request).map_err(classify)?;
                 from_consent(decision, cap)
             }
             Phase::Token => {
-                let token = instance
-                    .get_typed_func::<(&wit::Request,), (wit::TokenDecision,)>(
-                        &mut store,
-                        &policy.token,
-                    )
+                let token = export::<wit::TokenDecision>(&mut store, &instance, &policy.token);
+                let (decision,) = token
+                    .and_then(|f| f.call(&mut store, request))
                     .map_err(classify)?;
-                let (decision,) = token.call(&mut store, request).map_err(classify)?;
                 from_token(decision, cap)
             }
         }
     }
+}
+
+/// One of the world's exports, type-checked as taking the request and answering `D`.
+fn export<'r, D>(
+    store: &mut Store<HostState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<TypedFunc<(&'r wit::Request,), (D,)>>
+where
+    (D,): ComponentNamedList + Lift,
+{
+    instance.get_typed_func(store, index)
 }
 
 pub fn digest_hex(bytes: &[u8]) -> String {
