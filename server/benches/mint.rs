@@ -9,13 +9,14 @@
 //!
 //! `cargo bench -p lanyard --bench mint` (pin it for steadier numbers:
 //! `taskset -c 1 cargo bench ...`). `MINT_ROUNDS` and `MINT_PER_ROUND` size the run; `MINT_SETUPS`
-//! picks the set-ups.
+//! picks the set-ups, and `N@folder` takes a set-up's modules from another build of the
+//! policies, to compare two builds in one interleaved run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -52,6 +53,8 @@ fn bindings(dir: &Path, n: usize) -> String {
 /// One server's state and the refresh token it will be asked to rotate next.
 struct Setup {
     policies: usize,
+    /// Where its modules came from, when not from this build.
+    modules: Option<PathBuf>,
     app: Arc<App>,
     refresh: String,
     _dir: tempfile::TempDir,
@@ -121,6 +124,7 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
         .unwrap();
     Setup {
         policies,
+        modules: None,
         app,
         refresh,
         _dir: dir,
@@ -161,8 +165,10 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let mut setups = Vec::new();
-        for n in policy_counts() {
-            setups.push(setup(n, &modules).await);
+        for (n, from) in setup_list() {
+            let mut s = setup(n, from.as_deref().unwrap_or(&modules)).await;
+            s.modules = from;
+            setups.push(s);
         }
         for s in &mut setups {
             for _ in 0..200 {
@@ -199,24 +205,35 @@ fn main() {
             let mut sorted = m.clone();
             let (lo, mid, hi) = (min(m), median(&mut sorted), max(m));
             println!(
-                "refresh mint, {} {:8} {mid:6.1} µs (rounds {lo:.1}–{hi:.1}) {added:+6.1} µs {:+5.1} %",
+                "refresh mint, {} {:8} {mid:6.1} µs (rounds {lo:.1}–{hi:.1}) {added:+6.1} µs {:+5.1} %{}",
                 s.policies,
                 if s.policies == 1 {
                     "policy"
                 } else {
                     "policies"
                 },
-                added / base * 100.0
+                added / base * 100.0,
+                s.modules
+                    .as_ref()
+                    .map(|d| format!(" (modules from {})", d.display()))
+                    .unwrap_or_default()
             );
         }
     });
 }
 
-/// `MINT_SETUPS=0,1` picks the set-ups (policies bound); the first is the baseline.
-fn policy_counts() -> Vec<usize> {
-    std::env::var("MINT_SETUPS").map_or(vec![0, 1, 3], |v| {
-        v.split(',').map(|n| n.trim().parse().unwrap()).collect()
-    })
+/// `MINT_SETUPS=0,1,1@/other/build` picks the set-ups (policies bound, and optionally the
+/// folder their modules come from); the first is the baseline.
+fn setup_list() -> Vec<(usize, Option<PathBuf>)> {
+    let Ok(list) = std::env::var("MINT_SETUPS") else {
+        return vec![(0, None), (1, None), (3, None)];
+    };
+    list.split(',')
+        .map(|item| match item.trim().split_once('@') {
+            Some((n, dir)) => (n.parse().unwrap(), Some(PathBuf::from(dir))),
+            None => (item.trim().parse().unwrap(), None),
+        })
+        .collect()
 }
 
 /// The process's CPU time so far, in ns: every thread's (Linux schedstat). Not this
