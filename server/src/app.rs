@@ -13,8 +13,10 @@ use crate::oauth::metadata::Discovery;
 use crate::policy::PolicyRegistry;
 use crate::policy::decisions::DecisionWriter;
 use crate::portal::throttle::Throttle;
-use crate::store::Stores;
 use crate::store::embedded::Embedded;
+use crate::store::postgres::Postgres;
+use crate::store::redis::Redis;
+use crate::store::{AllHealthy, Ephemeral, Stores};
 use crate::tokens::KeyRing;
 
 pub struct App {
@@ -43,7 +45,7 @@ impl std::fmt::Debug for App {
 impl App {
     /// Opens the configured store and builds the app around it.
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
-        let stores = open_stores(&config)?;
+        let stores = open_stores(&config).await?;
         Self::with_stores(
             config,
             stores,
@@ -141,7 +143,18 @@ impl App {
     }
 }
 
-/// The storage backends for this configuration.
-pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
-    Ok(Embedded::open(&config.data_dir)?.stores())
+/// The storage backends for this configuration: Postgres and Redis when their URLs are
+/// set, the embedded store otherwise.
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let Some(production) = &config.production else {
+        return Ok(Embedded::open(&config.data_dir)?.stores());
+    };
+    let durable = Postgres::connect(production.database_url.expose())
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to Postgres: {e}"))?;
+    let ephemeral = Redis::connect(production.redis_url.expose(), &production.redis_prefix)
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
+    let health = AllHealthy(vec![Arc::new(durable.clone()), Arc::new(ephemeral.clone())]);
+    Ok(durable.stores(Ephemeral(Arc::new(ephemeral)), Arc::new(health)))
 }

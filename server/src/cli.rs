@@ -58,7 +58,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
-    open_stores(&config)?;
+    open_stores(&config).await?;
     println!("migrations applied");
     Ok(())
 }
@@ -94,7 +94,7 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
     if !value.is_object() {
         bail!("metadata must be a JSON object");
     }
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     let email = crate::portal::login::fold_email(email);
     let Some(user) = stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
@@ -129,7 +129,7 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
             "give at least one --redirect-uri (or --resource-server for an introspecting resource)"
         );
     }
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     let random = OsRandom::default();
     let id = random.id();
     let secret = (c.confidential || !c.resource_server.is_empty()).then(|| random.token());
@@ -177,7 +177,7 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
 }
 
 pub async fn client_list(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     for c in stores.clients.clients().await? {
         println!(
             "{}",
@@ -189,7 +189,7 @@ pub async fn client_list(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     if !stores.clients.remove_client(id).await? {
         bail!("no client {id}");
     }
@@ -198,7 +198,7 @@ pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
 }
 
 pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     let kid = rotate(
         stores.keys.as_ref(),
         config.signing_alg,
@@ -214,7 +214,7 @@ pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn keys_list(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     ensure_keys(stores.keys.as_ref(), config.signing_alg, SystemClock.now()).await?;
     for k in stores.keys.signing_keys().await? {
         let state = match k.state {
@@ -316,7 +316,7 @@ pub async fn policy_log(
     limit: u32,
     lookup: Option<LogLookup>,
 ) -> anyhow::Result<()> {
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     let entries = match lookup {
         None => stores.decisions.recent_decisions(limit).await?,
         Some(lookup) => {

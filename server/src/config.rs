@@ -12,6 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::oauth::types::{ResourceUri, Scope};
+use crate::secret::Secret;
 
 /// Why a configuration was refused; always names the key.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,9 @@ pub struct Config {
     pub issuer: String,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Postgres and Redis: set together, they replace the embedded store and make every
+    /// instance interchangeable behind a load balancer.
+    pub production: Option<ProductionStores>,
     pub resources: Vec<ResourceConfig>,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
@@ -108,6 +112,16 @@ pub struct Config {
     /// How often a running server re-reads signing keys (rotation by the CLI).
     pub key_reload_secs: u64,
     pub policies: PolicyConfig,
+}
+
+/// Where the production store lives. The URLs may carry passwords, so they redact
+/// themselves.
+#[derive(Debug, Clone)]
+pub struct ProductionStores {
+    pub database_url: Secret<String>,
+    pub redis_url: Secret<String>,
+    /// Every Redis key starts with this, so one Redis can serve several deployments.
+    pub redis_prefix: String,
 }
 
 /// One `[[policies]]` entry of lanyard.toml: a policy bound to a resource.
@@ -185,6 +199,9 @@ const KNOWN_KEYS: &[&str] = &[
     "LANYARD_ISSUER",
     "LANYARD_LISTEN",
     "LANYARD_DATA_DIR",
+    "LANYARD_DATABASE_URL",
+    "LANYARD_REDIS_URL",
+    "LANYARD_REDIS_PREFIX",
     "LANYARD_RESOURCES",
     "LANYARD_SCOPES",
     "LANYARD_ACCESS_TOKEN_TTL",
@@ -381,9 +398,32 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        let production = match (get("LANYARD_DATABASE_URL"), get("LANYARD_REDIS_URL")) {
+            (None, None) => None,
+            (Some(db), Some(redis)) => Some(ProductionStores {
+                database_url: Secret::new(db.to_string()),
+                redis_url: Secret::new(redis.to_string()),
+                redis_prefix: get("LANYARD_REDIS_PREFIX")
+                    .unwrap_or("lanyard:")
+                    .to_string(),
+            }),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "LANYARD_REDIS_URL",
+                    "must be set with LANYARD_DATABASE_URL: the production store is Postgres and Redis together",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "LANYARD_DATABASE_URL",
+                    "must be set with LANYARD_REDIS_URL: the production store is Postgres and Redis together",
+                ));
+            }
+        };
         let config = Config {
             issuer,
             listen,
+            production,
             data_dir: get("LANYARD_DATA_DIR")
                 .map(PathBuf::from)
                 .or(file.data_dir)

@@ -5,6 +5,7 @@ mod support;
 
 mod fixtures;
 mod flow;
+mod instances;
 mod js;
 
 mod authorize;

@@ -19,6 +19,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A running server. Killed on drop.
 pub struct TestServer {
     pub base: String,
+    /// The issuer it was configured with: its own base, unless it stands behind a shared
+    /// one with other instances.
+    pub issuer: String,
     pub port: u16,
     pub dir: tempfile::TempDir,
     env: Vec<(String, String)>,
@@ -66,8 +69,13 @@ impl TestServer {
                 env.retain(|(ek, _)| ek != k);
                 env.push((k.to_string(), v.to_string()));
             }
+            let issuer = env
+                .iter()
+                .find(|(k, _)| k == "LANYARD_ISSUER")
+                .map_or(base.clone(), |(_, v)| v.clone());
             let mut s = TestServer {
                 base,
+                issuer,
                 port,
                 dir,
                 env,
@@ -163,8 +171,9 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The example MCP server's resource URI (under the issuer, wherever it is served).
     pub fn resource(&self) -> String {
-        self.url("/mcp")
+        format!("{}/mcp", self.issuer)
     }
 
     /// Runs `lanyard <args>` against this server's data directory.
@@ -520,5 +529,84 @@ impl Connected {
         self.tokens["refresh_token"]
             .as_str()
             .expect("refresh_token")
+    }
+}
+
+/// Settings that put a server on the production store: Postgres and Redis, with a schema and
+/// a key prefix no other test uses, so that the servers given the same settings share one
+/// store and nothing else does. `None` (the test is skipped) when the services are absent,
+/// except under `CI=true`, where that is a failure.
+pub async fn production_store() -> Option<ProductionStore> {
+    let db = std::env::var("LANYARD_TEST_DATABASE_URL")
+        .unwrap_or("postgres://postgres@127.0.0.1:5432/test".into());
+    let redis = std::env::var("LANYARD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379/".into());
+    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!("lanyard_e2e_{}_{nanos}", std::process::id());
+    match tokio_postgres::connect(&db, tokio_postgres::NoTls).await {
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create schema");
+        }
+        Err(e) if !required => {
+            eprintln!("skipped: no Postgres at {db} ({e})");
+            return None;
+        }
+        Err(e) => panic!("Postgres at {db} is required under CI: {e}"),
+    }
+    let reachable = std::net::TcpStream::connect("127.0.0.1:6379").is_ok()
+        || std::env::var("LANYARD_TEST_REDIS_URL").is_ok();
+    if !reachable {
+        assert!(!required, "Redis at {redis} is required under CI");
+        eprintln!("skipped: no Redis at {redis}");
+        return None;
+    }
+    let sep = if db.contains('?') { '&' } else { '?' };
+    Some(ProductionStore {
+        settings: vec![
+            (
+                "LANYARD_DATABASE_URL",
+                format!("{db}{sep}options=-c%20search_path%3D{schema}"),
+            ),
+            ("LANYARD_REDIS_URL", redis),
+            ("LANYARD_REDIS_PREFIX", format!("{schema}:")),
+        ],
+        db,
+        schema,
+    })
+}
+
+/// A test's share of Postgres and Redis; see [`production_store`].
+pub struct ProductionStore {
+    pub settings: Vec<(&'static str, String)>,
+    db: String,
+    schema: String,
+}
+
+impl ProductionStore {
+    /// The settings, as `spawn_with` takes them.
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect()
+    }
+
+    /// Drops the test's schema once its servers are gone (its Redis keys expire).
+    pub async fn finish(self) {
+        let (client, conn) = tokio_postgres::connect(&self.db, tokio_postgres::NoTls)
+            .await
+            .expect("Postgres");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await
+            .expect("drop schema");
     }
 }

@@ -898,6 +898,45 @@ mod tests {
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
     }
+
+    fn entry(jti: &str, at: i64) -> DecisionEntry {
+        DecisionEntry {
+            jti: jti.into(),
+            at,
+            client_id: "c".into(),
+            sub: "u".into(),
+            resource: "https://r.example/mcp".into(),
+            grant_type: "refresh_token".into(),
+            outcome: "allow".into(),
+            runs: "[]".into(),
+        }
+    }
+
+    /// The log is stored in batches: a batch goes as a whole, once its newest entry is
+    /// past retention, and at least one goes however small the limit.
+    #[tokio::test]
+    async fn the_decision_log_is_purged_a_batch_at_a_time() {
+        let store = Embedded::in_memory().unwrap();
+        store
+            .record_decisions(&[entry("a", 100), entry("b", 200)])
+            .await
+            .unwrap();
+        store.record_decisions(&[entry("c", 300)]).await.unwrap();
+        assert_eq!(store.purge_decisions(150, 100).await.unwrap(), 0);
+        assert_eq!(store.purge_decisions(350, 1).await.unwrap(), 2);
+        assert_eq!(store.purge_decisions(350, 1).await.unwrap(), 1);
+        assert_eq!(store.purge_decisions(350, 100).await.unwrap(), 0);
+    }
+
+    /// Expired records are swept, and counted.
+    #[tokio::test]
+    async fn expired_records_are_swept() {
+        let store = Embedded::in_memory().unwrap();
+        store.put("k", b"v", 100).await.unwrap();
+        store.put("l", b"v", 300).await.unwrap();
+        assert_eq!(store.purge_expired(200).await.unwrap(), 1);
+        assert_eq!(store.get("l", 200).await.unwrap(), Some(b"v".to_vec()));
+    }
 }
 
 #[cfg(test)]

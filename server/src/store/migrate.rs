@@ -38,3 +38,10 @@ pub const SQLITE_DECISIONS: &[Migration] = &[Migration {
     name: "batches",
     sql: include_str!("../../../schema/sqlite/decisions/0001_batches.sql"),
 }];
+
+/// The production store's durable half (Postgres).
+pub const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../../schema/postgres/0001_init.sql"),
+}];

@@ -10,7 +10,9 @@
 mod conformance;
 pub mod embedded;
 mod migrate;
+pub mod postgres;
 pub mod records;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -162,6 +164,19 @@ pub trait DecisionLog: Send + Sync {
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Healthy when every backend is.
+pub struct AllHealthy(pub Vec<Arc<dyn Health>>);
+
+#[async_trait]
+impl Health for AllHealthy {
+    async fn ping(&self) -> StoreResult<()> {
+        for backend in &self.0 {
+            backend.ping().await?;
+        }
+        Ok(())
+    }
 }
 
 /// The backends the server runs on, chosen once at start-up.

@@ -1,0 +1,180 @@
+//! Several instances behind one issuer, sharing Postgres and Redis (design.md "Storage
+//! split"): any instance can take any step of a flow, because none keeps state of its own.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::fixtures::*;
+use crate::support::*;
+
+/// Two servers on one production store, the second serving under the first one's issuer
+/// (as two instances behind a load balancer would).
+async fn pair(extra: &[(&str, &str)]) -> Option<(TestServer, TestServer, ProductionStore)> {
+    let store = production_store().await?;
+    let mut settings = store.env();
+    settings.extend_from_slice(extra);
+    let a = TestServer::spawn_with(&settings).await;
+    let issuer = a.issuer.clone();
+    settings.push(("LANYARD_ISSUER", &issuer));
+    let b = TestServer::spawn_with(&settings).await;
+    drop(settings);
+    Some((a, b, store))
+}
+
+/// A token-endpoint answer: 400 with this OAuth error.
+fn refused(got: (StatusCode, Value, reqwest::header::HeaderMap), error: &str) {
+    let (status, body, _) = got;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some(error)),
+        "{body}"
+    );
+}
+
+async fn jwks_kids(server: &TestServer) -> Vec<String> {
+    let (status, jwks) = server.get_json("/oauth/jwks").await;
+    assert_eq!(status, 200);
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| str_of(k, "kid").to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[tokio::test]
+async fn any_instance_takes_any_step_of_a_flow() {
+    let Some((a, b, store)) = pair(&[("LANYARD_REFRESH_GRACE", "0")]).await else {
+        return;
+    };
+    for server in [&a, &b] {
+        let (status, _) = server.get_json("/readyz").await;
+        assert_eq!(status, 200, "{}", server.logs());
+    }
+    // An account made through one instance's CLI is everyone's.
+    a.add_user(EMAIL);
+
+    // Registered, signed in and allowed on A; the code is redeemed on B.
+    let grant = CodeGrant::new(&a, EMAIL, None, Some(&a.resource())).await;
+    let first = grant.tokens(&b).await;
+    let at = jwt_claims(str_of(&first, "access_token"));
+    assert_eq!(at["iss"], a.issuer.as_str());
+    assert_eq!(at["aud"], a.resource());
+
+    // The refresh token B issued rotates on A, and A's successor on B.
+    let rt1 = str_of(&first, "refresh_token").to_string();
+    let (status, second, _) = refresh(&a, &grant.client_id, &rt1).await;
+    assert_eq!(status, 200, "{second}");
+    let rt2 = str_of(&second, "refresh_token").to_string();
+    let (status, third, _) = refresh(&b, &grant.client_id, &rt2).await;
+    assert_eq!(status, 200, "{third}");
+    let access = str_of(&third, "access_token").to_string();
+    let mcp_ping = |server: &TestServer| {
+        let req = server
+            .http
+            .get(server.url("/mcp/ping"))
+            .bearer_auth(&access)
+            .send();
+        async move { req.await.unwrap().status() }
+    };
+    assert_eq!(mcp_ping(&a).await, StatusCode::OK);
+    assert_eq!(mcp_ping(&b).await, StatusCode::OK);
+
+    // Replaying a spent refresh token on B revokes the family, and A knows at once: its
+    // refresh token and its access token stop working there too.
+    refused(refresh(&b, &grant.client_id, &rt1).await, "invalid_grant");
+    let rt3 = str_of(&third, "refresh_token");
+    refused(refresh(&a, &grant.client_id, rt3).await, "invalid_grant");
+    assert_eq!(mcp_ping(&a).await, StatusCode::UNAUTHORIZED);
+    // A code works once, whichever instance sees it again.
+    refused(grant.exchange(&a).await, "invalid_grant");
+    drop((a, b));
+    store.finish().await;
+}
+
+#[tokio::test]
+async fn a_browser_signed_in_on_one_instance_is_signed_in_on_all() {
+    let Some((a, b, store)) = pair(&[]).await else {
+        return;
+    };
+    a.add_user(EMAIL);
+    let c = a.connect(EMAIL, None).await;
+    let mut browser = c.browser;
+    // A new authorization on B: the session made on A skips sign-in, and the consent given
+    // on A (same client, resource and scopes) skips consent, straight back with a code.
+    let (_verifier, challenge) = pkce();
+    let auth = Authorize {
+        client_id: &c.client_id,
+        redirect_uri: &c.redirect,
+        challenge: &challenge,
+        scope: None,
+        resource: Some(&a.resource()),
+        state: "s2",
+        extra: vec![],
+    };
+    let page = browser.get(&auth.url(&b)).await;
+    let location = page.location.unwrap_or_default();
+    assert!(
+        location.starts_with(&c.redirect) && query(&location).contains_key("code"),
+        "B asked again: {} {location} {}",
+        page.status,
+        page.body
+    );
+    drop((a, b));
+    store.finish().await;
+}
+
+#[tokio::test]
+async fn instances_starting_together_agree_on_keys_and_follow_a_rotation() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let mut settings = store.env();
+    settings.push(("LANYARD_KEY_RELOAD_SECS", "1"));
+    // Both start on an empty database at the same moment: each tries to make the first
+    // keys, and only one set may win.
+    let (a, b) = tokio::join!(
+        TestServer::spawn_with(&settings),
+        TestServer::spawn_with(&settings)
+    );
+    let before = jwks_kids(&a).await;
+    assert_eq!(before.len(), 2, "a current and a next key: {before:?}");
+    assert_eq!(jwks_kids(&b).await, before);
+
+    // A rotation made through A's CLI reaches B within its reload interval.
+    let rotated: Value = a.cli_json(&["keys", "rotate"]);
+    let signing = str_of(&rotated, "signing_kid").to_string();
+    assert!(
+        before.contains(&signing),
+        "the next key was published first"
+    );
+    b.add_user(EMAIL);
+    let c = b.connect(EMAIL, None).await;
+    let mut rt = c.refresh_token().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body, _) = refresh(&b, &c.client_id, &rt).await;
+        assert_eq!(status, 200, "{body}");
+        rt = str_of(&body, "refresh_token").to_string();
+        let kid = jwt_header(str_of(&body, "access_token"))["kid"].clone();
+        if kid == signing.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B still signs with {kid}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = jwks_kids(&b).await;
+    assert_eq!(after.len(), 3, "retired, current and a new next: {after:?}");
+    // A publishes the same set once its own reload comes round.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jwks_kids(&a).await != after {
+        assert!(Instant::now() < deadline, "A never published {after:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop((a, b, settings));
+    store.finish().await;
+}
