@@ -13,10 +13,10 @@ use crate::oauth::metadata::Discovery;
 use crate::policy::PolicyRegistry;
 use crate::policy::decisions::DecisionWriter;
 use crate::portal::throttle::Throttle;
+use crate::store::Stores;
 use crate::store::embedded::Embedded;
 use crate::store::postgres::Postgres;
 use crate::store::redis::Redis;
-use crate::store::{AllHealthy, Ephemeral, Stores};
 use crate::tokens::KeyRing;
 
 pub struct App {
@@ -74,7 +74,7 @@ impl App {
             cimd: CimdResolver::new(config.cimd.clone())?,
             metrics: Metrics::default(),
             decisions: DecisionWriter::spawn(stores.decisions.clone()),
-            login_throttle: Throttle::default(),
+            login_throttle: Throttle::new(stores.counters.clone()),
             policies,
             config,
             stores,
@@ -155,6 +155,5 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let ephemeral = Redis::connect(production.redis_url.expose(), &production.redis_prefix)
         .await
         .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
-    let health = AllHealthy(vec![Arc::new(durable.clone()), Arc::new(ephemeral.clone())]);
-    Ok(durable.stores(Ephemeral(Arc::new(ephemeral)), Arc::new(health)))
+    Ok(durable.stores(ephemeral))
 }

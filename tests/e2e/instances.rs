@@ -178,3 +178,155 @@ async fn instances_starting_together_agree_on_keys_and_follow_a_rotation() {
     drop((a, b, settings));
     store.finish().await;
 }
+
+#[tokio::test]
+async fn wrong_passwords_spread_over_instances_still_lock_the_account() {
+    let Some((a, b, store)) = pair(&[]).await else {
+        return;
+    };
+    a.add_user(EMAIL);
+    let client = a.register_client(REDIRECT).await;
+    let (_, challenge) = pkce();
+    let auth = Authorize {
+        client_id: str_of(&client, "client_id"),
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: None,
+        resource: Some(&a.resource()),
+        state: "s",
+        extra: vec![],
+    };
+    let mut browser = Browser::default();
+    let page = browser.get(&auth.url(&a)).await;
+    let login = page.location.expect("sent to sign in");
+    let at = |server: &TestServer| {
+        if login.starts_with('/') {
+            server.url(&login)
+        } else {
+            login.replacen(&a.base, &server.base, 1)
+        }
+    };
+    let page = browser.get(&at(&a)).await;
+    let csrf = hidden(&page.body, "csrf_token").expect("csrf_token");
+    // Ten wrong passwords, half through each instance.
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let page = browser
+            .post_credentials(&at(server), EMAIL, "wrong password", &csrf)
+            .await;
+        assert_eq!(page.status, 401, "{}", page.body);
+    }
+    // Either instance now refuses even the right password.
+    for server in [&a, &b] {
+        let page = browser
+            .post_credentials(&at(server), EMAIL, PASSWORD, &csrf)
+            .await;
+        assert_eq!(page.status, 429, "{}", page.body);
+    }
+    drop((a, b));
+    store.finish().await;
+}
+
+// The relay runs on the test's runtime while the test blocks on the CLI: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let redis = store
+        .settings
+        .iter()
+        .find(|(k, _)| *k == "LANYARD_REDIS_URL")
+        .map(|(_, v)| reqwest::Url::parse(v).unwrap())
+        .unwrap();
+    let gate = Gate::to(&format!(
+        "{}:{}",
+        redis.host_str().unwrap(),
+        redis.port().unwrap_or(6379)
+    ))
+    .await;
+    let through_gate = format!("redis://127.0.0.1:{}/", gate.port);
+    let mut settings = store.env();
+    settings.retain(|(k, _)| *k != "LANYARD_REDIS_URL");
+    settings.push(("LANYARD_REDIS_URL", &through_gate));
+    let a = TestServer::spawn_with(&settings).await;
+    a.add_user(EMAIL);
+    // The code is in Redis when Redis goes away.
+    let grant = CodeGrant::new(&a, EMAIL, None, Some(&a.resource())).await;
+    gate.cut();
+    let (status, body, _) = grant.exchange(&a).await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    let (status, _) = a.get_json("/readyz").await;
+    assert_eq!(status, 503);
+
+    // Back again: the server reconnects, and the code it could not redeem still works.
+    gate.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while a.get_json("/readyz").await.0 != StatusCode::OK {
+        assert!(Instant::now() < deadline, "never reconnected: {}", a.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tokens = grant.tokens(&a).await;
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    drop((a, settings));
+    store.finish().await;
+}
+
+// As above: the relay needs a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgres_is_unreachable_refreshes_get_503_and_nothing_is_lost() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let db = store
+        .settings
+        .iter()
+        .find(|(k, _)| *k == "LANYARD_DATABASE_URL")
+        .map(|(_, v)| reqwest::Url::parse(v).unwrap())
+        .unwrap();
+    let gate = Gate::to(&format!(
+        "{}:{}",
+        db.host_str().unwrap(),
+        db.port().unwrap_or(5432)
+    ))
+    .await;
+    let mut through_gate = db.clone();
+    through_gate.set_port(Some(gate.port)).unwrap();
+    let through_gate = through_gate.to_string();
+    let mut settings = store.env();
+    settings.retain(|(k, _)| *k != "LANYARD_DATABASE_URL");
+    settings.push(("LANYARD_DATABASE_URL", &through_gate));
+    let a = TestServer::spawn_with(&settings).await;
+    a.add_user(EMAIL);
+    let c = a.connect(EMAIL, None).await;
+    gate.cut();
+    let (status, body, _) = refresh(&a, &c.client_id, c.refresh_token()).await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    assert_eq!(
+        a.get_json("/readyz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    // Back again: the refresh token the failed request carried was not spent.
+    gate.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body, _) = refresh(&a, &c.client_id, c.refresh_token()).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "never reconnected: {}", a.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop((a, settings));
+    store.finish().await;
+}

@@ -610,3 +610,59 @@ impl ProductionStore {
             .expect("drop schema");
     }
 }
+
+/// A TCP relay to a backing service that a test can cut and restore, to see what the
+/// server does while the service is unreachable.
+pub struct Gate {
+    pub port: u16,
+    target: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    pub async fn to(target: &str) -> Self {
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let gate = Gate {
+            port: free_port(),
+            target: target.to_string(),
+            cut,
+        };
+        gate.restore().await;
+        gate
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Listens again (on the same port).
+    pub async fn restore(&self) {
+        self.cut.send_replace(false);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("gate port");
+        let (target, mut cut) = (self.target.clone(), self.cut.subscribe());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = cut.wait_for(|c| *c) => return,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                let (target, mut cut) = (target.clone(), cut.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+    }
+}

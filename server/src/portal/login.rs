@@ -166,7 +166,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         }
     };
     // Checked before the password, so a locked account costs no argon2 run.
-    if let Some(left) = app.login_throttle.locked_for(&email, app.now()) {
+    let locked = match app.login_throttle.locked_for(&email, app.now()).await {
+        Ok(locked) => locked,
+        Err(_) => return unavailable_page(app),
+    };
+    if let Some(left) = locked {
         let minutes = (left + 59) / 60;
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -182,14 +186,18 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         && password.len() <= 1024
         && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let Some(user) = user.filter(|_| ok) else {
-        app.login_throttle.failed(&email, app.now());
+        if let Err(e) = app.login_throttle.failed(&email, app.now()).await {
+            tracing::warn!(error = %e, "could not count a failed sign-in");
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             "That email and password do not match an account.".into(),
         )
         .await;
     };
-    app.login_throttle.succeeded(&email);
+    if let Err(e) = app.login_throttle.succeeded(&email).await {
+        tracing::warn!(error = %e, "could not clear failed sign-ins");
+    }
     tracing::info!(sub = %user.sub, "signed in");
     signed_in(app, user.sub, request, Some(&browser)).await
 }

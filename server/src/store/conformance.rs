@@ -284,6 +284,26 @@ pub async fn decision_log(stores: &Stores) {
     assert!(log.record_decisions(&[]).await.is_ok());
 }
 
+/// Rate-limit counters: a window opens with its first hit, counts until it lapses, and
+/// starts over after; clearing forgets it; keys are independent.
+pub async fn counters(stores: &Stores) {
+    let c = &stores.counters;
+    assert_eq!(c.tally("k", 60, 100).await.unwrap(), None);
+    for n in 1..=3 {
+        let t = c.hit("k", 60, 100 + n).await.unwrap();
+        assert_eq!((t.count, t.since), (n as u32, 101));
+    }
+    c.hit("other", 60, 100).await.unwrap();
+    let t = c.tally("k", 60, 150).await.unwrap().unwrap();
+    assert_eq!((t.count, t.since), (3, 101));
+    assert_eq!(c.tally("k", 60, 161).await.unwrap(), None, "lapsed");
+    let t = c.hit("k", 60, 161).await.unwrap();
+    assert_eq!((t.count, t.since), (1, 161), "a new window");
+    c.clear("k").await.unwrap();
+    assert_eq!(c.tally("k", 60, 162).await.unwrap(), None);
+    assert_eq!(c.tally("other", 60, 110).await.unwrap().unwrap().count, 1);
+}
+
 #[cfg(test)]
 mod embedded {
     use super::*;
@@ -312,6 +332,10 @@ mod embedded {
     #[tokio::test]
     async fn decision_log() {
         super::decision_log(&stores()).await;
+    }
+    #[tokio::test]
+    async fn counters() {
+        super::counters(&stores()).await;
     }
 }
 
@@ -388,10 +412,10 @@ mod production {
             }
             Err(e) => panic!("Redis at {redis} is required under CI: {e}"),
         };
-        let health = AllHealthy(vec![Arc::new(durable.clone()), Arc::new(ephemeral.clone())]);
-        health.ping().await.unwrap();
+        let stores = durable.stores(ephemeral);
+        stores.health.ping().await.unwrap();
         Some(Scratch {
-            stores: durable.stores(Ephemeral(Arc::new(ephemeral)), Arc::new(health)),
+            stores,
             admin,
             schema,
         })
@@ -429,6 +453,13 @@ mod production {
     async fn decision_log() {
         if let Some(s) = scratch("decisions").await {
             super::decision_log(&s.stores).await;
+            s.finish().await;
+        }
+    }
+    #[tokio::test]
+    async fn counters() {
+        if let Some(s) = scratch("counters").await {
+            super::counters(&s.stores).await;
             s.finish().await;
         }
     }

@@ -165,6 +165,8 @@ impl Embedded {
             keys: me.clone(),
             decisions: me.clone(),
             ephemeral: Ephemeral(me.clone()),
+            // One machine: the counters live in this process.
+            counters: Arc::new(super::counters::InProcess::default()),
             health: me,
         }
     }

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod counters;
 pub mod embedded;
 mod migrate;
 pub mod postgres;
@@ -188,6 +189,7 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     pub decisions: Arc<dyn DecisionLog>,
     pub ephemeral: Ephemeral,
+    pub counters: Arc<dyn counters::Counters>,
     pub health: Arc<dyn Health>,
 }
 

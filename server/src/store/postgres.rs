@@ -5,9 +5,10 @@
 //! and unique indexes, not by timing.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -19,6 +20,9 @@ use super::*;
 /// thousands of mints a second; Postgres' own limit (100 by default) is shared by all
 /// instances.
 const POOL_SIZE: usize = 16;
+
+/// The longest a request waits for a connection.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Any one key for `pg_advisory_xact_lock`: migrations and key rotations take it, so two
 /// instances starting (or rotating) at once take turns.
@@ -54,7 +58,11 @@ impl Postgres {
     }
 
     /// As [`Postgres::connect`], with the connection settings already parsed.
-    pub async fn connect_config(config: tokio_postgres::Config) -> StoreResult<Self> {
+    pub async fn connect_config(mut config: tokio_postgres::Config) -> StoreResult<Self> {
+        // An unreachable database fails requests within seconds (a 503), never hangs them.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(TIMEOUT);
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -64,6 +72,10 @@ impl Postgres {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .recycle_timeout(Some(TIMEOUT))
             .build()
             .map_err(unavailable)?;
         let store = Self { pool };
@@ -83,8 +95,10 @@ impl Postgres {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .await
             .map_err(map_err)?;
+        // `IF NOT EXISTS` would otherwise say so in a notice at every start.
         tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations \
+            "SET LOCAL client_min_messages = warning; \
+             CREATE TABLE IF NOT EXISTS schema_migrations \
              (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
         .await
@@ -112,17 +126,19 @@ impl Postgres {
         tx.commit().await.map_err(map_err)
     }
 
-    /// Every durable trait object this backend provides; `ephemeral` comes from Redis.
-    pub fn stores(&self, ephemeral: Ephemeral, health: Arc<dyn Health>) -> Stores {
+    /// The whole production store: this for durable data, Redis for the rest.
+    pub fn stores(&self, redis: super::redis::Redis) -> Stores {
         let me = Arc::new(self.clone());
+        let redis = Arc::new(redis);
         Stores {
             users: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),
-            decisions: me,
-            ephemeral,
-            health,
+            decisions: me.clone(),
+            ephemeral: Ephemeral(redis.clone()),
+            counters: redis.clone(),
+            health: Arc::new(AllHealthy(vec![me, redis])),
         }
     }
 }

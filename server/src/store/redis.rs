@@ -1,5 +1,5 @@
-//! The production store's short-lived half: codes, sessions, pending requests and
-//! revocations in Redis, shared by every instance.
+//! The production store's short-lived half: codes, sessions, pending requests,
+//! revocations and rate-limit counters in Redis, shared by every instance.
 //!
 //! Each value is stored with its own expiry in front of it, and reads compare that with
 //! the caller's clock, so a record is gone exactly when the embedded store would say so.
@@ -8,9 +8,12 @@
 //! one command: two instances redeeming one code cannot both win.
 
 use ::redis::AsyncCommands;
-use ::redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
 
+use super::counters::{Counters, Tally};
 use super::*;
 
 /// Seconds Redis keeps a record past its own expiry before sweeping it.
@@ -35,7 +38,16 @@ impl Redis {
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
         let client = ::redis::Client::open(url)
             .map_err(|e| StoreError::Unavailable(format!("LANYARD_REDIS_URL: {e}")))?;
-        let conn = ConnectionManager::new(client).await.map_err(unavailable)?;
+        // Requests wait for a reconnection, so it gives up quickly (a request during an
+        // outage gets its 503 within about a second, not after the default's six
+        // doubling retries), and the next request tries again: service resumes with the
+        // first request after Redis is back.
+        let config = ConnectionManagerConfig::new()
+            .set_max_delay(Duration::from_millis(500))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
@@ -129,6 +141,58 @@ impl EphemeralStore for Redis {
     async fn purge_expired(&self, _now: UnixTime) -> StoreResult<u64> {
         // Redis sweeps on its own.
         Ok(0)
+    }
+}
+
+/// One hit, atomically: a window (a hash of `count` and `since`) is opened when there is
+/// none or it has lapsed by the caller's clock, then counted. Redis drops it a minute after
+/// it lapses.
+const HIT: &str = r#"
+local since = tonumber(redis.call('HGET', KEYS[1], 'since'))
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+if since == nil or since + window <= now then
+  redis.call('HSET', KEYS[1], 'count', 1, 'since', now)
+  redis.call('EXPIRE', KEYS[1], window + 60)
+  return {1, now}
+end
+return {redis.call('HINCRBY', KEYS[1], 'count', 1), since}
+"#;
+
+#[async_trait]
+impl Counters for Redis {
+    async fn hit(&self, key: &str, window: i64, now: UnixTime) -> StoreResult<Tally> {
+        let (count, since): (u32, i64) = ::redis::cmd("EVAL")
+            .arg(HIT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(now)
+            .arg(window)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(Tally { count, since })
+    }
+
+    async fn tally(&self, key: &str, window: i64, now: UnixTime) -> StoreResult<Option<Tally>> {
+        let (count, since): (Option<u32>, Option<i64>) = ::redis::cmd("HMGET")
+            .arg(self.key(key))
+            .arg("count")
+            .arg("since")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(match (count, since) {
+            (Some(count), Some(since)) if since + window > now => Some(Tally { count, since }),
+            _ => None,
+        })
+    }
+
+    async fn clear(&self, key: &str) -> StoreResult<()> {
+        self.conn
+            .clone()
+            .del::<_, ()>(self.key(key))
+            .await
+            .map_err(unavailable)
     }
 }
 
