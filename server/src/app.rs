@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
+
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -15,6 +18,7 @@ use crate::policy::decisions::DecisionWriter;
 use crate::portal::throttle::Throttle;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
+use crate::store::notices::Change;
 use crate::store::postgres::Postgres;
 use crate::store::redis::Redis;
 use crate::tokens::KeyRing;
@@ -105,15 +109,24 @@ impl App {
         }
     }
 
-    /// Work a server does in the background: picking up rotated keys, and dropping
-    /// expired short-lived records and decision-log entries past their retention.
+    /// Work a server does in the background: picking up rotated keys (when told, and at
+    /// every poll in case a notice was missed), and dropping expired short-lived records
+    /// and decision-log entries past their retention.
     pub fn spawn_maintenance(self: &Arc<Self>) {
         let app = self.clone();
         tokio::spawn(async move {
             let mut tick =
                 tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
+            let mut told = Some(app.stores.notices.subscribe());
             loop {
-                tick.tick().await;
+                let closed = tokio::select! {
+                    _ = tick.tick() => false,
+                    notice = next_notice(&mut told) => matches!(notice, Err(RecvError::Closed)),
+                };
+                if closed {
+                    // Nobody can tell this server anything any more; polling carries on.
+                    told = None;
+                }
                 match app.keys.reload(app.stores.keys.as_ref(), app.now()).await {
                     Ok(true) => {
                         tracing::info!(kid = %app.keys.current().signer.kid, "signing keys reloaded")
@@ -140,6 +153,15 @@ impl App {
                 app.purge_decision_log().await;
             }
         });
+    }
+}
+
+/// The next change notice; never, once there can be none. Every notice (a lag means
+/// several) is about the keys for now, so which one does not matter.
+async fn next_notice(told: &mut Option<Receiver<Change>>) -> Result<Change, RecvError> {
+    match told {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

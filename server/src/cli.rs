@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::oauth::types::RedirectUri;
 use crate::portal::register::{check, create_user};
 use crate::secret::SecretHash;
+use crate::store::notices::Change;
 use crate::store::{Client, ClientSource, KeyState, StoreError};
 use crate::tokens::keyring::{ensure_keys, rotate};
 
@@ -206,10 +207,12 @@ pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
         SystemClock.now(),
     )
     .await?;
-    println!(
-        "{}",
-        json!({"signing_kid": kid, "note": "running servers switch within LANYARD_KEY_RELOAD_SECS"})
-    );
+    // Running servers reload when told; one that misses it reloads at its next poll.
+    let note = match stores.notices.publish(Change::Keys).await {
+        Ok(()) if config.production.is_some() => "running servers have been told to switch",
+        _ => "running servers switch within LANYARD_KEY_RELOAD_SECS",
+    };
+    println!("{}", json!({"signing_kid": kid, "note": note}));
     Ok(())
 }
 

@@ -304,6 +304,21 @@ pub async fn counters(stores: &Stores) {
     assert_eq!(c.tally("other", 60, 110).await.unwrap().unwrap().count, 1);
 }
 
+/// Change notices reach a listener in this process (and, through Redis, every other).
+pub async fn notices(stores: &Stores) {
+    let mut told = stores.notices.subscribe();
+    stores
+        .notices
+        .publish(super::notices::Change::Keys)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), told.recv()).await;
+    assert_eq!(
+        got.expect("told in time").unwrap(),
+        super::notices::Change::Keys
+    );
+}
+
 #[cfg(test)]
 mod embedded {
     use super::*;
@@ -336,6 +351,10 @@ mod embedded {
     #[tokio::test]
     async fn counters() {
         super::counters(&stores()).await;
+    }
+    #[tokio::test]
+    async fn notices() {
+        super::notices(&stores()).await;
     }
 }
 
@@ -460,6 +479,13 @@ mod production {
     async fn counters() {
         if let Some(s) = scratch("counters").await {
             super::counters(&s.stores).await;
+            s.finish().await;
+        }
+    }
+    #[tokio::test]
+    async fn notices() {
+        if let Some(s) = scratch("notices").await {
+            super::notices(&s.stores).await;
             s.finish().await;
         }
     }

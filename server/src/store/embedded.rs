@@ -167,6 +167,7 @@ impl Embedded {
             ephemeral: Ephemeral(me.clone()),
             // One machine: the counters live in this process.
             counters: Arc::new(super::counters::InProcess::default()),
+            notices: Arc::new(super::notices::Local::default()),
             health: me,
         }
     }

@@ -11,6 +11,7 @@ mod conformance;
 pub mod counters;
 pub mod embedded;
 mod migrate;
+pub mod notices;
 pub mod postgres;
 pub mod records;
 pub mod redis;
@@ -190,6 +191,7 @@ pub struct Stores {
     pub decisions: Arc<dyn DecisionLog>,
     pub ephemeral: Ephemeral,
     pub counters: Arc<dyn counters::Counters>,
+    pub notices: Arc<dyn notices::Notices>,
     pub health: Arc<dyn Health>,
 }
 

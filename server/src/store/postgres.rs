@@ -138,6 +138,7 @@ impl Postgres {
             decisions: me.clone(),
             ephemeral: Ephemeral(redis.clone()),
             counters: redis.clone(),
+            notices: redis.clone(),
             health: Arc::new(AllHealthy(vec![me, redis])),
         }
     }

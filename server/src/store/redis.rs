@@ -7,13 +7,17 @@
 //! skew between instances and Redis can never drop a record early. A take is `GETDEL`,
 //! one command: two instances redeeming one code cannot both win.
 
-use ::redis::AsyncCommands;
+use std::sync::Weak;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
+use ::redis::{AsyncCommands, RedisResult};
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
 
 use super::counters::{Counters, Tally};
+use super::notices::{Change, Notices};
 use super::*;
 
 /// Seconds Redis keeps a record past its own expiry before sweeping it.
@@ -26,6 +30,8 @@ pub struct Redis {
     conn: ConnectionManager,
     /// Every key starts with this, so one Redis can serve several deployments.
     prefix: String,
+    /// Change notices received on the deployment's channel, for this process's listeners.
+    notices: Arc<broadcast::Sender<Change>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -45,13 +51,24 @@ impl Redis {
         let config = ConnectionManagerConfig::new()
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(unavailable)?;
+        let channel = format!("{prefix}changes");
+        // Subscribed before this returns, so that a server hears every notice published
+        // after it started; the task below keeps listening, and reconnects.
+        let first = subscribe(&client, &channel).await.map_err(unavailable)?;
+        let notices = Arc::new(broadcast::channel(16).0);
+        tokio::spawn(listen(client, channel, first, Arc::downgrade(&notices)));
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
+            notices,
         })
+    }
+
+    fn channel(&self) -> String {
+        self.key("changes")
     }
 
     fn key(&self, key: &str) -> String {
@@ -71,6 +88,61 @@ impl Redis {
         let stored = stored?;
         let (head, value) = stored.split_first_chunk::<8>()?;
         (i64::from_be_bytes(*head) > now).then(|| value.to_vec())
+    }
+}
+
+async fn subscribe(client: &::redis::Client, channel: &str) -> RedisResult<PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
+/// Forwards notices from the channel to this process's listeners, for as long as the
+/// store is alive; a dropped subscription is made again a second later.
+async fn listen(
+    client: ::redis::Client,
+    channel: String,
+    first: PubSub,
+    notices: Weak<broadcast::Sender<Change>>,
+) {
+    let mut pubsub = Some(first);
+    loop {
+        if let Some(p) = pubsub.take() {
+            let mut messages = p.into_on_message();
+            while let Some(msg) = messages.next().await {
+                let Some(notices) = notices.upgrade() else {
+                    return;
+                };
+                let told = msg.get_payload::<String>().ok();
+                if let Some(change) = told.as_deref().and_then(Change::parse) {
+                    let _ = notices.send(change);
+                }
+            }
+            tracing::warn!("lost the Redis subscription to change notices; resubscribing");
+        }
+        if notices.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pubsub = subscribe(&client, &channel)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "could not resubscribe to change notices"))
+            .ok();
+    }
+}
+
+#[async_trait]
+impl Notices for Redis {
+    async fn publish(&self, change: Change) -> StoreResult<()> {
+        self.conn
+            .clone()
+            .publish::<_, _, ()>(self.channel(), change.as_str())
+            .await
+            .map_err(unavailable)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.notices.subscribe()
     }
 }
 
