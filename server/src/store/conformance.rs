@@ -141,6 +141,32 @@ pub async fn refresh_rotation(stores: &Stores) {
     ));
 }
 
+/// One token presented twice at once (two instances, say): one presentation rotates, the
+/// other counts as a race within the grace window, and both successors work.
+pub async fn concurrent_rotation(stores: &Stores) {
+    user(stores, "cr", "cr@example.com").await;
+    let g = &stores.grants;
+    g.create_grant(&grant("gc", "app", "cr"), Some(&SecretHash::of("c0")))
+        .await
+        .unwrap();
+    let [c0, c1, c2] = ["c0", "c1", "c2"].map(SecretHash::of);
+    let (first, second) = tokio::join!(
+        g.rotate_refresh(&c0, &c1, 200, 10),
+        g.rotate_refresh(&c0, &c2, 200, 10)
+    );
+    let mut outcomes = [first, second].map(|r| match r.unwrap() {
+        Rotation::Rotated(_) => "rotated",
+        Rotation::Raced(_) => "raced",
+        other => panic!("{other:?}"),
+    });
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, ["raced", "rotated"]);
+    for successor in [&c1, &c2] {
+        let found = g.grant_by_refresh(successor, 200, false).await.unwrap();
+        assert_eq!(found.map(|g| g.id).as_deref(), Some("gc"));
+    }
+}
+
 /// Codes are taken once; expired ones are gone; revocations are seen until they lapse.
 pub async fn ephemeral(stores: &Stores) {
     let e = &stores.ephemeral;
@@ -337,6 +363,10 @@ mod embedded {
         super::refresh_rotation(&stores()).await;
     }
     #[tokio::test]
+    async fn concurrent_rotation() {
+        super::concurrent_rotation(&stores()).await;
+    }
+    #[tokio::test]
     async fn ephemeral() {
         super::ephemeral(&stores()).await;
     }
@@ -451,6 +481,13 @@ mod production {
     async fn refresh_rotation() {
         if let Some(s) = scratch("rotation").await {
             super::refresh_rotation(&s.stores).await;
+            s.finish().await;
+        }
+    }
+    #[tokio::test]
+    async fn concurrent_rotation() {
+        if let Some(s) = scratch("concurrent").await {
+            super::concurrent_rotation(&s.stores).await;
             s.finish().await;
         }
     }

@@ -40,8 +40,15 @@ pub const SQLITE_DECISIONS: &[Migration] = &[Migration {
 }];
 
 /// The production store's durable half (Postgres).
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../schema/postgres/0001_init.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../schema/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "rotate_refresh",
+        sql: include_str!("../../../schema/postgres/0002_rotate_refresh.sql"),
+    },
+];

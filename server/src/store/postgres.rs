@@ -351,14 +351,6 @@ fn grant_row(r: &Row) -> Grant {
     }
 }
 
-/// The refresh lookup of a rotation: spent tokens too, with when they were spent. The
-/// token's row is locked until the rotation commits, so two instances presenting the same
-/// token take turns and the second sees the first one's work.
-const ROTATION_LOOKUP: &str = select!(
-    grant_cols,
-    ", t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
-     WHERE t.hash = $1 FOR UPDATE OF t"
-);
 const GRANT_BY_REFRESH: &str = select!(
     grant_cols,
     "FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
@@ -414,12 +406,14 @@ impl GrantStore for Postgres {
     }
 
     async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(map_err)?;
+        // The grant and its first refresh token in one statement: atomic, one round trip.
         run(
-            &tx,
-            "INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, created_at, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+            &self.client().await?,
+            "WITH g AS (INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, \
+             created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL) \
+             RETURNING id, created_at) \
+             INSERT INTO refresh_tokens (hash, grant_id, issued_at) \
+             SELECT $9::TEXT, id, created_at FROM g WHERE $9::TEXT IS NOT NULL",
             &[
                 &g.id,
                 &g.client_id,
@@ -429,18 +423,11 @@ impl GrantStore for Postgres {
                 &g.auth_time,
                 &g.created_at,
                 &g.expires_at,
+                &refresh.map(SecretHash::as_str),
             ],
         )
         .await?;
-        if let Some(hash) = refresh {
-            run(
-                &tx,
-                "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES ($1, $2, $3)",
-                &[&hash.as_str(), &g.id, &g.created_at],
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(map_err)
+        Ok(())
     }
 
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
@@ -461,48 +448,38 @@ impl GrantStore for Postgres {
         now: UnixTime,
         grace: i64,
     ) -> StoreResult<Rotation> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(map_err)?;
-        let Some(row) = opt(&tx, ROTATION_LOOKUP, &[&presented.as_str()]).await? else {
-            return Ok(Rotation::Invalid);
+        // One statement (see schema/postgres/0002): atomic, and one round trip.
+        let c = self.client().await?;
+        let Some(row) = opt(
+            &c,
+            "SELECT outcome, id, client_id, sub, resource, scopes, auth_time, created_at, \
+             expires_at, revoked_at FROM lanyard_rotate_refresh($1, $2, $3, $4)",
+            &[&presented.as_str(), &successor.as_str(), &now, &grace],
+        )
+        .await?
+        else {
+            return Err(unavailable("lanyard_rotate_refresh returned no row"));
         };
-        let (grant, spent_at): (Grant, Option<i64>) = (grant_row(&row), row.get(9));
-        if grant.revoked_at.is_some() || grant.expires_at <= now {
+        let outcome: &str = row.get(0);
+        if outcome == "invalid" {
             return Ok(Rotation::Invalid);
         }
-        let outcome = match spent_at {
-            None => {
-                run(
-                    &tx,
-                    "UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1",
-                    &[&presented.as_str(), &now],
-                )
-                .await?;
-                Rotation::Rotated(grant)
-            }
-            Some(t) if now - t < grace => Rotation::Raced(grant),
-            Some(_) => {
-                run(
-                    &tx,
-                    "UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                    &[&grant.id, &now],
-                )
-                .await?;
-                tx.commit().await.map_err(map_err)?;
-                return Ok(Rotation::Reused(grant));
-            }
+        let grant = Grant {
+            id: row.get(1),
+            client_id: row.get(2),
+            sub: row.get(3),
+            resource: row.get(4),
+            scopes: row.get(5),
+            auth_time: row.get(6),
+            created_at: row.get(7),
+            expires_at: row.get(8),
+            revoked_at: row.get(9),
         };
-        let (Rotation::Rotated(g) | Rotation::Raced(g)) = &outcome else {
-            return Ok(outcome);
-        };
-        run(
-            &tx,
-            "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES ($1, $2, $3)",
-            &[&successor.as_str(), &g.id, &now],
-        )
-        .await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(outcome)
+        Ok(match outcome {
+            "rotated" => Rotation::Rotated(grant),
+            "raced" => Rotation::Raced(grant),
+            _ => Rotation::Reused(grant),
+        })
     }
 
     async fn grant_by_refresh(
