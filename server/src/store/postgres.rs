@@ -24,9 +24,10 @@ const POOL_SIZE: usize = 16;
 /// The longest a request waits for a connection.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Any one key for `pg_advisory_xact_lock`: migrations and key rotations take it, so two
-/// instances starting (or rotating) at once take turns.
-const SCHEMA_LOCK: i64 = 0x6c61_6e79_6172_6401;
+/// Keys for `pg_advisory_xact_lock`: two instances migrating (or rotating keys) at once
+/// take turns.
+const MIGRATION_LOCK: i64 = 0x6c61_6e79_6172_6401;
+const ROTATION_LOCK: i64 = MIGRATION_LOCK + 1;
 
 /// Postgres behind the durable traits. Cheap to clone.
 #[derive(Clone)]
@@ -92,7 +93,7 @@ impl Postgres {
     async fn migrate(&self, set: &[Migration]) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(map_err)?;
         // `IF NOT EXISTS` would otherwise say so in a notice at every start.
@@ -562,7 +563,7 @@ impl KeyStore for Postgres {
     async fn rotate_keys(&self, new_next: &StoredKey, now: UnixTime) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(SCHEMA_LOCK + 1)])
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ROTATION_LOCK])
             .await
             .map_err(map_err)?;
         run(
