@@ -5,9 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
-
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -18,7 +15,7 @@ use crate::policy::decisions::DecisionWriter;
 use crate::portal::throttle::Throttle;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
-use crate::store::notices::Change;
+use crate::store::notices;
 use crate::store::postgres::Postgres;
 use crate::store::redis::Redis;
 use crate::tokens::KeyRing;
@@ -66,6 +63,9 @@ impl App {
         random: Arc<dyn Random>,
     ) -> anyhow::Result<Arc<App>> {
         let policies = crate::policy::from_config(&config)?;
+        if let (Some(registry), Some(versions)) = (&policies, &stores.policies) {
+            crate::policy::distribute::sync(registry, versions.as_ref(), clock.now()).await?;
+        }
         let keys = KeyRing::load(
             stores.keys.as_ref(),
             config.signing_alg,
@@ -119,13 +119,10 @@ impl App {
                 tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
             let mut told = Some(app.stores.notices.subscribe());
             loop {
-                let closed = tokio::select! {
-                    _ = tick.tick() => false,
-                    notice = next_notice(&mut told) => matches!(notice, Err(RecvError::Closed)),
-                };
-                if closed {
-                    // Nobody can tell this server anything any more; polling carries on.
-                    told = None;
+                // Any notice will do: reloading is one query when nothing changed.
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = notices::next(&mut told) => {}
                 }
                 match app.keys.reload(app.stores.keys.as_ref(), app.now()).await {
                     Ok(true) => {
@@ -137,10 +134,18 @@ impl App {
             }
         });
         if let Some(registry) = &self.policies {
-            crate::policy::watch::spawn(
-                registry.clone(),
-                Duration::from_millis(self.config.policies.poll_ms.max(50)),
-            );
+            let every = Duration::from_millis(self.config.policies.poll_ms.max(50));
+            match &self.stores.policies {
+                // Several instances: versions come from the store.
+                Some(versions) => crate::policy::distribute::spawn(
+                    registry.clone(),
+                    versions.clone(),
+                    self.stores.notices.clone(),
+                    every.max(Duration::from_secs(1)),
+                    self.clock.clone(),
+                ),
+                None => crate::policy::watch::spawn(registry.clone(), every),
+            }
         }
         let app = self.clone();
         tokio::spawn(async move {
@@ -153,15 +158,6 @@ impl App {
                 app.purge_decision_log().await;
             }
         });
-    }
-}
-
-/// The next change notice; never, once there can be none. Every notice (a lag means
-/// several) is about the keys for now, so which one does not matter.
-async fn next_notice(told: &mut Option<Receiver<Change>>) -> Result<Change, RecvError> {
-    match told {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
     }
 }
 

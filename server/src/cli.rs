@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -14,6 +15,7 @@ use crate::portal::register::{check, create_user};
 use crate::secret::SecretHash;
 use crate::store::notices::Change;
 use crate::store::{Client, ClientSource, KeyState, StoreError};
+use crate::store::{PolicyVersions, Stores};
 use crate::tokens::keyring::{ensure_keys, rotate};
 
 /// Loads the configuration from the working directory and the process environment, and
@@ -358,4 +360,95 @@ fn token_id(token: &str) -> anyhow::Result<(String, UnixTime)> {
     let id: Id = jsonwebtoken::dangerous::insecure_decode_claims(token)
         .map_err(|_| anyhow::anyhow!("not a JWT with a jti and an iat"))?;
     Ok((id.jti, id.iat))
+}
+
+/// The production store's policy versions, or why there are none.
+fn policy_versions(stores: &Stores) -> anyhow::Result<Arc<dyn PolicyVersions>> {
+    stores.policies.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "policy versions live in the production store (LANYARD_DATABASE_URL); on the \
+             embedded store, replace the module file and the server reloads it"
+        )
+    })
+}
+
+/// Tells every running instance that a policy's active version changed; one that misses it
+/// catches up at its next poll.
+async fn tell_policies_changed(stores: &Stores) {
+    if let Err(e) = stores.notices.publish(Change::Policies).await {
+        tracing::warn!(error = %e, "could not tell the running servers; they catch up when they poll");
+    }
+}
+
+/// `lanyard policy push <name> [module]`: checks the module against the policy world (a
+/// module that does not compile or match is refused here, before any instance sees it),
+/// keeps it, and makes it the version every instance runs.
+pub async fn policy_push(
+    config: Config,
+    name: &str,
+    module: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::policy::engine::{Limits, PolicyEngine};
+    let Some(bound) = config.policies.bindings.iter().find(|b| b.name == name) else {
+        bail!("no binding in lanyard.toml names policy {name}");
+    };
+    let path = module.unwrap_or(&bound.module);
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let compiled = PolicyEngine::new(Limits::default(), None)?
+        .compile(name, &bytes)
+        .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+    let stores = open_stores(&config).await?;
+    let versions = policy_versions(&stores)?;
+    let previous = versions
+        .active_policy(name)
+        .await?
+        .map(|(digest, _)| digest);
+    versions
+        .activate_policy(name, &compiled.digest, &bytes, SystemClock.now())
+        .await?;
+    tell_policies_changed(&stores).await;
+    println!(
+        "{}",
+        json!({"policy": name, "digest": &*compiled.digest, "previous": previous})
+    );
+    Ok(())
+}
+
+/// `lanyard policy rollback <name>`: makes the version before the active one active again.
+pub async fn policy_rollback(config: Config, name: &str) -> anyhow::Result<()> {
+    let stores = open_stores(&config).await?;
+    let versions = policy_versions(&stores)?;
+    let history = versions.policy_history(name).await?;
+    let Some((current, _)) = history.first() else {
+        bail!("policy {name} has no versions");
+    };
+    let Some((previous, _)) = history.iter().find(|(digest, _)| digest != current) else {
+        bail!("policy {name} has no earlier version");
+    };
+    let Some(bytes) = versions.policy_module(previous).await? else {
+        bail!("the module of version {previous} is missing");
+    };
+    versions
+        .activate_policy(name, previous, &bytes, SystemClock.now())
+        .await?;
+    tell_policies_changed(&stores).await;
+    println!(
+        "{}",
+        json!({"policy": name, "digest": previous, "previous": current})
+    );
+    Ok(())
+}
+
+/// `lanyard policy versions <name>`: its activations, newest (the active one) first; one
+/// JSON per line.
+pub async fn policy_history(config: Config, name: &str) -> anyhow::Result<()> {
+    let stores = open_stores(&config).await?;
+    let versions = policy_versions(&stores)?;
+    for (i, (digest, at)) in versions.policy_history(name).await?.iter().enumerate() {
+        println!(
+            "{}",
+            json!({"digest": digest, "activated_at": at, "active": i == 0})
+        );
+    }
+    Ok(())
 }

@@ -51,6 +51,16 @@ enum PolicyCommand {
         #[arg(long)]
         resource: String,
     },
+    /// Production store: check a module and make it the version every instance runs
+    /// (by default the module lanyard.toml binds under that name).
+    Push {
+        name: String,
+        module: Option<std::path::PathBuf>,
+    },
+    /// Production store: make the version before the active one active again.
+    Rollback { name: String },
+    /// Production store: a policy's versions, the active one first.
+    Versions { name: String },
     /// Show the decision log: the most recent mints, or the one that minted a token.
     Log {
         #[arg(long, default_value_t = 20)]
@@ -182,6 +192,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             client,
             resource,
         }) => cli::policy_eval(config, &user, &client, &resource).await,
+        Command::Policy(PolicyCommand::Push { name, module }) => {
+            cli::policy_push(config, &name, module.as_deref()).await
+        }
+        Command::Policy(PolicyCommand::Rollback { name }) => {
+            cli::policy_rollback(config, &name).await
+        }
+        Command::Policy(PolicyCommand::Versions { name }) => {
+            cli::policy_history(config, &name).await
+        }
         Command::Policy(PolicyCommand::Log { limit, token, jti }) => {
             let lookup = match (token, jti) {
                 (Some(token), _) => Some(cli::LogLookup::Token(token)),

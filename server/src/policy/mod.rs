@@ -9,10 +9,12 @@
 //! - `evaluate`: runs a phase across the bindings of a resource: claims merge in order,
 //!   any deny wins, failures fail closed unless the binding opted into fail-open.
 //! - `watch`: hot reload from the policy files on one machine.
+//! - `distribute`: hot reload across instances, from the versions in the production store.
 //! - `watchdog`: the thread that moves the epoch, so that deadlines are enforced.
 //! - `decisions`: the decision log's batched writer.
 
 pub mod decisions;
+pub mod distribute;
 pub mod engine;
 pub mod evaluate;
 pub mod input;

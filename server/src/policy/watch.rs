@@ -68,11 +68,17 @@ pub fn reload(registry: &PolicyRegistry, name: &str, path: &PathBuf) -> bool {
             return false;
         }
     };
-    let digest = super::engine::digest_hex(&bytes);
+    install(registry, name, &bytes)
+}
+
+/// Compiles and swaps in `bytes` as `name`'s version, unless it is the one running; the
+/// running version stays on any failure.
+pub fn install(registry: &PolicyRegistry, name: &str, bytes: &[u8]) -> bool {
+    let digest = super::engine::digest_hex(bytes);
     if registry.active(name).is_some_and(|p| *p.digest == *digest) {
         return false;
     }
-    match registry.engine.compile(name, &bytes) {
+    match registry.engine.compile(name, bytes) {
         Ok(compiled) => {
             let previous = registry
                 .active(name)

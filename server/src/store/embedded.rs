@@ -168,6 +168,7 @@ impl Embedded {
             // One machine: the counters live in this process.
             counters: Arc::new(super::counters::InProcess::default()),
             notices: Arc::new(super::notices::Local::default()),
+            policies: None,
             health: me,
         }
     }

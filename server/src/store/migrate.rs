@@ -51,4 +51,9 @@ pub const POSTGRES: &[Migration] = &[
         name: "rotate_refresh",
         sql: include_str!("../../../schema/postgres/0002_rotate_refresh.sql"),
     },
+    Migration {
+        version: 3,
+        name: "policy_versions",
+        sql: include_str!("../../../schema/postgres/0003_policy_versions.sql"),
+    },
 ];

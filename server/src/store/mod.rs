@@ -163,6 +163,26 @@ pub trait DecisionLog: Send + Sync {
 }
 
 /// Whether the backends answer, for `/readyz`.
+/// Policy versions shared by several instances: immutable modules by digest, and the
+/// version each policy name runs (the one activated last).
+#[async_trait]
+pub trait PolicyVersions: Send + Sync {
+    /// Keeps the module (once per digest) and makes it `name`'s active version.
+    async fn activate_policy(
+        &self,
+        name: &str,
+        digest: &str,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    /// The active version: its digest and module.
+    async fn active_policy(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
+    /// `name`'s activations, newest first: (digest, when).
+    async fn policy_history(&self, name: &str) -> StoreResult<Vec<(String, UnixTime)>>;
+    /// A module kept under `digest`.
+    async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
+}
+
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
@@ -192,6 +212,9 @@ pub struct Stores {
     pub ephemeral: Ephemeral,
     pub counters: Arc<dyn counters::Counters>,
     pub notices: Arc<dyn notices::Notices>,
+    /// Shared policy versions; `None` on the embedded store, where the policy files are
+    /// the versions (the server watches them).
+    pub policies: Option<Arc<dyn PolicyVersions>>,
     pub health: Arc<dyn Health>,
 }
 

@@ -1,5 +1,5 @@
-//! Change notices: "the signing keys changed", told to every running instance so that it
-//! reloads at once instead of at its next poll. Best effort by design: an instance that
+//! Change notices: "the signing keys changed", "a policy's active version changed", told
+//! to every running instance so that it reloads at once instead of at its next poll. Best effort by design: an instance that
 //! misses a notice (it was reconnecting to Redis, say) still catches up when it polls
 //! (`LANYARD_KEY_RELOAD_SECS`). With Redis they travel by pub/sub; an embedded server is
 //! one process, told by nobody else, so it only polls.
@@ -13,18 +13,22 @@ use super::StoreResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Keys,
+    /// A policy's active version changed.
+    Policies,
 }
 
 impl Change {
     pub fn as_str(self) -> &'static str {
         match self {
             Change::Keys => "keys",
+            Change::Policies => "policies",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "keys" => Some(Change::Keys),
+            "policies" => Some(Change::Policies),
             _ => None,
         }
     }
@@ -58,5 +62,21 @@ impl Notices for Local {
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.0.subscribe()
+    }
+}
+
+/// The next notice; never, once there can be none (so a loop that waits on it alongside a
+/// timer falls back to the timer instead of spinning).
+pub async fn next(told: &mut Option<broadcast::Receiver<Change>>) -> Option<Change> {
+    loop {
+        let Some(rx) = told.as_mut() else {
+            return std::future::pending().await;
+        };
+        match rx.recv().await {
+            Ok(change) => return Some(change),
+            // Missed some: whatever they were, the listener rechecks everything.
+            Err(broadcast::error::RecvError::Lagged(_)) => return None,
+            Err(broadcast::error::RecvError::Closed) => *told = None,
+        }
     }
 }

@@ -140,6 +140,7 @@ impl Postgres {
             ephemeral: Ephemeral(redis.clone()),
             counters: redis.clone(),
             notices: redis.clone(),
+            policies: Some(me.clone()),
             health: Arc::new(AllHealthy(vec![me, redis])),
         }
     }
@@ -685,6 +686,62 @@ impl DecisionLog for Postgres {
             &[&before, &i64::from(limit)],
         )
         .await
+    }
+}
+
+#[async_trait]
+impl PolicyVersions for Postgres {
+    async fn activate_policy(
+        &self,
+        name: &str,
+        digest: &str,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        run(
+            &self.client().await?,
+            "WITH m AS (INSERT INTO policy_modules (digest, bytes, created_at) VALUES ($2, $3, $4) \
+             ON CONFLICT (digest) DO NOTHING) \
+             INSERT INTO policy_activations (name, digest, activated_at) VALUES ($1, $2, $4)",
+            &[&name, &digest, &bytes, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn active_policy(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        let c = self.client().await?;
+        let row = opt(
+            &c,
+            "SELECT a.digest, m.bytes FROM policy_activations a \
+             JOIN policy_modules m ON m.digest = a.digest \
+             WHERE a.name = $1 ORDER BY a.id DESC LIMIT 1",
+            &[&name],
+        )
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn policy_history(&self, name: &str) -> StoreResult<Vec<(String, UnixTime)>> {
+        let c = self.client().await?;
+        let rows = all(
+            &c,
+            "SELECT digest, activated_at FROM policy_activations WHERE name = $1 ORDER BY id DESC",
+            &[&name],
+        )
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>> {
+        let c = self.client().await?;
+        let row = opt(
+            &c,
+            "SELECT bytes FROM policy_modules WHERE digest = $1",
+            &[&digest],
+        )
+        .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 }
 

@@ -12,11 +12,13 @@
 //! - `cli`: `lanyard policy eval` and `lanyard policy test`.
 //! - `hostile`: every misbehaviour contained; fail-open.
 //! - `reload`: a module swapped (and a broken one refused) under a stream of mints.
+//! - `distribute`: versions pushed and rolled back across instances on the production store.
 
 mod build;
 mod kit;
 
 mod cli;
+mod distribute;
 mod examples;
 mod hostile;
 mod reload;

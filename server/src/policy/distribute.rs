@@ -1,0 +1,74 @@
+//! Hot reload across instances: on the production store the active version of each policy
+//! lives in Postgres, and `lanyard policy push` / `rollback` change it and tell every
+//! instance (a change notice through Redis). Each instance then compiles the new version
+//! off the request path and swaps it in atomically, as `watch` does on one machine; a
+//! version that does not compile is refused and the running one keeps serving. Polling at
+//! the policy poll interval catches a notice that was missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::registry::PolicyRegistry;
+use super::watch::install;
+use crate::clock::UnixTime;
+use crate::store::notices::Notices;
+use crate::store::{PolicyVersions, StoreResult};
+
+/// Brings every bound policy to its active version. A policy the store has never seen is
+/// given the module lanyard.toml names, as its first version (the first instance to start
+/// does this; later ones find it there; two starting at once may both record it, and the
+/// repeated activation of one digest changes nothing).
+pub async fn sync(
+    registry: &Arc<PolicyRegistry>,
+    store: &dyn PolicyVersions,
+    now: UnixTime,
+) -> StoreResult<()> {
+    for source in &registry.sources {
+        match store.active_policy(&source.name).await? {
+            Some((digest, bytes)) => {
+                let running = registry.active(&source.name).map(|p| p.digest.clone());
+                if running.as_deref() != Some(digest.as_str()) {
+                    let (registry, name) = (registry.clone(), source.name.clone());
+                    // Compiling takes milliseconds of CPU: keep it off the request threads.
+                    let _ = tokio::task::spawn_blocking(move || install(&registry, &name, &bytes))
+                        .await;
+                }
+            }
+            None => {
+                if let Some(p) = registry.active(&source.name)
+                    && let Ok(bytes) = std::fs::read(&source.module)
+                {
+                    store
+                        .activate_policy(&source.name, &p.digest, &bytes, now)
+                        .await?;
+                    tracing::info!(policy = %source.name, digest = %p.digest, "first version recorded");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the registry on the active versions: at every notice, and every `every`.
+pub fn spawn(
+    registry: Arc<PolicyRegistry>,
+    store: Arc<dyn PolicyVersions>,
+    notices: Arc<dyn Notices>,
+    every: Duration,
+    clock: Arc<dyn crate::clock::Clock>,
+) {
+    tokio::spawn(async move {
+        let mut told = Some(notices.subscribe());
+        let mut tick = tokio::time::interval(every);
+        loop {
+            // Any notice will do: a sync that finds nothing new is one query per policy.
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = crate::store::notices::next(&mut told) => {}
+            }
+            if let Err(e) = sync(&registry, store.as_ref(), clock.now()).await {
+                tracing::warn!(error = %e, "could not check for new policy versions");
+            }
+        }
+    });
+}
