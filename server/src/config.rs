@@ -594,6 +594,22 @@ mod tests {
     }
 
     #[test]
+    fn the_production_store_takes_both_urls_and_hides_them() {
+        let db = ("LANYARD_DATABASE_URL", "postgres://u:hunter2@db/lanyard");
+        let redis = ("LANYARD_REDIS_URL", "redis://cache:6379/");
+        let c = Config::from_env_map(&env(&[db, redis])).unwrap();
+        let p = c.production.as_ref().expect("production store");
+        assert_eq!(p.database_url.expose(), db.1);
+        assert_eq!(p.redis_prefix, "lanyard:");
+        assert!(!format!("{c:?}").contains("hunter2"), "the URL redacts itself");
+        for alone in [db, redis] {
+            let err = Config::from_env_map(&env(&[alone])).unwrap_err().to_string();
+            assert!(err.contains("must be set with"), "{err}");
+        }
+        assert!(Config::from_env_map(&env(&[])).unwrap().production.is_none());
+    }
+
+    #[test]
     fn resources_from_env() {
         let c = Config::from_env_map(&env(&[
             (
