@@ -14,8 +14,7 @@ use crate::oauth::types::RedirectUri;
 use crate::portal::register::{check, create_user};
 use crate::secret::SecretHash;
 use crate::store::notices::Change;
-use crate::store::{Client, ClientSource, KeyState, StoreError};
-use crate::store::{PolicyVersions, Stores};
+use crate::store::{Client, ClientSource, KeyState, PolicyVersions, StoreError, Stores};
 use crate::tokens::keyring::{ensure_keys, rotate};
 
 /// Loads the configuration from the working directory and the process environment, and
@@ -392,13 +391,13 @@ pub async fn policy_push(
     let Some(bound) = config.policies.bindings.iter().find(|b| b.name == name) else {
         bail!("no binding in lanyard.toml names policy {name}");
     };
+    let stores = open_stores(&config).await?;
+    let versions = policy_versions(&stores)?;
     let path = module.unwrap_or(&bound.module);
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let compiled = PolicyEngine::new(Limits::default(), None)?
         .compile(name, &bytes)
         .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
-    let stores = open_stores(&config).await?;
-    let versions = policy_versions(&stores)?;
     let previous = versions
         .active_policy(name)
         .await?

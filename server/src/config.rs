@@ -601,12 +601,22 @@ mod tests {
         let p = c.production.as_ref().expect("production store");
         assert_eq!(p.database_url.expose(), db.1);
         assert_eq!(p.redis_prefix, "lanyard:");
-        assert!(!format!("{c:?}").contains("hunter2"), "the URL redacts itself");
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "the URL redacts itself"
+        );
         for alone in [db, redis] {
-            let err = Config::from_env_map(&env(&[alone])).unwrap_err().to_string();
+            let err = Config::from_env_map(&env(&[alone]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("must be set with"), "{err}");
         }
-        assert!(Config::from_env_map(&env(&[])).unwrap().production.is_none());
+        assert!(
+            Config::from_env_map(&env(&[]))
+                .unwrap()
+                .production
+                .is_none()
+        );
     }
 
     #[test]
