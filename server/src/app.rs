@@ -167,11 +167,22 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let Some(production) = &config.production else {
         return Ok(Embedded::open(&config.data_dir)?.stores());
     };
-    let durable = Postgres::connect(production.database_url.expose())
+    let ca = match &production.ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("LANYARD_STORE_CA: {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let durable = Postgres::connect(production.database_url.expose(), ca.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("connecting to Postgres: {e}"))?;
-    let ephemeral = Redis::connect(production.redis_url.expose(), &production.redis_prefix)
-        .await
-        .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
+    let ephemeral = Redis::connect(
+        production.redis_url.expose(),
+        &production.redis_prefix,
+        ca.as_deref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
     Ok(durable.stores(ephemeral))
 }

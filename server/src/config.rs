@@ -122,6 +122,8 @@ pub struct ProductionStores {
     pub redis_url: Secret<String>,
     /// Every Redis key starts with this, so one Redis can serve several deployments.
     pub redis_prefix: String,
+    /// CA certificates (PEM) that TLS to Postgres and Redis trusts instead of the system's.
+    pub ca: Option<PathBuf>,
 }
 
 /// One `[[policies]]` entry of lanyard.toml: a policy bound to a resource.
@@ -202,6 +204,7 @@ const KNOWN_KEYS: &[&str] = &[
     "LANYARD_DATABASE_URL",
     "LANYARD_REDIS_URL",
     "LANYARD_REDIS_PREFIX",
+    "LANYARD_STORE_CA",
     "LANYARD_RESOURCES",
     "LANYARD_SCOPES",
     "LANYARD_ACCESS_TOKEN_TTL",
@@ -406,6 +409,7 @@ impl Config {
                 redis_prefix: get("LANYARD_REDIS_PREFIX")
                     .unwrap_or("lanyard:")
                     .to_string(),
+                ca: get("LANYARD_STORE_CA").map(PathBuf::from),
             }),
             (Some(_), None) => {
                 return Err(invalid(

@@ -331,3 +331,70 @@ async fn while_postgres_is_unreachable_refreshes_get_503_and_nothing_is_lost() {
     drop((a, settings));
     store.finish().await;
 }
+
+/// The production store over TLS: Postgres with `sslmode=require`, Redis at `rediss://`,
+/// both verified against `LANYARD_STORE_CA`; a server that does not trust the CA refuses to
+/// start rather than talk to an unverified store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_can_be_reached_over_verified_tls() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let url = |key: &str| {
+        store
+            .settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| reqwest::Url::parse(v).unwrap())
+            .unwrap()
+    };
+    let (db, redis) = (url("LANYARD_DATABASE_URL"), url("LANYARD_REDIS_URL"));
+    let address =
+        |u: &reqwest::Url, port| format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(port));
+    let pg_front = TlsFront::postgres(&address(&db, 5432)).await;
+    let redis_front = TlsFront::redis(&address(&redis, 6379)).await;
+    let mut db_tls = db.clone();
+    db_tls.set_host(Some("localhost")).unwrap();
+    db_tls.set_port(Some(pg_front.port)).unwrap();
+    let db_tls = format!("{db_tls}&sslmode=require");
+    let redis_tls = format!("rediss://localhost:{}/", redis_front.port);
+    // One CA file for both services, as an operator would give it.
+    let ca = [&pg_front, &redis_front]
+        .iter()
+        .map(|f| std::fs::read_to_string(f.ca_file.path()).unwrap())
+        .collect::<String>();
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca).unwrap();
+    let ca_path = ca_file.path().to_str().unwrap().to_string();
+
+    let mut settings = store.env();
+    settings.retain(|(k, _)| !k.ends_with("_URL"));
+    settings.push(("LANYARD_DATABASE_URL", &db_tls));
+    settings.push(("LANYARD_REDIS_URL", &redis_tls));
+    settings.push(("LANYARD_STORE_CA", &ca_path));
+    let a = TestServer::spawn_with(&settings).await;
+    assert_eq!(a.get_json("/readyz").await.0, StatusCode::OK);
+    // Without the CA, the system's roots do not vouch for the fronts' certificates: each
+    // service is refused in turn (Redis with Postgres reached in the clear).
+    let plain_db = db.to_string();
+    for (changes, refused) in [
+        (vec![("LANYARD_STORE_CA", None)], "connecting to Postgres"),
+        (
+            vec![
+                ("LANYARD_STORE_CA", None),
+                ("LANYARD_DATABASE_URL", Some(plain_db.as_str())),
+            ],
+            "connecting to Redis",
+        ),
+    ] {
+        let out = a.cli_with(&changes, &["migrate"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(refused), "{err}");
+    }
+    a.add_user(EMAIL);
+    let c = a.connect(EMAIL, None).await;
+    let (status, body, _) = refresh(&a, &c.client_id, c.refresh_token()).await;
+    assert_eq!(status, 200, "{body}");
+    drop((a, settings));
+    store.finish().await;
+}

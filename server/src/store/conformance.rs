@@ -452,8 +452,8 @@ mod production {
             .unwrap();
         let mut config = tokio_postgres::Config::from_str(&db).unwrap();
         config.options(format!("-c search_path={schema}"));
-        let durable = Postgres::connect_config(config).await.unwrap();
-        let ephemeral = match Redis::connect(&redis, &format!("{schema}:")).await {
+        let durable = Postgres::connect_config(config, None).await.unwrap();
+        let ephemeral = match Redis::connect(&redis, &format!("{schema}:"), None).await {
             Ok(r) => r,
             Err(e) if !required() => {
                 eprintln!("skipped: no Redis at {redis} ({e})");

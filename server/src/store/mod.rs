@@ -15,6 +15,7 @@ pub mod notices;
 pub mod postgres;
 pub mod records;
 pub mod redis;
+pub mod tls;
 
 use std::sync::Arc;
 

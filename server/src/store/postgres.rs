@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::migrate::{Migration, POSTGRES};
 use super::*;
@@ -52,25 +54,34 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
 impl Postgres {
     /// Connects to `url` (`postgres://user@host/db`, libpq's URL or key=value form) and
     /// applies pending migrations. Fails if the database cannot be reached.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    ///
+    /// With `sslmode=require` the connection is TLS, and the server's certificate is
+    /// verified (against `ca`, PEM, if given; else the system's roots). Any other mode
+    /// connects in the clear: `prefer` does not try TLS first.
+    pub async fn connect(url: &str, ca: Option<&[u8]>) -> StoreResult<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("LANYARD_DATABASE_URL: {e}")))?;
-        Self::connect_config(config).await
+        Self::connect_config(config, ca).await
     }
 
     /// As [`Postgres::connect`], with the connection settings already parsed.
-    pub async fn connect_config(mut config: tokio_postgres::Config) -> StoreResult<Self> {
+    pub async fn connect_config(
+        mut config: tokio_postgres::Config,
+        ca: Option<&[u8]>,
+    ) -> StoreResult<Self> {
         // An unreachable database fails requests within seconds (a 503), never hangs them.
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(TIMEOUT);
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.get_ssl_mode() == SslMode::Require {
+            let tls = super::tls::client_config(super::tls::roots(ca)?)?;
+            Manager::from_config(config, MakeRustlsConnect::new(tls), recycling)
+        } else {
+            Manager::from_config(config, NoTls, recycling)
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)

@@ -40,10 +40,22 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Redis {
-    /// Connects to `url` (`redis://host:port/db`). Fails if Redis cannot be reached.
-    pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
-        let client = ::redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("LANYARD_REDIS_URL: {e}")))?;
+    /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS, verified against
+    /// `ca`, PEM, if given; else the system's roots). Fails if Redis cannot be reached.
+    pub async fn connect(url: &str, prefix: &str, ca: Option<&[u8]>) -> StoreResult<Self> {
+        let bad_url =
+            |e: ::redis::RedisError| StoreError::Unavailable(format!("LANYARD_REDIS_URL: {e}"));
+        let client = match ca {
+            Some(pem) => ::redis::Client::build_with_tls(
+                url,
+                ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            ),
+            None => ::redis::Client::open(url),
+        }
+        .map_err(bad_url)?;
         // Requests wait for a reconnection, so it gives up quickly (a request during an
         // outage gets its 503 within about a second, not after the default's six
         // doubling retries), and the next request tries again: service resumes with the
