@@ -478,3 +478,171 @@ async fn private_hosts_stay_blocked_even_with_the_loopback_flag() {
         assert!(page.location.is_none(), "{id}");
     }
 }
+
+/// A client's signing key (ES256), and the JWK its document's `jwks_uri` serves.
+struct SigningKey {
+    kid: String,
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+}
+
+impl SigningKey {
+    fn new(kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        Self {
+            kid: kid.to_string(),
+            pkcs8: pair.to_pkcs8v1().unwrap().as_ref().to_vec(),
+            public: pair.public_key().as_ref().to_vec(),
+        }
+    }
+
+    fn jwk(&self) -> Value {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        // An uncompressed P-256 point: 0x04, then x and y.
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
+            "x": b64(&self.public[1..33]), "y": b64(&self.public[33..65]),
+        })
+    }
+
+    /// An assertion for `client_id` to `aud`, expiring in `ttl` seconds.
+    fn assertion(&self, client_id: &str, aud: &str, jti: &str, ttl: i64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let claims = json!({
+            "iss": client_id, "sub": client_id, "aud": aud, "jti": jti,
+            "iat": now, "exp": now + ttl,
+        });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
+    let (server, docs) = setup(&[]).await;
+    let client_id = docs.url("/signing.json");
+    let key = SigningKey::new("k1");
+    let mut doc = document(&client_id);
+    doc["token_endpoint_auth_method"] = json!("private_key_jwt");
+    doc["jwks_uri"] = json!(docs.url("/jwks.json"));
+    docs.set("/signing.json", Reply::json(&doc));
+    docs.set("/jwks.json", Reply::json(&json!({"keys": [key.jwk()]})));
+
+    let (verifier, challenge) = pkce();
+    let url = Authorize {
+        client_id: &client_id,
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    }
+    .url(&server);
+    let mut browser = Browser::default();
+    let (consent, page) = to_consent(&server, &mut browser, &url).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
+        .await;
+    let code = query(page.location.as_deref().unwrap())["code"].clone();
+    let token_url = server.url("/oauth/token");
+    let exchange = |assertion: Option<String>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.clone()),
+            ("code_verifier", verifier.clone()),
+            ("redirect_uri", REDIRECT.to_string()),
+        ];
+        match assertion {
+            Some(a) => {
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
+                form.push(("client_assertion", a));
+            }
+            None => form.push(("client_id", client_id.clone())),
+        }
+        let server = &server;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server.token(&form).await
+        }
+    };
+    let refused = |got: (reqwest::StatusCode, Value, reqwest::header::HeaderMap), why: &str| {
+        let (status, body, _) = got;
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{why}: {body}"
+        );
+    };
+
+    // Its document says it signs and does not list `none`: it must.
+    refused(exchange(None).await, "no assertion");
+    refused(
+        exchange(Some(
+            SigningKey::new("k1").assertion(&client_id, &token_url, "j0", 60),
+        ))
+        .await,
+        "another key",
+    );
+    refused(
+        exchange(Some(key.assertion(
+            &client_id,
+            "https://elsewhere.example/token",
+            "j1",
+            60,
+        )))
+        .await,
+        "another audience",
+    );
+    refused(
+        exchange(Some(key.assertion(&client_id, &token_url, "j2", 3_600))).await,
+        "an hour-long assertion",
+    );
+    refused(
+        exchange(Some(key.assertion(&client_id, &token_url, "j3", -120))).await,
+        "expired",
+    );
+    // None of those spent the code: authentication comes first.
+    let good = key.assertion(&client_id, &token_url, "j4", 60);
+    let (status, tokens, _) = exchange(Some(good.clone())).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        jwt_claims(str_of(&tokens, "access_token"))["client_id"],
+        client_id
+    );
+
+    // An assertion is good once; the refresh needs a new one (the issuer works as audience).
+    let rt = str_of(&tokens, "refresh_token").to_string();
+    let refresh_with = |assertion: String| {
+        let rt = rt.clone();
+        let server = &server;
+        async move {
+            server
+                .token(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                ])
+                .await
+        }
+    };
+    refused(refresh_with(good).await, "replayed");
+    let (status, body, _) = refresh_with(key.assertion(&client_id, &server.base, "j5", 60)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(docs.hits("/jwks.json"), 1, "the key set is cached");
+}
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -12,7 +12,14 @@ use crate::fixtures::*;
 use crate::support::*;
 
 fn as_metadata(base: &str) -> Value {
-    let auth_methods = json!(["none", "client_secret_post", "client_secret_basic"]);
+    // private_key_jwt: metadata-document clients that publish keys sign assertions
+    // (ChatGPT uses it when it is listed, and `none` otherwise).
+    let auth_methods = json!([
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt"
+    ]);
     json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/oauth/authorize"),
@@ -30,6 +37,8 @@ fn as_metadata(base: &str) -> Value {
         // MCP 2025-11-25: clients refuse an AS that does not publish this.
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
+        // RFC 8414 §2: required once private_key_jwt is listed.
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"],
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "client_id_metadata_document_supported": true,

@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jsonwebtoken::jwk::JwkSet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Deserialize;
 use url::{Host, Url};
@@ -41,6 +42,28 @@ pub struct CimdClient {
     pub logo_uri: Option<String>,
     /// The host of the client_id URL: what the consent page shows (MCP: MUST display).
     pub host: String,
+    /// How it authenticates at the token endpoint.
+    pub auth: CimdAuth,
+}
+
+/// How a metadata-document client authenticates. Such a client holds no shared secret, so
+/// it is public or proves itself with signed assertions (RFC 7523, `private_key_jwt`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CimdAuth {
+    None,
+    PrivateKeyJwt {
+        keys: KeySource,
+        /// The document also lists `none` (ChatGPT's lists both and uses what the server
+        /// offers first): a request without an assertion is then served as a public one.
+        also_none: bool,
+    },
+}
+
+/// Where a client's public keys are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    Inline(Arc<JwkSet>),
+    Url(Url),
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +76,9 @@ struct Document {
     client_uri: Option<String>,
     logo_uri: Option<String>,
     token_endpoint_auth_method: Option<String>,
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    jwks_uri: Option<String>,
+    jwks: Option<JwkSet>,
     client_secret: Option<serde_json::Value>,
     client_secret_expires_at: Option<serde_json::Value>,
 }
@@ -62,12 +88,21 @@ struct Cached {
     expires_at: UnixTime,
 }
 
-/// Fetches and caches documents.
+/// Fetches and caches documents, and the key sets they point to.
 pub struct CimdResolver {
     http: reqwest::Client,
     config: CimdConfig,
     cache: Mutex<HashMap<String, Cached>>,
+    keys: Mutex<HashMap<Url, CachedKeys>>,
 }
+
+struct CachedKeys {
+    keys: Arc<JwkSet>,
+    expires_at: UnixTime,
+}
+
+/// A key set may be larger than a document (several RSA keys during a rotation).
+const MAX_JWKS_BYTES: usize = 32 * 1024;
 
 impl std::fmt::Debug for CimdResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,7 +132,41 @@ impl CimdResolver {
             http,
             config,
             cache: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A client's public keys: inline, or fetched from its `jwks_uri` (with the document's
+    /// guards, and cached as the response allows).
+    pub async fn keys(&self, source: &KeySource, now: UnixTime) -> Result<Arc<JwkSet>, CimdError> {
+        let url = match source {
+            KeySource::Inline(keys) => return Ok(keys.clone()),
+            KeySource::Url(url) => url,
+        };
+        if let Ok(cache) = self.keys.lock()
+            && let Some(c) = cache.get(url).filter(|c| c.expires_at > now)
+        {
+            return Ok(c.keys.clone());
+        }
+        let (body, ttl) = self.get(url.clone(), MAX_JWKS_BYTES).await?;
+        let keys: JwkSet = serde_json::from_slice(&body)
+            .map_err(|_| CimdError::Invalid("jwks_uri does not hold a JWK set".into()))?;
+        let keys = Arc::new(keys);
+        if ttl > 0
+            && let Ok(mut cache) = self.keys.lock()
+        {
+            if cache.len() >= MAX_CACHED {
+                cache.retain(|_, c| c.expires_at > now);
+            }
+            cache.insert(
+                url.clone(),
+                CachedKeys {
+                    keys: keys.clone(),
+                    expires_at: now + ttl,
+                },
+            );
+        }
+        Ok(keys)
     }
 
     /// Whether `client_id` has the shape of a metadata document URL at all.
@@ -175,6 +244,22 @@ impl CimdResolver {
 
     async fn fetch(&self, client_id: &str, url: Url) -> Result<(CimdClient, i64), CimdError> {
         let host = url.host_str().unwrap_or_default().to_string();
+        let (body, ttl) = self.get(url, self.config.max_bytes).await?;
+        let doc: Document = serde_json::from_slice(&body)
+            .map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
+        let jwks_uri = match doc.jwks_uri.as_deref() {
+            Some(u) => Some(
+                self.check_url(u)
+                    .map_err(|e| CimdError::Invalid(format!("jwks_uri: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok((validate(client_id, host, doc, jwks_uri)?, ttl))
+    }
+
+    /// One guarded GET: 200 only, at most `max_bytes`; the body and how long it may be
+    /// reused.
+    async fn get(&self, url: Url, max_bytes: usize) -> Result<(Vec<u8>, i64), CimdError> {
         let mut resp = self
             .http
             .get(url)
@@ -189,10 +274,7 @@ impl CimdResolver {
                 resp.status().as_u16()
             )));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.config.max_bytes as u64)
-        {
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
             return Err(CimdError::Fetch("document too large".into()));
         }
         let ttl = cache_ttl(resp.headers(), self.config.max_cache_secs as i64);
@@ -202,14 +284,12 @@ impl CimdResolver {
             .await
             .map_err(|e| CimdError::Fetch(describe(&e)))?
         {
-            if body.len() + chunk.len() > self.config.max_bytes {
+            if body.len() + chunk.len() > max_bytes {
                 return Err(CimdError::Fetch("document too large".into()));
             }
             body.extend_from_slice(&chunk);
         }
-        let doc: Document = serde_json::from_slice(&body)
-            .map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
-        Ok((validate(client_id, host, doc)?, ttl))
+        Ok((body, ttl))
     }
 }
 
@@ -223,7 +303,12 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn validate(client_id: &str, host: String, doc: Document) -> Result<CimdClient, CimdError> {
+fn validate(
+    client_id: &str,
+    host: String,
+    doc: Document,
+    jwks_uri: Option<Url>,
+) -> Result<CimdClient, CimdError> {
     let invalid = |m: &str| CimdError::Invalid(m.to_string());
     // A simple string comparison, as the draft requires: no normalisation.
     if doc.client_id.as_deref() != Some(client_id) {
@@ -261,6 +346,29 @@ fn validate(client_id: &str, host: String, doc: Document) -> Result<CimdClient, 
             Ok(r)
         })
         .collect::<Result<Vec<_>, CimdError>>()?;
+    let listed = |m: &str| {
+        doc.token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|x| x == m))
+    };
+    let signs = match doc.token_endpoint_auth_method.as_deref() {
+        Some(m) => m == "private_key_jwt",
+        None => listed("private_key_jwt"),
+    };
+    let auth = if signs {
+        let keys = match (jwks_uri, doc.jwks) {
+            (Some(url), None) => KeySource::Url(url),
+            (None, Some(keys)) => KeySource::Inline(Arc::new(keys)),
+            (None, None) => return Err(invalid("private_key_jwt needs jwks_uri or jwks")),
+            (Some(_), Some(_)) => return Err(invalid("jwks_uri and jwks are exclusive")),
+        };
+        CimdAuth::PrivateKeyJwt {
+            keys,
+            also_none: listed("none"),
+        }
+    } else {
+        CimdAuth::None
+    };
     Ok(CimdClient {
         client_id: client_id.to_string(),
         client_name: client_name.chars().take(200).collect(),
@@ -272,6 +380,7 @@ fn validate(client_id: &str, host: String, doc: Document) -> Result<CimdClient, 
         client_uri: doc.client_uri,
         logo_uri: doc.logo_uri,
         host,
+        auth,
     })
 }
 
@@ -439,17 +548,44 @@ mod tests {
             id,
             "app.example".into(),
             doc(serde_json::json!({
-                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
-                "token_endpoint_auth_method": "private_key_jwt"
+                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"]
             })),
+            None,
         );
-        assert_eq!(ok.unwrap().client_name, "App");
+        let ok = ok.unwrap();
+        assert_eq!(
+            (ok.client_name.as_str(), &ok.auth),
+            ("App", &CimdAuth::None)
+        );
+        // A signing client must say where its keys are; ChatGPT's lists `none` too.
+        let keys = Url::parse("https://app.example/jwks.json").unwrap();
+        let signing = |jwks_uri: Option<Url>| {
+            validate(
+                id,
+                "app.example".into(),
+                doc(serde_json::json!({
+                    "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"]
+                })),
+                jwks_uri,
+            )
+        };
+        assert_eq!(
+            signing(Some(keys.clone())).unwrap().auth,
+            CimdAuth::PrivateKeyJwt {
+                keys: KeySource::Url(keys),
+                also_none: true
+            }
+        );
+        assert!(matches!(signing(None), Err(CimdError::Invalid(_))));
         let wrong_id = validate(
             id,
             "h".into(),
             doc(serde_json::json!({
                 "client_id": "https://evil.example/c.json", "client_name": "App", "redirect_uris": ["https://app.example/cb"]
             })),
+            None,
         );
         assert!(matches!(wrong_id, Err(CimdError::Invalid(_))));
         let secret = validate(
@@ -458,6 +594,7 @@ mod tests {
             doc(serde_json::json!({
                 "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"], "client_secret": "s"
             })),
+            None,
         );
         assert!(secret.is_err());
         let bad_redirect = validate(
@@ -466,6 +603,7 @@ mod tests {
             doc(serde_json::json!({
                 "client_id": id, "client_name": "App", "redirect_uris": ["http://evil.example/cb"]
             })),
+            None,
         );
         assert!(bad_redirect.is_err());
     }

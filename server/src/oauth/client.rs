@@ -1,7 +1,7 @@
 //! Finding a client by id: a registered one from the store, or a metadata document
 //! fetched from its URL. Either way the handlers see one [`ResolvedClient`].
 
-use super::cimd::CimdError;
+use super::cimd::{CimdAuth, CimdError, KeySource};
 use super::error::OAuthError;
 use super::types::{RedirectUri, ScopeSet};
 use crate::app::App;
@@ -15,6 +15,9 @@ pub enum ClientCredential {
     None,
     /// A confidential client with a shared secret (we keep its hash).
     Secret(SecretHash),
+    /// Signed assertions (RFC 7523 `private_key_jwt`), checked against these keys; with
+    /// `also_none`, a request without one is served as a public client's.
+    KeyJwt { keys: KeySource, also_none: bool },
 }
 
 /// Where the client's registration came from, which the consent page tells the user.
@@ -115,10 +118,15 @@ pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupEr
             name: Some(doc.client_name.clone()),
             redirect_uris: doc.redirect_uris.clone(),
             grant_types: doc.grant_types.clone(),
-            // Metadata-document clients hold no shared secret; whatever method the
-            // document declares, they are public here and PKCE binds the code (ChatGPT
-            // declares private_key_jwt and falls back to none when we do not list it).
-            credential: ClientCredential::None,
+            // Metadata-document clients hold no shared secret: they are public (PKCE binds
+            // the code) or sign assertions with the keys their document names.
+            credential: match &doc.auth {
+                CimdAuth::None => ClientCredential::None,
+                CimdAuth::PrivateKeyJwt { keys, also_none } => ClientCredential::KeyJwt {
+                    keys: keys.clone(),
+                    also_none: *also_none,
+                },
+            },
             scope: doc.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
             origin: ClientOrigin::MetadataDocument {
                 host: doc.host.clone(),

@@ -1,9 +1,11 @@
 //! Client authentication at the token, revocation and introspection endpoints (RFC 6749
-//! §2.3): `client_secret_basic`, `client_secret_post`, or `none` for public clients.
+//! §2.3): `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523) for
+//! metadata-document clients that publish keys, or `none` for public clients.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::assertion::{ASSERTION_TYPE, claimed_client, verify};
 use super::client::{ClientCredential, LookupError, ResolvedClient, find_client};
 use super::error::OAuthError;
 use crate::app::App;
@@ -16,6 +18,8 @@ struct Presented {
     client_id: String,
     secret: Option<String>,
     basic: bool,
+    /// A signed client assertion (RFC 7523 §2.2).
+    assertion: Option<String>,
 }
 
 fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
@@ -42,10 +46,38 @@ fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
         if form.get("client_secret").is_some() {
             return Err(OAuthError::invalid_request("client credentials sent twice"));
         }
+        if form.get("client_assertion").is_some() {
+            return Err(OAuthError::invalid_request("client credentials sent twice"));
+        }
         return Ok(Presented {
             client_id: id,
             secret: Some(secret),
             basic: true,
+            assertion: None,
+        });
+    }
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_client(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        if form.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request("client credentials sent twice"));
+        }
+        let claimed = claimed_client(assertion)
+            .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+        // RFC 7521 §4.2: a client_id beside the assertion must name the same client.
+        if form.get("client_id").is_some_and(|id| id != claimed) {
+            return Err(OAuthError::invalid_client(
+                "client_id differs from the client assertion's subject",
+            ));
+        }
+        return Ok(Presented {
+            client_id: claimed,
+            secret: None,
+            basic: false,
+            assertion: Some(assertion.to_string()),
         });
     }
     let client_id = form
@@ -55,6 +87,7 @@ fn presented(req: &Req, form: &Params) -> Result<Presented, OAuthError> {
         client_id: client_id.to_string(),
         secret: form.get("client_secret").map(str::to_string),
         basic: false,
+        assertion: None,
     })
 }
 
@@ -104,12 +137,28 @@ pub async fn authenticate(
         Err(LookupError::Metadata(e)) => return Err(fail(&e.to_string())),
         Err(LookupError::Store(e)) => return Err(e),
     };
-    match (&client.credential, &p.secret) {
-        (ClientCredential::None, None) => Ok(client),
-        // A public client that sends a secret anyway is confused, not authenticated.
-        (ClientCredential::None, Some(_)) => Err(fail("this client has no secret")),
-        (ClientCredential::Secret(_), None) => Err(fail("client secret is required")),
-        (ClientCredential::Secret(hash), Some(secret)) => {
+    match (&client.credential, &p.secret, &p.assertion) {
+        (ClientCredential::KeyJwt { keys, .. }, None, Some(assertion)) => {
+            verify(app, &client.id, keys, assertion, &req.path)
+                .await
+                .map_err(|why| fail(&why))?;
+            Ok(client)
+        }
+        (_, _, Some(_)) => Err(fail("this client does not sign assertions")),
+        (ClientCredential::None, None, None) => Ok(client),
+        (ClientCredential::KeyJwt { also_none, .. }, None, None) => {
+            if *also_none {
+                Ok(client)
+            } else {
+                Err(fail("a client assertion is required"))
+            }
+        }
+        // A client without a secret that sends one anyway is confused, not authenticated.
+        (ClientCredential::None | ClientCredential::KeyJwt { .. }, Some(_), None) => {
+            Err(fail("this client has no secret"))
+        }
+        (ClientCredential::Secret(_), None, None) => Err(fail("client secret is required")),
+        (ClientCredential::Secret(hash), Some(secret), None) => {
             if hash.matches(secret) {
                 Ok(client)
             } else {

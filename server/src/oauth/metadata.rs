@@ -45,7 +45,12 @@ pub fn scopes_supported(config: &Config) -> Vec<String> {
 }
 
 fn authorization_server(config: &Config) -> Value {
-    let auth_methods = json!(["none", "client_secret_post", "client_secret_basic"]);
+    let auth_methods = json!([
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt"
+    ]);
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.url("/oauth/authorize"),
@@ -61,6 +66,7 @@ fn authorization_server(config: &Config) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"],
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "client_id_metadata_document_supported": config.cimd.enabled,

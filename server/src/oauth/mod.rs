@@ -1,6 +1,7 @@
 //! The OAuth 2.1 endpoints, one file each, and the protocol pieces they share.
 
 pub mod access;
+pub mod assertion;
 pub mod authorize;
 pub mod cimd;
 pub mod client;

@@ -134,7 +134,8 @@ impl Registration {
             // RFC 7591 §2: the default is client_secret_basic.
             None => "client_secret_basic".to_string(),
             Some(m) if AUTH_METHODS.contains(&m) => m.to_string(),
-            // We hold no client keys; such clients are served as public clients with PKCE,
+            // Registered clients' keys are not kept (metadata-document clients sign with
+            // theirs); such clients are served as public clients with PKCE,
             // and the response says so (RFC 7591 §3.2.1 lets the server substitute).
             Some("private_key_jwt") => "none".to_string(),
             Some(m) => {

@@ -1,0 +1,126 @@
+//! Client assertions (RFC 7523 §2.2; OIDC Core §9 `private_key_jwt`): a client without a
+//! shared secret proves who it is with a short-lived JWT signed by a key its metadata
+//! document publishes. ChatGPT authenticates this way when the server offers it.
+//!
+//! An assertion is accepted once: its `jti` is counted in the store's rate-limit counters
+//! (shared by every instance) until it expires, and its lifetime is capped so that this
+//! memory stays small.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::cimd::KeySource;
+use crate::app::App;
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The longest an assertion may live (from now to its `exp`).
+const MAX_LIFETIME: i64 = 600;
+/// Clock skew forgiven on `exp` and `nbf`.
+const LEEWAY: u64 = 30;
+/// Asymmetric algorithms only: an assertion is checked against a public key.
+const ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    jti: Option<String>,
+    exp: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Unverified {
+    sub: Option<String>,
+}
+
+/// The client an assertion says it comes from (its `sub`), read before anything is checked,
+/// to find that client's keys.
+pub fn claimed_client(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<Unverified>(&bytes).ok()?.sub
+}
+
+/// Checks that `assertion` was signed by one of the client's keys, names the client as its
+/// issuer and subject and this server as its audience (the issuer, the token endpoint or
+/// the endpoint called), expires soon, and has not been presented before.
+pub async fn verify(
+    app: &App,
+    client_id: &str,
+    keys: &KeySource,
+    assertion: &str,
+    endpoint: &str,
+) -> Result<(), String> {
+    let header =
+        jsonwebtoken::decode_header(assertion).map_err(|_| "malformed client assertion")?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(format!(
+            "client assertions signed with {:?} are not accepted",
+            header.alg
+        ));
+    }
+    let set = app
+        .cimd
+        .keys(keys, app.now())
+        .await
+        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = LEEWAY;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.set_issuer(&[client_id]);
+    validation.sub = Some(client_id.to_string());
+    validation.set_audience(&[
+        app.config.issuer.clone(),
+        app.config.url("/oauth/token"),
+        app.config.url(endpoint),
+    ]);
+    let candidates = set
+        .keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid);
+    let mut claims = None;
+    for jwk in candidates {
+        let Ok(key) = DecodingKey::from_jwk(jwk) else {
+            continue;
+        };
+        if let Ok(data) = jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
+            claims = Some(data.claims);
+            break;
+        }
+    }
+    let claims = claims.ok_or("the client assertion is not valid for this client")?;
+    let now = app.now();
+    if claims.exp - now > MAX_LIFETIME {
+        return Err(format!(
+            "client assertions may live at most {MAX_LIFETIME} seconds"
+        ));
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty())
+        .ok_or("the client assertion has no jti")?;
+    let seen = app
+        .stores
+        .counters
+        .hit(
+            &format!("client-assertion:{client_id}:{jti}"),
+            // Remembered for as long as it could still be accepted.
+            (claims.exp - now + LEEWAY as i64 + 1).max(1),
+            now,
+        )
+        .await
+        .map_err(|e| format!("could not check the assertion for replay: {e}"))?;
+    if seen.count > 1 {
+        return Err("the client assertion was already used".into());
+    }
+    Ok(())
+}
