@@ -646,3 +646,71 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
 }
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// ChatGPT's document: `private_key_jwt` declared and `none` listed too. It may come as a
+/// public client (PKCE) or sign; either works, and a bad signature is still refused.
+#[tokio::test]
+async fn a_document_listing_none_too_may_be_served_as_a_public_client() {
+    let (server, docs) = setup(&[]).await;
+    let client_id = docs.url("/chatgpt.json");
+    let key = SigningKey::new("k1");
+    let mut doc = document(&client_id);
+    doc["token_endpoint_auth_method"] = json!("private_key_jwt");
+    doc["token_endpoint_auth_methods_supported"] = json!(["none", "private_key_jwt"]);
+    doc["jwks"] = json!({"keys": [key.jwk()]});
+    docs.set("/chatgpt.json", Reply::json(&doc));
+
+    let (verifier, challenge) = pkce();
+    let url = Authorize {
+        client_id: &client_id,
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    }
+    .url(&server);
+    let mut browser = Browser::default();
+    let (consent, page) = to_consent(&server, &mut browser, &url).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
+        .await;
+    let code = query(page.location.as_deref().unwrap())["code"].clone();
+    let (status, tokens, _) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let rt = str_of(&tokens, "refresh_token");
+    let forged = SigningKey::new("k1").assertion(&client_id, &server.base, "f1", 60);
+    let (status, body, _) = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &forged),
+        ])
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let signed = key.assertion(&client_id, &server.url("/oauth/token"), "s1", 60);
+    let (status, body, _) = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &signed),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

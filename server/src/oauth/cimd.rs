@@ -78,7 +78,9 @@ struct Document {
     token_endpoint_auth_method: Option<String>,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     jwks_uri: Option<String>,
-    jwks: Option<JwkSet>,
+    /// Read only from a client that signs: a public client's odd key set is none of our
+    /// business.
+    jwks: Option<serde_json::Value>,
     client_secret: Option<serde_json::Value>,
     client_secret_expires_at: Option<serde_json::Value>,
 }
@@ -247,14 +249,9 @@ impl CimdResolver {
         let (body, ttl) = self.get(url, self.config.max_bytes).await?;
         let doc: Document = serde_json::from_slice(&body)
             .map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
-        let jwks_uri = match doc.jwks_uri.as_deref() {
-            Some(u) => Some(
-                self.check_url(u)
-                    .map_err(|e| CimdError::Invalid(format!("jwks_uri: {e}")))?,
-            ),
-            None => None,
-        };
-        Ok((validate(client_id, host, doc, jwks_uri)?, ttl))
+        // A key set is fetched under the same rules as the document.
+        let check = |u: &str| self.check_url(u);
+        Ok((validate(client_id, host, doc, check)?, ttl))
     }
 
     /// One guarded GET: 200 only, at most `max_bytes`; the body and how long it may be
@@ -307,7 +304,7 @@ fn validate(
     client_id: &str,
     host: String,
     doc: Document,
-    jwks_uri: Option<Url>,
+    check_url: impl Fn(&str) -> Result<Url, CimdError>,
 ) -> Result<CimdClient, CimdError> {
     let invalid = |m: &str| CimdError::Invalid(m.to_string());
     // A simple string comparison, as the draft requires: no normalisation.
@@ -356,9 +353,13 @@ fn validate(
         None => listed("private_key_jwt"),
     };
     let auth = if signs {
-        let keys = match (jwks_uri, doc.jwks) {
-            (Some(url), None) => KeySource::Url(url),
-            (None, Some(keys)) => KeySource::Inline(Arc::new(keys)),
+        let keys = match (doc.jwks_uri, doc.jwks) {
+            (Some(url), None) => KeySource::Url(
+                check_url(&url).map_err(|e| CimdError::Invalid(format!("jwks_uri: {e}")))?,
+            ),
+            (None, Some(keys)) => KeySource::Inline(Arc::new(
+                serde_json::from_value(keys).map_err(|_| invalid("jwks is not a JWK set"))?,
+            )),
             (None, None) => return Err(invalid("private_key_jwt needs jwks_uri or jwks")),
             (Some(_), Some(_)) => return Err(invalid("jwks_uri and jwks are exclusive")),
         };
@@ -540,6 +541,10 @@ mod tests {
         );
     }
 
+    fn any_url(u: &str) -> Result<Url, CimdError> {
+        Url::parse(u).map_err(|_| CimdError::BadUrl("not a URL"))
+    }
+
     #[test]
     fn documents_are_validated() {
         let doc = |v: serde_json::Value| serde_json::from_value::<Document>(v).unwrap();
@@ -550,7 +555,7 @@ mod tests {
             doc(serde_json::json!({
                 "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"]
             })),
-            None,
+            any_url,
         );
         let ok = ok.unwrap();
         assert_eq!(
@@ -558,34 +563,51 @@ mod tests {
             ("App", &CimdAuth::None)
         );
         // A signing client must say where its keys are; ChatGPT's lists `none` too.
-        let keys = Url::parse("https://app.example/jwks.json").unwrap();
-        let signing = |jwks_uri: Option<Url>| {
-            validate(
-                id,
-                "app.example".into(),
-                doc(serde_json::json!({
-                    "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
-                    "token_endpoint_auth_method": "private_key_jwt",
-                    "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"]
-                })),
-                jwks_uri,
-            )
+        let signing = |extra: serde_json::Value| {
+            let mut d = serde_json::json!({
+                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"]
+            });
+            d.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            validate(id, "app.example".into(), doc(d), any_url)
         };
+        let keys = "https://app.example/jwks.json";
         assert_eq!(
-            signing(Some(keys.clone())).unwrap().auth,
+            signing(serde_json::json!({"jwks_uri": keys})).unwrap().auth,
             CimdAuth::PrivateKeyJwt {
-                keys: KeySource::Url(keys),
+                keys: KeySource::Url(Url::parse(keys).unwrap()),
                 also_none: true
             }
         );
-        assert!(matches!(signing(None), Err(CimdError::Invalid(_))));
+        assert!(matches!(
+            signing(serde_json::json!({})),
+            Err(CimdError::Invalid(_))
+        ));
+        assert!(matches!(
+            signing(serde_json::json!({"jwks": {"keys": "no"}})),
+            Err(CimdError::Invalid(_))
+        ));
+        // A public client's key set is not read at all.
+        let public = validate(
+            id,
+            "app.example".into(),
+            doc(serde_json::json!({
+                "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"],
+                "jwks": {"keys": "no"}, "jwks_uri": "ftp://odd"
+            })),
+            any_url,
+        );
+        assert_eq!(public.unwrap().auth, CimdAuth::None);
         let wrong_id = validate(
             id,
             "h".into(),
             doc(serde_json::json!({
                 "client_id": "https://evil.example/c.json", "client_name": "App", "redirect_uris": ["https://app.example/cb"]
             })),
-            None,
+            any_url,
         );
         assert!(matches!(wrong_id, Err(CimdError::Invalid(_))));
         let secret = validate(
@@ -594,7 +616,7 @@ mod tests {
             doc(serde_json::json!({
                 "client_id": id, "client_name": "App", "redirect_uris": ["https://app.example/cb"], "client_secret": "s"
             })),
-            None,
+            any_url,
         );
         assert!(secret.is_err());
         let bad_redirect = validate(
@@ -603,7 +625,7 @@ mod tests {
             doc(serde_json::json!({
                 "client_id": id, "client_name": "App", "redirect_uris": ["http://evil.example/cb"]
             })),
-            None,
+            any_url,
         );
         assert!(bad_redirect.is_err());
     }
