@@ -398,10 +398,7 @@ pub async fn policy_push(
     let compiled = PolicyEngine::new(Limits::default(), None)?
         .compile(name, &bytes)
         .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
-    let previous = versions
-        .active_policy(name)
-        .await?
-        .map(|(digest, _)| digest);
+    let previous = versions.active_policy(name).await?;
     versions
         .activate_policy(name, &compiled.digest, &bytes, SystemClock.now())
         .await?;

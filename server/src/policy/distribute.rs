@@ -25,9 +25,14 @@ pub async fn sync(
 ) -> StoreResult<()> {
     for source in &registry.sources {
         match store.active_policy(&source.name).await? {
-            Some((digest, bytes)) => {
+            Some(digest) => {
                 let running = registry.active(&source.name).map(|p| p.digest.clone());
                 if running.as_deref() != Some(digest.as_str()) {
+                    // The module's bytes only when the version changed.
+                    let Some(bytes) = store.policy_module(&digest).await? else {
+                        tracing::error!(policy = %source.name, %digest, "the active version's module is missing; keeping the running version");
+                        continue;
+                    };
                     let (registry, name) = (registry.clone(), source.name.clone());
                     // Compiling takes milliseconds of CPU: keep it off the request threads.
                     let _ = tokio::task::spawn_blocking(move || install(&registry, &name, &bytes))

@@ -176,8 +176,8 @@ pub trait PolicyVersions: Send + Sync {
         bytes: &[u8],
         now: UnixTime,
     ) -> StoreResult<()>;
-    /// The active version: its digest and module.
-    async fn active_policy(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
+    /// The active version's digest (checked often, so without the module's bytes).
+    async fn active_policy(&self, name: &str) -> StoreResult<Option<String>>;
     /// `name`'s activations, newest first: (digest, when).
     async fn policy_history(&self, name: &str) -> StoreResult<Vec<(String, UnixTime)>>;
     /// A module kept under `digest`.

@@ -720,17 +720,15 @@ impl PolicyVersions for Postgres {
         Ok(())
     }
 
-    async fn active_policy(&self, name: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+    async fn active_policy(&self, name: &str) -> StoreResult<Option<String>> {
         let c = self.client().await?;
         let row = opt(
             &c,
-            "SELECT a.digest, m.bytes FROM policy_activations a \
-             JOIN policy_modules m ON m.digest = a.digest \
-             WHERE a.name = $1 ORDER BY a.id DESC LIMIT 1",
+            "SELECT digest FROM policy_activations WHERE name = $1 ORDER BY id DESC LIMIT 1",
             &[&name],
         )
         .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        Ok(row.map(|r| r.get(0)))
     }
 
     async fn policy_history(&self, name: &str) -> StoreResult<Vec<(String, UnixTime)>> {
