@@ -479,55 +479,6 @@ async fn private_hosts_stay_blocked_even_with_the_loopback_flag() {
     }
 }
 
-/// A client's signing key (ES256), and the JWK its document's `jwks_uri` serves.
-struct SigningKey {
-    kid: String,
-    pkcs8: Vec<u8>,
-    public: Vec<u8>,
-}
-
-impl SigningKey {
-    fn new(kid: &str) -> Self {
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-        Self {
-            kid: kid.to_string(),
-            pkcs8: pair.to_pkcs8v1().unwrap().as_ref().to_vec(),
-            public: pair.public_key().as_ref().to_vec(),
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        use base64::Engine;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        // An uncompressed P-256 point: 0x04, then x and y.
-        json!({
-            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
-            "x": b64(&self.public[1..33]), "y": b64(&self.public[33..65]),
-        })
-    }
-
-    /// An assertion for `client_id` to `aud`, expiring in `ttl` seconds.
-    fn assertion(&self, client_id: &str, aud: &str, jti: &str, ttl: i64) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        let claims = json!({
-            "iss": client_id, "sub": client_id, "aud": aud, "jti": jti,
-            "iat": now, "exp": now + ttl,
-        });
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
-        )
-        .unwrap()
-    }
-}
-
 #[tokio::test]
 async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
     let (server, docs) = setup(&[]).await;
@@ -644,8 +595,6 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(docs.hits("/jwks.json"), 1, "the key set is cached");
 }
-
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// ChatGPT's document: `private_key_jwt` declared and `none` listed too. It may come as a
 /// public client (PKCE) or sign; either works, and a bad signature is still refused.

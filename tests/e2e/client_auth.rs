@@ -248,3 +248,72 @@ async fn client_authentication_is_required_and_unambiguous() {
         assert_eq!(h["www-authenticate"], "Basic realm=\"lanyard\"");
     }
 }
+
+#[tokio::test]
+async fn a_registered_client_can_sign_assertions_with_keys_it_registered() {
+    let server = TestServer::spawn().await;
+    server.add_user(EMAIL);
+    let key = SigningKey::new("dcr-1");
+    let client = dcr_ok(
+        &server,
+        json!({
+            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.jwk()]},
+        }),
+    )
+    .await;
+    assert_eq!(client["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(client.get("client_secret").is_none(), "{client}");
+    let id = str_of(&client, "client_id");
+    let mut browser = Browser::default();
+    let (code, verifier) = code_for(&server, id, &mut browser).await;
+    let exchange = |assertion: Option<String>| {
+        let (code, verifier) = (code.clone(), verifier.clone());
+        let server = &server;
+        async move {
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_string()),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", REDIRECT.to_string()),
+                ("client_id", id.to_string()),
+            ];
+            if let Some(a) = assertion {
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
+                form.push(("client_assertion", a));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server.token(&form).await
+        }
+    };
+    // A client that registered keys may not fall back to being public.
+    let (status, body, _) = exchange(None).await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let token_url = server.url("/oauth/token");
+    let (status, body, _) = exchange(Some(key.assertion(id, &token_url, "a1", 60))).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Registration refuses a signing client without keys, or with both kinds.
+    for bad in [
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [key.jwk()]}, "jwks_uri": "https://keys.example/jwks.json"}),
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": []}}),
+    ] {
+        let r = server
+            .http
+            .post(server.url("/oauth/register"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client_metadata", "{bad}");
+    }
+}

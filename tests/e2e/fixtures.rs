@@ -385,3 +385,54 @@ pub async fn assert_healthy(server: &TestServer) {
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "ready");
 }
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A client's signing key (ES256) for `private_key_jwt`, and the JWK that publishes it.
+pub struct SigningKey {
+    kid: String,
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+}
+
+impl SigningKey {
+    pub fn new(kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        Self {
+            kid: kid.to_string(),
+            pkcs8: pair.to_pkcs8v1().unwrap().as_ref().to_vec(),
+            public: pair.public_key().as_ref().to_vec(),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        // An uncompressed P-256 point: 0x04, then x and y.
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": self.kid,
+            "x": b64(&self.public[1..33]), "y": b64(&self.public[33..65]),
+        })
+    }
+
+    /// An assertion for `client_id` to `aud`, expiring in `ttl` seconds.
+    pub fn assertion(&self, client_id: &str, aud: &str, jti: &str, ttl: i64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let claims = json!({
+            "iss": client_id, "sub": client_id, "aud": aud, "jti": jti,
+            "iat": now, "exp": now + ttl,
+        });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .unwrap()
+    }
+}

@@ -210,7 +210,7 @@ impl CimdResolver {
 
     /// The URL rules of the draft's §3: https, a path, no fragment, no credentials, no dot
     /// segments; and a host that is not a blocked address literal.
-    fn check_url(&self, client_id: &str) -> Result<Url, CimdError> {
+    pub fn check_url(&self, client_id: &str) -> Result<Url, CimdError> {
         let url = Url::parse(client_id).map_err(|_| CimdError::BadUrl("not a URL"))?;
         let loopback_ok =
             self.config.allow_loopback && url.scheme() == "http" && is_loopback_host(&url);

@@ -1,6 +1,8 @@
 //! Finding a client by id: a registered one from the store, or a metadata document
 //! fetched from its URL. Either way the handlers see one [`ResolvedClient`].
 
+use jsonwebtoken::jwk::JwkSet;
+
 use super::cimd::{CimdAuth, CimdError, KeySource};
 use super::error::OAuthError;
 use super::types::{RedirectUri, ScopeSet};
@@ -64,6 +66,10 @@ impl ResolvedClient {
             grant_types: c.grant_types,
             credential: match c.secret_hash {
                 Some(h) => ClientCredential::Secret(SecretHash::from_stored(h)),
+                None if c.auth_method == "private_key_jwt" => ClientCredential::KeyJwt {
+                    keys: registered_keys(&c.metadata),
+                    also_none: false,
+                },
                 None => ClientCredential::None,
             },
             scope: c.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
@@ -104,6 +110,20 @@ impl ResolvedClient {
                 .unwrap_or_else(|| self.id.clone()),
         }
     }
+}
+
+/// The keys a registered client named. Registration checked them; should the stored
+/// metadata no longer parse, the set is empty and no assertion verifies.
+fn registered_keys(metadata: &serde_json::Value) -> KeySource {
+    if let Some(url) = metadata["jwks_uri"]
+        .as_str()
+        .and_then(|u| url::Url::parse(u).ok())
+    {
+        return KeySource::Url(url);
+    }
+    let set = serde_json::from_value::<JwkSet>(metadata["jwks"].clone())
+        .unwrap_or(JwkSet { keys: Vec::new() });
+    KeySource::Inline(std::sync::Arc::new(set))
 }
 
 pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupError> {

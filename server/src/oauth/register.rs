@@ -4,6 +4,7 @@
 //! echoes what was stored with no JSON nulls and integer times.
 
 use http::StatusCode;
+use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -33,9 +34,16 @@ struct Request {
     software_id: Option<String>,
     software_version: Option<String>,
     application_type: Option<String>,
+    jwks_uri: Option<String>,
+    jwks: Option<Value>,
 }
 
-const AUTH_METHODS: [&str; 3] = ["none", "client_secret_post", "client_secret_basic"];
+const AUTH_METHODS: [&str; 4] = [
+    "none",
+    "client_secret_post",
+    "client_secret_basic",
+    "private_key_jwt",
+];
 const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
 fn meta_err(d: impl Into<String>) -> OAuthError {
@@ -48,7 +56,10 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
     let registration = Registration::validate(app, body)?;
     let now = app.now();
     let client_id = app.random.id();
-    let secret = (registration.auth_method != "none").then(|| app.random.token());
+    let secret = registration
+        .auth_method
+        .starts_with("client_secret")
+        .then(|| app.random.token());
     let client = Client {
         id: client_id.clone(),
         secret_hash: secret
@@ -134,10 +145,6 @@ impl Registration {
             // RFC 7591 §2: the default is client_secret_basic.
             None => "client_secret_basic".to_string(),
             Some(m) if AUTH_METHODS.contains(&m) => m.to_string(),
-            // Registered clients' keys are not kept (metadata-document clients sign with
-            // theirs); such clients are served as public clients with PKCE,
-            // and the response says so (RFC 7591 §3.2.1 lets the server substitute).
-            Some("private_key_jwt") => "none".to_string(),
             Some(m) => {
                 return Err(meta_err(format!(
                     "unsupported token_endpoint_auth_method {m:?}"
@@ -184,6 +191,31 @@ impl Registration {
         let mut m = Map::new();
         m.insert("redirect_uris".into(), json!(redirect_uris));
         m.insert("token_endpoint_auth_method".into(), json!(auth_method));
+        // A client that signs assertions names its keys, one way (RFC 7591 §2); the URL
+        // is fetched later under the same guards as a metadata document.
+        match (auth_method == "private_key_jwt", r.jwks_uri, r.jwks) {
+            (true, Some(uri), None) => {
+                let url = app
+                    .cimd
+                    .check_url(&uri)
+                    .map_err(|e| meta_err(format!("jwks_uri: {e}")))?;
+                m.insert("jwks_uri".into(), json!(url.as_str()));
+            }
+            (true, None, Some(jwks)) => {
+                let set: JwkSet = serde_json::from_value(jwks.clone())
+                    .map_err(|_| meta_err("jwks is not a JWK set"))?;
+                if set.keys.is_empty() {
+                    return Err(meta_err("jwks has no keys"));
+                }
+                m.insert("jwks".into(), jwks);
+            }
+            (true, None, None) => {
+                return Err(meta_err("private_key_jwt needs jwks_uri or jwks"));
+            }
+            (_, Some(_), Some(_)) => return Err(meta_err("jwks_uri and jwks are exclusive")),
+            // Keys of a client that does not sign are not kept.
+            (false, _, _) => {}
+        }
         m.insert("grant_types".into(), json!(grant_types));
         m.insert("response_types".into(), json!(["code"]));
         m.insert("application_type".into(), json!(application_type));
