@@ -1,10 +1,14 @@
 //! Storage, in the domain's words, split by how long the data lives (design.md "Storage
 //! split"). Callers see [`StoreError`] and records; driver errors stay in the backends.
 //!
-//! Durable data (users, clients, consents, grants, signing keys) sits behind one trait
-//! per concept. Short-lived data (codes, sessions, pending requests, revocations) sits
-//! behind [`EphemeralStore`], a key-value store with expiry and atomic take, which
-//! [`Ephemeral`] wraps in typed, domain-named operations.
+//! Durable data (users, clients, consents, grants, signing keys, the decision log, policy
+//! versions) sits behind one trait per concept. Short-lived data (codes, sessions, pending
+//! requests, revocations) sits behind [`EphemeralStore`], a key-value store with expiry and
+//! atomic take, which [`Ephemeral`] wraps in typed, domain-named operations; rate-limit
+//! counters and change notices have traits of their own (`counters`, `notices`).
+//!
+//! Backends: `embedded` (SQLite, counters and notices in process) for one machine;
+//! `postgres` for durable data and `redis` for the rest when several instances share them.
 
 #[cfg(test)]
 mod conformance;
