@@ -109,9 +109,38 @@ impl App {
         }
     }
 
+    /// Removes dynamically registered clients that sat unused past `LANYARD_DCR_IDLE_DAYS`,
+    /// in chunks with a yield between, as the decision log is purged.
+    async fn purge_idle_clients(&self) {
+        const CHUNK: u32 = 1_000;
+        if self.config.dcr_idle_days == 0 {
+            return;
+        }
+        let now = self.now();
+        let before = now - self.config.dcr_idle_days as i64 * 86_400;
+        loop {
+            match self
+                .stores
+                .clients
+                .purge_idle_clients(before, now, CHUNK)
+                .await
+            {
+                Ok(0) => return,
+                Ok(n) => {
+                    tracing::info!(clients = n, "removed idle dynamically registered clients");
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not remove idle clients");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Work a server does in the background: picking up rotated keys (when told, and at
-    /// every poll in case a notice was missed), and dropping expired short-lived records
-    /// and decision-log entries past their retention.
+    /// every poll in case a notice was missed), and dropping expired short-lived records,
+    /// decision-log entries past their retention and idle registered clients.
     pub fn spawn_maintenance(self: &Arc<Self>) {
         let app = self.clone();
         tokio::spawn(async move {
@@ -156,6 +185,7 @@ impl App {
                     tracing::warn!(error = %e, "could not purge expired records");
                 }
                 app.purge_decision_log().await;
+                app.purge_idle_clients().await;
             }
         });
     }

@@ -111,6 +111,9 @@ pub struct Config {
     pub cimd: CimdConfig,
     /// How often a running server re-reads signing keys (rotation by the CLI).
     pub key_reload_secs: u64,
+    /// Days after which a dynamically registered client with no live grant is removed
+    /// (0: never).
+    pub dcr_idle_days: u64,
     pub policies: PolicyConfig,
 }
 
@@ -220,6 +223,7 @@ const KNOWN_KEYS: &[&str] = &[
     "LANYARD_CIMD_MAX_BYTES",
     "LANYARD_CIMD_ALLOW_LOOPBACK",
     "LANYARD_KEY_RELOAD_SECS",
+    "LANYARD_DCR_IDLE_DAYS",
     "LANYARD_LOG",
     "LANYARD_POLICY_TIMEOUT_MS",
     "LANYARD_POLICY_MEMORY_MB",
@@ -456,6 +460,7 @@ impl Config {
                 )?,
             },
             key_reload_secs: num("LANYARD_KEY_RELOAD_SECS", None, 10)? as u64,
+            dcr_idle_days: num("LANYARD_DCR_IDLE_DAYS", None, 30)? as u64,
             policies: PolicyConfig {
                 bindings,
                 timeout_ms: num("LANYARD_POLICY_TIMEOUT_MS", None, 50)? as u64,

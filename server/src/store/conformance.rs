@@ -251,6 +251,93 @@ pub async fn consents_and_clients(stores: &Stores) {
     assert!(!stores.clients.remove_client("app").await.unwrap());
 }
 
+/// Idle dynamic clients are swept: old ones without a live grant go, with their consents
+/// and dead grants; new ones, ones with a live grant and operator clients stay.
+pub async fn idle_clients(stores: &Stores) {
+    user(stores, "ic", "ic@example.com").await;
+    let client = |id: &str, created_at: i64, source: ClientSource| Client {
+        id: id.into(),
+        secret_hash: None,
+        name: None,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        auth_method: "none".into(),
+        scope: None,
+        metadata: json!({}),
+        source,
+        created_at,
+    };
+    for (id, at, source) in [
+        ("unused", 10, ClientSource::Dynamic),
+        ("lapsed", 10, ClientSource::Dynamic),
+        ("in-use", 10, ClientSource::Dynamic),
+        ("recent", 900, ClientSource::Dynamic),
+        ("operator", 10, ClientSource::Operator),
+    ] {
+        stores
+            .clients
+            .create_client(&client(id, at, source))
+            .await
+            .unwrap();
+    }
+    let g = &stores.grants;
+    let expired = Grant {
+        expires_at: 500,
+        ..grant("g-lapsed", "lapsed", "ic")
+    };
+    g.create_grant(&expired, Some(&SecretHash::of("t-lapsed")))
+        .await
+        .unwrap();
+    g.record_consent("ic", "lapsed", "https://r.example/mcp", &["read".into()], 1)
+        .await
+        .unwrap();
+    g.create_grant(&grant("g-live", "in-use", "ic"), None)
+        .await
+        .unwrap();
+    // At 1,000, "before 100": two qualify; a limit of one takes them in two steps.
+    assert_eq!(
+        stores
+            .clients
+            .purge_idle_clients(100, 1_000, 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        stores
+            .clients
+            .purge_idle_clients(100, 1_000, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        stores
+            .clients
+            .purge_idle_clients(100, 1_000, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    let left: Vec<String> = stores
+        .clients
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["in-use", "operator", "recent"]);
+    assert!(g.grant("g-lapsed").await.unwrap().is_none());
+    assert!(
+        g.consent("ic", "lapsed", "https://r.example/mcp")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(g.grant("g-live").await.unwrap().is_some());
+}
+
 /// Decision log: entries come back newest first, are found by jti (with and without the
 /// token's iat), and are purged by age.
 pub async fn decision_log(stores: &Stores) {
@@ -381,6 +468,10 @@ mod embedded {
     #[tokio::test]
     async fn counters() {
         super::counters(&stores()).await;
+    }
+    #[tokio::test]
+    async fn idle_clients() {
+        super::idle_clients(&stores()).await;
     }
     #[tokio::test]
     async fn notices() {
@@ -516,6 +607,13 @@ mod production {
     async fn counters() {
         if let Some(s) = scratch("counters").await {
             super::counters(&s.stores).await;
+            s.finish().await;
+        }
+    }
+    #[tokio::test]
+    async fn idle_clients() {
+        if let Some(s) = scratch("idle").await {
+            super::idle_clients(&s.stores).await;
             s.finish().await;
         }
     }

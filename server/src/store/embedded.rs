@@ -401,6 +401,47 @@ impl ClientStore for Embedded {
         tx.commit().map_err(map_err)?;
         Ok(n > 0)
     }
+
+    async fn purge_idle_clients(
+        &self,
+        before: UnixTime,
+        now: UnixTime,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let mut db = self.db()?;
+        let tx = db.transaction().map_err(map_err)?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS idle_clients (id TEXT PRIMARY KEY); \
+             DELETE FROM idle_clients;",
+        )
+        .map_err(map_err)?;
+        tx.run(
+            "INSERT INTO idle_clients SELECT c.id FROM clients c \
+             WHERE c.source = 'dynamic' AND c.created_at < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM grants g WHERE g.client_id = c.id AND g.revoked_at IS NULL AND g.expires_at > ?2) \
+             LIMIT ?3",
+            params![before, now, limit],
+        )
+        .map_err(map_err)?;
+        tx.run(
+            "DELETE FROM consents WHERE client_id IN (SELECT id FROM idle_clients)",
+            [],
+        )
+        .map_err(map_err)?;
+        tx.run(
+            "DELETE FROM grants WHERE client_id IN (SELECT id FROM idle_clients)",
+            [],
+        )
+        .map_err(map_err)?;
+        let n = tx
+            .run(
+                "DELETE FROM clients WHERE id IN (SELECT id FROM idle_clients)",
+                [],
+            )
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(n as u64)
+    }
 }
 
 fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {

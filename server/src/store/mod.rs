@@ -62,6 +62,16 @@ pub trait ClientStore: Send + Sync {
     async fn clients(&self) -> StoreResult<Vec<Client>>;
     /// Removes the client and everything granted to it.
     async fn remove_client(&self, id: &str) -> StoreResult<bool>;
+    /// Removes up to `limit` dynamically registered clients made before `before` that hold
+    /// no live grant (none, or all expired or revoked), with their consents and dead
+    /// grants; returns how many went. Clients that register on every connection leave
+    /// thousands of these; one that comes back gets `invalid_client` and registers again.
+    async fn purge_idle_clients(
+        &self,
+        before: UnixTime,
+        now: UnixTime,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// Consents and grants: what a user allowed, and the refresh-token families it produced.

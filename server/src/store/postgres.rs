@@ -342,6 +342,29 @@ impl ClientStore for Postgres {
         tx.commit().await.map_err(map_err)?;
         Ok(n > 0)
     }
+
+    async fn purge_idle_clients(
+        &self,
+        before: UnixTime,
+        now: UnixTime,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        // One statement: the idle clients are locked as they are chosen (instances
+        // sweeping at once skip each other's), and their consents and dead grants go
+        // with them (refresh tokens by cascade).
+        run(
+            &self.client().await?,
+            "WITH idle AS (SELECT c.id FROM clients c WHERE c.source = 'dynamic' AND c.created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id \
+             AND g.revoked_at IS NULL AND g.expires_at > $2) \
+             LIMIT $3 FOR UPDATE SKIP LOCKED), \
+             consents_gone AS (DELETE FROM consents WHERE client_id IN (SELECT id FROM idle)), \
+             grants_gone AS (DELETE FROM grants WHERE client_id IN (SELECT id FROM idle)) \
+             DELETE FROM clients WHERE id IN (SELECT id FROM idle)",
+            &[&before, &now, &i64::from(limit)],
+        )
+        .await
+    }
 }
 
 macro_rules! grant_cols {
