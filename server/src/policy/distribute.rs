@@ -40,8 +40,10 @@ pub async fn sync(
                 }
             }
             None => {
+                // The bytes must be the running version's: the file may have changed since.
                 if let Some(p) = registry.active(&source.name)
                     && let Ok(bytes) = std::fs::read(&source.module)
+                    && super::engine::digest_hex(&bytes) == *p.digest
                 {
                     store
                         .activate_policy(&source.name, &p.digest, &bytes, now)
