@@ -85,22 +85,51 @@ struct Document {
     client_secret_expires_at: Option<serde_json::Value>,
 }
 
-struct Cached {
-    client: Arc<CimdClient>,
-    expires_at: UnixTime,
+/// What was fetched, kept as long as its response allowed.
+struct Fresh<K, V> {
+    entries: Mutex<HashMap<K, (Arc<V>, UnixTime)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Fresh<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get<Q>(&self, key: &Q, now: UnixTime) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(v, _)| v.clone())
+    }
+
+    /// Keeps `value` for `ttl` seconds (not at all for 0); past `MAX_CACHED` entries, the
+    /// stale ones are swept first.
+    fn keep(&self, key: K, value: Arc<V>, ttl: i64, now: UnixTime) {
+        if ttl <= 0 {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_CACHED {
+                entries.retain(|_, (_, until)| *until > now);
+            }
+            entries.insert(key, (value, now + ttl));
+        }
+    }
 }
 
 /// Fetches and caches documents, and the key sets they point to.
 pub struct CimdResolver {
     http: reqwest::Client,
     config: CimdConfig,
-    cache: Mutex<HashMap<String, Cached>>,
-    keys: Mutex<HashMap<Url, CachedKeys>>,
-}
-
-struct CachedKeys {
-    keys: Arc<JwkSet>,
-    expires_at: UnixTime,
+    documents: Fresh<String, CimdClient>,
+    keys: Fresh<Url, JwkSet>,
 }
 
 /// A key set may be larger than a document (several RSA keys during a rotation).
@@ -133,8 +162,8 @@ impl CimdResolver {
         Ok(Self {
             http,
             config,
-            cache: Mutex::new(HashMap::new()),
-            keys: Mutex::new(HashMap::new()),
+            documents: Fresh::new(),
+            keys: Fresh::new(),
         })
     }
 
@@ -145,29 +174,14 @@ impl CimdResolver {
             KeySource::Inline(keys) => return Ok(keys.clone()),
             KeySource::Url(url) => url,
         };
-        if let Ok(cache) = self.keys.lock()
-            && let Some(c) = cache.get(url).filter(|c| c.expires_at > now)
-        {
-            return Ok(c.keys.clone());
+        if let Some(keys) = self.keys.get(url, now) {
+            return Ok(keys);
         }
         let (body, ttl) = self.get(url.clone(), MAX_JWKS_BYTES).await?;
         let keys: JwkSet = serde_json::from_slice(&body)
             .map_err(|_| CimdError::Invalid("jwks_uri does not hold a JWK set".into()))?;
         let keys = Arc::new(keys);
-        if ttl > 0
-            && let Ok(mut cache) = self.keys.lock()
-        {
-            if cache.len() >= MAX_CACHED {
-                cache.retain(|_, c| c.expires_at > now);
-            }
-            cache.insert(
-                url.clone(),
-                CachedKeys {
-                    keys: keys.clone(),
-                    expires_at: now + ttl,
-                },
-            );
-        }
+        self.keys.keep(url.clone(), keys.clone(), ttl, now);
         Ok(keys)
     }
 
@@ -183,28 +197,14 @@ impl CimdResolver {
         client_id: &str,
         now: UnixTime,
     ) -> Result<Arc<CimdClient>, CimdError> {
-        if let Ok(cache) = self.cache.lock()
-            && let Some(c) = cache.get(client_id).filter(|c| c.expires_at > now)
-        {
-            return Ok(c.client.clone());
+        if let Some(client) = self.documents.get(client_id, now) {
+            return Ok(client);
         }
         let url = self.check_url(client_id)?;
         let (client, ttl) = self.fetch(client_id, url).await?;
         let client = Arc::new(client);
-        if ttl > 0
-            && let Ok(mut cache) = self.cache.lock()
-        {
-            if cache.len() >= MAX_CACHED {
-                cache.retain(|_, c| c.expires_at > now);
-            }
-            cache.insert(
-                client_id.to_string(),
-                Cached {
-                    client: client.clone(),
-                    expires_at: now + ttl,
-                },
-            );
-        }
+        self.documents
+            .keep(client_id.to_string(), client.clone(), ttl, now);
         Ok(client)
     }
 

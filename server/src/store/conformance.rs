@@ -338,10 +338,9 @@ pub async fn idle_clients(stores: &Stores) {
     assert!(g.grant("g-live").await.unwrap().is_some());
 }
 
-/// Decision log: entries come back newest first, are found by jti (with and without the
-/// token's iat), and are purged by age.
-pub async fn decision_log(stores: &Stores) {
-    let entry = |jti: &str, at: i64| DecisionEntry {
+/// A decision-log entry for a token `jti` minted at `at`.
+pub(super) fn decision_entry(jti: &str, at: i64) -> DecisionEntry {
+    DecisionEntry {
         jti: jti.into(),
         at,
         client_id: "c".into(),
@@ -350,7 +349,13 @@ pub async fn decision_log(stores: &Stores) {
         grant_type: "refresh_token".into(),
         outcome: "allow".into(),
         runs: r#"[{"policy":"tier","outcome":"allow"}]"#.into(),
-    };
+    }
+}
+
+/// Decision log: entries come back newest first, are found by jti (with and without the
+/// token's iat), and are purged by age.
+pub async fn decision_log(stores: &Stores) {
+    let entry = decision_entry;
     let log = &stores.decisions;
     log.record_decisions(&[entry("g1.a", 100), entry("g1.b", 200)])
         .await
@@ -432,51 +437,57 @@ pub async fn notices(stores: &Stores) {
     );
 }
 
+/// Every story above as one test per name, in a module whose `scratch(name)` gives a
+/// fresh store for the story (or `None` to skip it) and cleans up after it.
+macro_rules! stories {
+    ($($story:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $story() {
+            if let Some(s) = scratch(stringify!($story)).await {
+                super::$story(&s.stores).await;
+                s.finish().await;
+            }
+        }
+    )*};
+}
+
+macro_rules! all_stories {
+    () => {
+        stories!(
+            users,
+            refresh_rotation,
+            concurrent_rotation,
+            ephemeral,
+            consents_and_clients,
+            decision_log,
+            counters,
+            idle_clients,
+            notices,
+        );
+    };
+}
+
 #[cfg(test)]
 mod embedded {
     use super::*;
     use crate::store::embedded::Embedded;
 
-    fn stores() -> Stores {
-        Embedded::in_memory().unwrap().stores()
+    /// In-memory databases: nothing to clean up.
+    struct Scratch {
+        stores: Stores,
     }
 
-    #[tokio::test]
-    async fn users() {
-        super::users(&stores()).await;
+    impl Scratch {
+        async fn finish(self) {}
     }
-    #[tokio::test]
-    async fn refresh_rotation() {
-        super::refresh_rotation(&stores()).await;
+
+    async fn scratch(_story: &str) -> Option<Scratch> {
+        Some(Scratch {
+            stores: Embedded::in_memory().unwrap().stores(),
+        })
     }
-    #[tokio::test]
-    async fn concurrent_rotation() {
-        super::concurrent_rotation(&stores()).await;
-    }
-    #[tokio::test]
-    async fn ephemeral() {
-        super::ephemeral(&stores()).await;
-    }
-    #[tokio::test]
-    async fn consents_and_clients() {
-        super::consents_and_clients(&stores()).await;
-    }
-    #[tokio::test]
-    async fn decision_log() {
-        super::decision_log(&stores()).await;
-    }
-    #[tokio::test]
-    async fn counters() {
-        super::counters(&stores()).await;
-    }
-    #[tokio::test]
-    async fn idle_clients() {
-        super::idle_clients(&stores()).await;
-    }
-    #[tokio::test]
-    async fn notices() {
-        super::notices(&stores()).await;
-    }
+
+    all_stories!();
 }
 
 /// The production store: Postgres and Redis as CI runs them (`LANYARD_TEST_DATABASE_URL`
@@ -561,67 +572,5 @@ mod production {
         })
     }
 
-    #[tokio::test]
-    async fn users() {
-        if let Some(s) = scratch("users").await {
-            super::users(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn refresh_rotation() {
-        if let Some(s) = scratch("rotation").await {
-            super::refresh_rotation(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn concurrent_rotation() {
-        if let Some(s) = scratch("concurrent").await {
-            super::concurrent_rotation(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn ephemeral() {
-        if let Some(s) = scratch("ephemeral").await {
-            super::ephemeral(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn consents_and_clients() {
-        if let Some(s) = scratch("consents").await {
-            super::consents_and_clients(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn decision_log() {
-        if let Some(s) = scratch("decisions").await {
-            super::decision_log(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn counters() {
-        if let Some(s) = scratch("counters").await {
-            super::counters(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn idle_clients() {
-        if let Some(s) = scratch("idle").await {
-            super::idle_clients(&s.stores).await;
-            s.finish().await;
-        }
-    }
-    #[tokio::test]
-    async fn notices() {
-        if let Some(s) = scratch("notices").await {
-            super::notices(&s.stores).await;
-            s.finish().await;
-        }
-    }
+    all_stories!();
 }

@@ -915,6 +915,7 @@ mod tests {
     use super::*;
     use crate::secret::SecretHash;
     use crate::store::conformance;
+    use crate::store::conformance::decision_entry;
 
     /// Without the planner stability guarantee SQLite re-prepared these lookups whenever a
     /// parameter was rebound, i.e. at every mint; the statement cache must actually hold.
@@ -944,29 +945,19 @@ mod tests {
         }
     }
 
-    fn entry(jti: &str, at: i64) -> DecisionEntry {
-        DecisionEntry {
-            jti: jti.into(),
-            at,
-            client_id: "c".into(),
-            sub: "u".into(),
-            resource: "https://r.example/mcp".into(),
-            grant_type: "refresh_token".into(),
-            outcome: "allow".into(),
-            runs: "[]".into(),
-        }
-    }
-
     /// The log is stored in batches: a batch goes as a whole, once its newest entry is
     /// past retention, and at least one goes however small the limit.
     #[tokio::test]
     async fn the_decision_log_is_purged_a_batch_at_a_time() {
         let store = Embedded::in_memory().unwrap();
         store
-            .record_decisions(&[entry("a", 100), entry("b", 200)])
+            .record_decisions(&[decision_entry("a", 100), decision_entry("b", 200)])
             .await
             .unwrap();
-        store.record_decisions(&[entry("c", 300)]).await.unwrap();
+        store
+            .record_decisions(&[decision_entry("c", 300)])
+            .await
+            .unwrap();
         assert_eq!(store.purge_decisions(150, 100).await.unwrap(), 0);
         assert_eq!(store.purge_decisions(350, 1).await.unwrap(), 2);
         assert_eq!(store.purge_decisions(350, 1).await.unwrap(), 1);

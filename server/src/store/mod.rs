@@ -171,13 +171,13 @@ pub trait DecisionLog: Send + Sync {
         jti: &str,
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>>;
-    /// Drops entries older than `before`, oldest first, about `limit` at a time (whole
-    /// batches, at least one); returns how many went, 0 once none is left to drop. An entry
-    /// outlives `before` while its batch holds a newer one: by the batch's span, milliseconds.
+    /// Drops entries older than `before`, oldest first, about `limit` at a time; returns how
+    /// many went, 0 once none is left to drop. The embedded store keeps entries in batches
+    /// and drops whole ones (at least one): an entry outlives `before` while its batch holds
+    /// a newer one, by the batch's span, milliseconds.
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
 }
 
-/// Whether the backends answer, for `/readyz`.
 /// Policy versions shared by several instances: immutable modules by digest, and the
 /// version each policy name runs (the one activated last).
 #[async_trait]
@@ -198,6 +198,7 @@ pub trait PolicyVersions: Send + Sync {
     async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
+/// Whether the backends answer, for `/readyz`.
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;

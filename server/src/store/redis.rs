@@ -30,7 +30,9 @@ pub struct Redis {
     conn: ConnectionManager,
     /// Every key starts with this, so one Redis can serve several deployments.
     prefix: String,
-    /// Change notices received on the deployment's channel, for this process's listeners.
+    /// The deployment's channel for change notices, and what arrives on it, for this
+    /// process's listeners.
+    channel: String,
     notices: Arc<broadcast::Sender<Change>>,
 }
 
@@ -71,16 +73,18 @@ impl Redis {
         // after it started; the task below keeps listening, and reconnects.
         let first = subscribe(&client, &channel).await.map_err(unavailable)?;
         let notices = Arc::new(broadcast::channel(16).0);
-        tokio::spawn(listen(client, channel, first, Arc::downgrade(&notices)));
+        tokio::spawn(listen(
+            client,
+            channel.clone(),
+            first,
+            Arc::downgrade(&notices),
+        ));
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
+            channel,
             notices,
         })
-    }
-
-    fn channel(&self) -> String {
-        self.key("changes")
     }
 
     fn key(&self, key: &str) -> String {
@@ -148,7 +152,7 @@ impl Notices for Redis {
     async fn publish(&self, change: Change) -> StoreResult<()> {
         self.conn
             .clone()
-            .publish::<_, _, ()>(self.channel(), change.as_str())
+            .publish::<_, _, ()>(&self.channel, change.as_str())
             .await
             .map_err(unavailable)
     }
@@ -272,11 +276,7 @@ impl Counters for Redis {
     }
 
     async fn clear(&self, key: &str) -> StoreResult<()> {
-        self.conn
-            .clone()
-            .del::<_, ()>(self.key(key))
-            .await
-            .map_err(unavailable)
+        EphemeralStore::delete(self, key).await
     }
 }
 
