@@ -490,84 +490,50 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
     docs.set("/signing.json", Reply::json(&doc));
     docs.set("/jwks.json", Reply::json(&json!({"keys": [key.jwk()]})));
 
-    let (verifier, challenge) = pkce();
-    let url = Authorize {
-        client_id: &client_id,
-        redirect_uri: REDIRECT,
-        challenge: &challenge,
-        scope: None,
-        resource: None,
-        state: STATE,
-        extra: vec![],
-    }
-    .url(&server);
-    let mut browser = Browser::default();
-    let (consent, page) = to_consent(&server, &mut browser, &url).await;
-    let csrf = hidden(&page.body, "csrf_token").unwrap();
-    let page = browser
-        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
-        .await;
-    let code = query(page.location.as_deref().unwrap())["code"].clone();
+    let (code, verifier) = code_for(&server, &client_id, &mut Browser::default()).await;
+    let form = code_form(&code, &verifier);
     let token_url = server.url("/oauth/token");
-    let exchange = |assertion: Option<String>| {
-        let mut form = vec![
-            ("grant_type", "authorization_code".to_string()),
-            ("code", code.clone()),
-            ("code_verifier", verifier.clone()),
-            ("redirect_uri", REDIRECT.to_string()),
-        ];
-        match assertion {
-            Some(a) => {
-                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
-                form.push(("client_assertion", a));
-            }
-            None => form.push(("client_id", client_id.clone())),
-        }
-        let server = &server;
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            server.token(&form).await
-        }
-    };
-    let refused = |got: (reqwest::StatusCode, Value, reqwest::header::HeaderMap), why: &str| {
-        let (status, body, _) = got;
-        assert_eq!(
-            (status.as_u16(), body["error"].as_str()),
-            (401, Some("invalid_client")),
-            "{why}: {body}"
-        );
-    };
 
     // Its document says it signs and does not list `none`: it must.
-    refused(exchange(None).await, "no assertion");
-    refused(
-        exchange(Some(
-            SigningKey::new("k1").assertion(&client_id, &token_url, "j0", 60),
-        ))
-        .await,
+    let mut public = form.to_vec();
+    public.push(("client_id", &client_id));
+    assert_refused(
+        server.token(&public).await,
+        401,
+        "invalid_client",
+        "no assertion",
+    );
+    let another_key = SigningKey::new("k1").assertion(&client_id, &token_url, "j0", 60);
+    assert_refused(
+        token_signed(&server, &form, &another_key).await,
+        401,
+        "invalid_client",
         "another key",
     );
-    refused(
-        exchange(Some(key.assertion(
-            &client_id,
-            "https://elsewhere.example/token",
-            "j1",
-            60,
-        )))
-        .await,
+    let elsewhere = key.assertion(&client_id, "https://elsewhere.example/token", "j1", 60);
+    assert_refused(
+        token_signed(&server, &form, &elsewhere).await,
+        401,
+        "invalid_client",
         "another audience",
     );
-    refused(
-        exchange(Some(key.assertion(&client_id, &token_url, "j2", 3_600))).await,
+    let hour_long = key.assertion(&client_id, &token_url, "j2", 3_600);
+    assert_refused(
+        token_signed(&server, &form, &hour_long).await,
+        401,
+        "invalid_client",
         "an hour-long assertion",
     );
-    refused(
-        exchange(Some(key.assertion(&client_id, &token_url, "j3", -120))).await,
+    let expired = key.assertion(&client_id, &token_url, "j3", -120);
+    assert_refused(
+        token_signed(&server, &form, &expired).await,
+        401,
+        "invalid_client",
         "expired",
     );
     // None of those spent the code: authentication comes first.
     let good = key.assertion(&client_id, &token_url, "j4", 60);
-    let (status, tokens, _) = exchange(Some(good.clone())).await;
+    let (status, tokens, _) = token_signed(&server, &form, &good).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(
         jwt_claims(str_of(&tokens, "access_token"))["client_id"],
@@ -575,23 +541,18 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
     );
 
     // An assertion is good once; the refresh needs a new one (the issuer works as audience).
-    let rt = str_of(&tokens, "refresh_token").to_string();
-    let refresh_with = |assertion: String| {
-        let rt = rt.clone();
-        let server = &server;
-        async move {
-            server
-                .token(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &rt),
-                    ("client_assertion_type", ASSERTION_TYPE),
-                    ("client_assertion", &assertion),
-                ])
-                .await
-        }
-    };
-    refused(refresh_with(good).await, "replayed");
-    let (status, body, _) = refresh_with(key.assertion(&client_id, &server.base, "j5", 60)).await;
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", str_of(&tokens, "refresh_token")),
+    ];
+    assert_refused(
+        token_signed(&server, &refresh_form, &good).await,
+        401,
+        "invalid_client",
+        "replayed",
+    );
+    let fresh = key.assertion(&client_id, &server.base, "j5", 60);
+    let (status, body, _) = token_signed(&server, &refresh_form, &fresh).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(docs.hits("/jwks.json"), 1, "the key set is cached");
 }
@@ -609,57 +570,23 @@ async fn a_document_listing_none_too_may_be_served_as_a_public_client() {
     doc["jwks"] = json!({"keys": [key.jwk()]});
     docs.set("/chatgpt.json", Reply::json(&doc));
 
-    let (verifier, challenge) = pkce();
-    let url = Authorize {
-        client_id: &client_id,
-        redirect_uri: REDIRECT,
-        challenge: &challenge,
-        scope: None,
-        resource: None,
-        state: STATE,
-        extra: vec![],
-    }
-    .url(&server);
-    let mut browser = Browser::default();
-    let (consent, page) = to_consent(&server, &mut browser, &url).await;
-    let csrf = hidden(&page.body, "csrf_token").unwrap();
-    let page = browser
-        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
-        .await;
-    let code = query(page.location.as_deref().unwrap())["code"].clone();
-    let (status, tokens, _) = server
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-        ])
-        .await;
+    let (code, verifier) = code_for(&server, &client_id, &mut Browser::default()).await;
+    let mut form = code_form(&code, &verifier).to_vec();
+    form.push(("client_id", &client_id));
+    let (status, tokens, _) = server.token(&form).await;
     assert_eq!(status, 200, "{tokens}");
-    let rt = str_of(&tokens, "refresh_token");
+    let refresh_form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", str_of(&tokens, "refresh_token")),
+    ];
     let forged = SigningKey::new("k1").assertion(&client_id, &server.base, "f1", 60);
-    let (status, body, _) = server
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", &forged),
-        ])
-        .await;
-    assert_eq!(
-        (status.as_u16(), body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "{body}"
+    assert_refused(
+        token_signed(&server, &refresh_form, &forged).await,
+        401,
+        "invalid_client",
+        "forged",
     );
     let signed = key.assertion(&client_id, &server.url("/oauth/token"), "s1", 60);
-    let (status, body, _) = server
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", &signed),
-        ])
-        .await;
+    let (status, body, _) = token_signed(&server, &refresh_form, &signed).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -6,22 +6,6 @@ use serde_json::{Value, json};
 use crate::fixtures::*;
 use crate::support::*;
 
-/// A code for a client registered elsewhere (by DCR with a secret, or by the CLI).
-async fn code_for(server: &TestServer, client_id: &str, browser: &mut Browser) -> (String, String) {
-    let (verifier, challenge) = pkce();
-    let auth = Authorize {
-        client_id,
-        redirect_uri: REDIRECT,
-        challenge: &challenge,
-        scope: None,
-        resource: None,
-        state: STATE,
-        extra: vec![],
-    };
-    let callback = server.consent_flow(browser, &auth, EMAIL).await;
-    (query(&callback)["code"].clone(), verifier)
-}
-
 #[tokio::test]
 async fn confidential_client_authenticates_with_basic_and_with_post() {
     let server = TestServer::spawn().await;
@@ -267,34 +251,18 @@ async fn a_registered_client_can_sign_assertions_with_keys_it_registered() {
     let id = str_of(&client, "client_id");
     let mut browser = Browser::default();
     let (code, verifier) = code_for(&server, id, &mut browser).await;
-    let exchange = |assertion: Option<String>| {
-        let (code, verifier) = (code.clone(), verifier.clone());
-        let server = &server;
-        async move {
-            let mut form = vec![
-                ("grant_type", "authorization_code".to_string()),
-                ("code", code),
-                ("code_verifier", verifier),
-                ("redirect_uri", REDIRECT.to_string()),
-                ("client_id", id.to_string()),
-            ];
-            if let Some(a) = assertion {
-                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
-                form.push(("client_assertion", a));
-            }
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            server.token(&form).await
-        }
-    };
+    let mut form = code_form(&code, &verifier).to_vec();
+    form.push(("client_id", id));
     // A client that registered keys may not fall back to being public.
-    let (status, body, _) = exchange(None).await;
-    assert_eq!(
-        (status.as_u16(), body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "{body}"
+    assert_refused(
+        server.token(&form).await,
+        401,
+        "invalid_client",
+        "no assertion",
     );
     let token_url = server.url("/oauth/token");
-    let (status, body, _) = exchange(Some(key.assertion(id, &token_url, "a1", 60))).await;
+    let assertion = key.assertion(id, &token_url, "a1", 60);
+    let (status, body, _) = token_signed(&server, &form, &assertion).await;
     assert_eq!(status, 200, "{body}");
 
     // Registration refuses a signing client without keys, or with both kinds.

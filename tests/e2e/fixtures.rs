@@ -388,6 +388,59 @@ pub async fn assert_healthy(server: &TestServer) {
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// A code for a client registered elsewhere (by DCR, the CLI or a metadata document):
+/// `EMAIL` signs in and allows in `browser`. Returns the code and its PKCE verifier.
+pub async fn code_for(
+    server: &TestServer,
+    client_id: &str,
+    browser: &mut Browser,
+) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let auth = Authorize {
+        client_id,
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    };
+    let callback = server.consent_flow(browser, &auth, EMAIL).await;
+    (query(&callback)["code"].clone(), verifier)
+}
+
+/// The exchange of a `code_for` code, without client authentication.
+pub fn code_form<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", verifier),
+        ("redirect_uri", REDIRECT),
+    ]
+}
+
+/// A token request of `form`, authenticated by a client assertion (RFC 7523 §2.2).
+pub async fn token_signed(
+    server: &TestServer,
+    form: &[(&str, &str)],
+    assertion: &str,
+) -> (StatusCode, Value, HeaderMap) {
+    let mut form = form.to_vec();
+    form.push(("client_assertion_type", ASSERTION_TYPE));
+    form.push(("client_assertion", assertion));
+    server.token(&form).await
+}
+
+/// A `server.token`-style answer that refused: this status and OAuth `error` code.
+pub fn assert_refused(got: (StatusCode, Value, HeaderMap), status: u16, error: &str, why: &str) {
+    let (got_status, body, _) = got;
+    assert_eq!(
+        (got_status.as_u16(), body["error"].as_str()),
+        (status, Some(error)),
+        "{why}: {body}"
+    );
+}
+
 /// A client's signing key (ES256) for `private_key_jwt`, and the JWK that publishes it.
 pub struct SigningKey {
     kid: String,

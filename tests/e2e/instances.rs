@@ -23,16 +23,6 @@ async fn pair(extra: &[(&str, &str)]) -> Option<(TestServer, TestServer, Product
     Some((a, b, store))
 }
 
-/// A token-endpoint answer: 400 with this OAuth error.
-fn refused(got: (StatusCode, Value, reqwest::header::HeaderMap), error: &str) {
-    let (status, body, _) = got;
-    assert_eq!(
-        (status.as_u16(), body["error"].as_str()),
-        (400, Some(error)),
-        "{body}"
-    );
-}
-
 async fn jwks_kids(server: &TestServer) -> Vec<String> {
     let (status, jwks) = server.get_json("/oauth/jwks").await;
     assert_eq!(status, 200);
@@ -86,12 +76,27 @@ async fn any_instance_takes_any_step_of_a_flow() {
 
     // Replaying a spent refresh token on B revokes the family, and A knows at once: its
     // refresh token and its access token stop working there too.
-    refused(refresh(&b, &grant.client_id, &rt1).await, "invalid_grant");
+    assert_refused(
+        refresh(&b, &grant.client_id, &rt1).await,
+        400,
+        "invalid_grant",
+        "a replay on B",
+    );
     let rt3 = str_of(&third, "refresh_token");
-    refused(refresh(&a, &grant.client_id, rt3).await, "invalid_grant");
+    assert_refused(
+        refresh(&a, &grant.client_id, rt3).await,
+        400,
+        "invalid_grant",
+        "the family on A",
+    );
     assert_eq!(mcp_ping(&a).await, StatusCode::UNAUTHORIZED);
     // A code works once, whichever instance sees it again.
-    refused(grant.exchange(&a).await, "invalid_grant");
+    assert_refused(
+        grant.exchange(&a).await,
+        400,
+        "invalid_grant",
+        "a second redemption",
+    );
     drop((a, b));
     store.finish().await;
 }
@@ -234,32 +239,19 @@ async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
     let Some(store) = production_store().await else {
         return;
     };
-    let redis = store
-        .settings
-        .iter()
-        .find(|(k, _)| *k == "LANYARD_REDIS_URL")
-        .map(|(_, v)| reqwest::Url::parse(v).unwrap())
-        .unwrap();
-    let gate = Gate::to(&format!(
-        "{}:{}",
-        redis.host_str().unwrap(),
-        redis.port().unwrap_or(6379)
-    ))
-    .await;
+    let gate = Gate::to(&address(&store.url("LANYARD_REDIS_URL"), 6379)).await;
     let through_gate = format!("redis://127.0.0.1:{}/", gate.port);
-    let mut settings = store.env();
-    settings.retain(|(k, _)| *k != "LANYARD_REDIS_URL");
-    settings.push(("LANYARD_REDIS_URL", &through_gate));
+    let settings = store.env_with(&[("LANYARD_REDIS_URL", &through_gate)]);
     let a = TestServer::spawn_with(&settings).await;
     a.add_user(EMAIL);
     // The code is in Redis when Redis goes away.
     let grant = CodeGrant::new(&a, EMAIL, None, Some(&a.resource())).await;
     gate.cut();
-    let (status, body, _) = grant.exchange(&a).await;
-    assert_eq!(
-        (status.as_u16(), body["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{body}"
+    assert_refused(
+        grant.exchange(&a).await,
+        503,
+        "temporarily_unavailable",
+        "Redis cut",
     );
     let (status, _) = a.get_json("/readyz").await;
     assert_eq!(status, 503);
@@ -283,33 +275,20 @@ async fn while_postgres_is_unreachable_refreshes_get_503_and_nothing_is_lost() {
     let Some(store) = production_store().await else {
         return;
     };
-    let db = store
-        .settings
-        .iter()
-        .find(|(k, _)| *k == "LANYARD_DATABASE_URL")
-        .map(|(_, v)| reqwest::Url::parse(v).unwrap())
-        .unwrap();
-    let gate = Gate::to(&format!(
-        "{}:{}",
-        db.host_str().unwrap(),
-        db.port().unwrap_or(5432)
-    ))
-    .await;
-    let mut through_gate = db.clone();
+    let mut through_gate = store.url("LANYARD_DATABASE_URL");
+    let gate = Gate::to(&address(&through_gate, 5432)).await;
     through_gate.set_port(Some(gate.port)).unwrap();
     let through_gate = through_gate.to_string();
-    let mut settings = store.env();
-    settings.retain(|(k, _)| *k != "LANYARD_DATABASE_URL");
-    settings.push(("LANYARD_DATABASE_URL", &through_gate));
+    let settings = store.env_with(&[("LANYARD_DATABASE_URL", &through_gate)]);
     let a = TestServer::spawn_with(&settings).await;
     a.add_user(EMAIL);
     let c = a.connect(EMAIL, None).await;
     gate.cut();
-    let (status, body, _) = refresh(&a, &c.client_id, c.refresh_token()).await;
-    assert_eq!(
-        (status.as_u16(), body["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{body}"
+    assert_refused(
+        refresh(&a, &c.client_id, c.refresh_token()).await,
+        503,
+        "temporarily_unavailable",
+        "Postgres cut",
     );
     assert_eq!(
         a.get_json("/readyz").await.0,
@@ -340,17 +319,10 @@ async fn the_store_can_be_reached_over_verified_tls() {
     let Some(store) = production_store().await else {
         return;
     };
-    let url = |key: &str| {
-        store
-            .settings
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| reqwest::Url::parse(v).unwrap())
-            .unwrap()
-    };
-    let (db, redis) = (url("LANYARD_DATABASE_URL"), url("LANYARD_REDIS_URL"));
-    let address =
-        |u: &reqwest::Url, port| format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(port));
+    let (db, redis) = (
+        store.url("LANYARD_DATABASE_URL"),
+        store.url("LANYARD_REDIS_URL"),
+    );
     let pg_front = TlsFront::postgres(&address(&db, 5432)).await;
     let redis_front = TlsFront::redis(&address(&redis, 6379)).await;
     let mut db_tls = db.clone();
@@ -367,11 +339,11 @@ async fn the_store_can_be_reached_over_verified_tls() {
     std::fs::write(ca_file.path(), ca).unwrap();
     let ca_path = ca_file.path().to_str().unwrap().to_string();
 
-    let mut settings = store.env();
-    settings.retain(|(k, _)| !k.ends_with("_URL"));
-    settings.push(("LANYARD_DATABASE_URL", &db_tls));
-    settings.push(("LANYARD_REDIS_URL", &redis_tls));
-    settings.push(("LANYARD_STORE_CA", &ca_path));
+    let settings = store.env_with(&[
+        ("LANYARD_DATABASE_URL", &db_tls),
+        ("LANYARD_REDIS_URL", &redis_tls),
+        ("LANYARD_STORE_CA", &ca_path),
+    ]);
     let a = TestServer::spawn_with(&settings).await;
     assert_eq!(a.get_json("/readyz").await.0, StatusCode::OK);
     // Without the CA, the system's roots do not vouch for the fronts' certificates: each

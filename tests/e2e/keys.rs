@@ -25,22 +25,10 @@ fn kid_of(token: &str) -> String {
 
 /// `lanyard keys list`: one JSON object per line.
 fn key_states(server: &TestServer) -> Vec<(String, String)> {
-    let out = server.cli(&["keys", "list"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                str_of(&v, "kid").to_string(),
-                str_of(&v, "state").to_string(),
-            )
-        })
+    server
+        .cli_json_lines(&["keys", "list"])
+        .iter()
+        .map(|v| (str_of(v, "kid").to_string(), str_of(v, "state").to_string()))
         .collect()
 }
 

@@ -178,12 +178,7 @@ impl TestServer {
 
     /// Runs `lanyard <args>` against this server's data directory.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .envs(self.env.iter().cloned())
-            .output()
-            .expect("run lanyard cli")
+        self.cli_with(&[], args)
     }
 
     /// Runs `lanyard <args>` as `cli` does, with some settings changed (`Some`) or taken
@@ -208,15 +203,29 @@ impl TestServer {
             .expect("run lanyard cli")
     }
 
-    pub fn cli_json(&self, args: &[&str]) -> Value {
+    /// What `lanyard <args>` printed, which must succeed.
+    fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
         assert!(
             out.status.success(),
             "lanyard {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli_ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}"))
+    }
+
+    /// `lanyard <args>` that prints one JSON object per line, which must succeed.
+    pub fn cli_json_lines(&self, args: &[&str]) -> Vec<Value> {
+        self.cli_ok(args)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+            .collect()
     }
 
     pub fn add_user(&self, email: &str) -> Value {
@@ -620,6 +629,26 @@ impl ProductionStore {
             .collect()
     }
 
+    /// The settings with some of them (or more) given other values.
+    pub fn env_with<'a>(&'a self, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env = self.env();
+        for (key, value) in changes {
+            env.retain(|(k, _)| k != key);
+            env.push((key, value));
+        }
+        env
+    }
+
+    /// One of the URL settings.
+    pub fn url(&self, key: &str) -> reqwest::Url {
+        let (_, v) = self
+            .settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .unwrap_or_else(|| panic!("no {key}"));
+        reqwest::Url::parse(v).expect("a URL")
+    }
+
     /// Drops the test's schema once its servers are gone (its Redis keys expire).
     pub async fn finish(self) {
         let (client, conn) = tokio_postgres::connect(&self.db, tokio_postgres::NoTls)
@@ -631,6 +660,15 @@ impl ProductionStore {
             .await
             .expect("drop schema");
     }
+}
+
+/// `host:port` of the service at `url`.
+pub fn address(url: &reqwest::Url, default_port: u16) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().expect("a host"),
+        url.port().unwrap_or(default_port)
+    )
 }
 
 /// A TCP relay to a backing service that a test can cut and restore, to see what the

@@ -295,30 +295,10 @@ pub async fn idle_clients(stores: &Stores) {
         .await
         .unwrap();
     // At 1,000, "before 100": two qualify; a limit of one takes them in two steps.
-    assert_eq!(
-        stores
-            .clients
-            .purge_idle_clients(100, 1_000, 1)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        stores
-            .clients
-            .purge_idle_clients(100, 1_000, 10)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        stores
-            .clients
-            .purge_idle_clients(100, 1_000, 10)
-            .await
-            .unwrap(),
-        0
-    );
+    for (limit, swept) in [(1, 1), (10, 1), (10, 0)] {
+        let n = stores.clients.purge_idle_clients(100, 1_000, limit).await;
+        assert_eq!(n.unwrap(), swept, "limit {limit}");
+    }
     let left: Vec<String> = stores
         .clients
         .clients()

@@ -38,17 +38,7 @@ async fn until_both_run(servers: [&TestServer; 2], client_id: &str, rt: &mut Str
 }
 
 fn versions(server: &TestServer) -> Vec<Value> {
-    let out = server.cli(&["policy", "versions", "hostile"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    server.cli_json_lines(&["policy", "versions", "hostile"])
 }
 
 #[tokio::test]

@@ -138,17 +138,7 @@ pub fn decision_log(server: &TestServer) -> Vec<Value> {
 }
 
 fn read_decision_log(server: &TestServer) -> Vec<Value> {
-    let out = server.cli(&["policy", "log", "--limit", "10000"]);
-    assert!(
-        out.status.success(),
-        "policy log: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut entries: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
-        .collect();
+    let mut entries = server.cli_json_lines(&["policy", "log", "--limit", "10000"]);
     entries.reverse();
     entries
 }
