@@ -62,7 +62,14 @@ impl App {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> anyhow::Result<Arc<App>> {
-        let policies = crate::policy::from_config(&config)?;
+        let stored = match &stores.policies {
+            Some(versions) if !config.policies.bindings.is_empty() => {
+                let names = config.policies.bindings.iter().map(|b| b.name.as_str());
+                crate::policy::distribute::active_modules(names, versions.as_ref()).await?
+            }
+            _ => Default::default(),
+        };
+        let policies = crate::policy::from_config(&config, stored)?;
         if let (Some(registry), Some(versions)) = (&policies, &stores.policies) {
             crate::policy::distribute::sync(registry, versions.as_ref(), clock.now()).await?;
         }

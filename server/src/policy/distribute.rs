@@ -5,6 +5,7 @@
 //! version that does not compile is refused and the running one keeps serving. Polling at
 //! the policy poll interval catches a notice that was missed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,26 @@ use super::watch::install;
 use crate::clock::UnixTime;
 use crate::store::notices::Notices;
 use crate::store::{PolicyVersions, StoreResult};
+
+/// The modules of the active versions the store has for `names`, so that an instance
+/// starts on what the others run rather than on its files (and without compiling both).
+pub async fn active_modules(
+    names: impl IntoIterator<Item = &str>,
+    store: &dyn PolicyVersions,
+) -> StoreResult<HashMap<String, Vec<u8>>> {
+    let mut modules = HashMap::new();
+    for name in names {
+        if modules.contains_key(name) {
+            continue;
+        }
+        if let Some(digest) = store.active_policy(name).await?
+            && let Some(bytes) = store.policy_module(&digest).await?
+        {
+            modules.insert(name.to_string(), bytes);
+        }
+    }
+    Ok(modules)
+}
 
 /// Brings every bound policy to its active version. A policy the store has never seen is
 /// given the module lanyard.toml names, as its first version (the first instance to start

@@ -27,14 +27,20 @@ pub use evaluate::{PolicyRun, Verdict};
 pub use input::{Phase, PolicyInput};
 pub use registry::{Binding, PolicyRegistry};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 
 /// Builds the engine and registry the configuration asks for; `None` when no policy is
-/// bound (then no engine is built and mints pay nothing).
-pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<PolicyRegistry>>> {
+/// bound (then no engine is built and mints pay nothing). `stored`: the production store's
+/// active modules by policy name (see `distribute::active_modules`), which win over the
+/// files.
+pub fn from_config(
+    config: &Config,
+    stored: HashMap<String, Vec<u8>>,
+) -> anyhow::Result<Option<Arc<PolicyRegistry>>> {
     let p = &config.policies;
     if p.bindings.is_empty() {
         return Ok(None);
@@ -75,6 +81,6 @@ pub fn from_config(config: &Config) -> anyhow::Result<Option<Arc<PolicyRegistry>
         });
     }
     Ok(Some(Arc::new(PolicyRegistry::load(
-        engine, sources, bindings,
+        engine, sources, bindings, stored,
     )?)))
 }

@@ -74,20 +74,34 @@ impl std::fmt::Debug for PolicyRegistry {
 
 impl PolicyRegistry {
     /// Loads every source; a policy that does not load is a start-up error (a server must
-    /// not come up without a policy its bindings demand).
+    /// not come up without a policy its bindings demand). `stored` holds the active
+    /// versions the production store already has: those are what every other instance
+    /// runs, so they win over the files, which such an instance may not even have.
     pub fn load(
         engine: Arc<PolicyEngine>,
         sources: Vec<PolicySource>,
         bindings: Vec<Binding>,
+        mut stored: HashMap<String, Vec<u8>>,
     ) -> anyhow::Result<Self> {
         let mut active = HashMap::new();
         for s in &sources {
-            let bytes = std::fs::read(&s.module).map_err(|e| {
-                anyhow::anyhow!("policy {}: reading {}: {e}", s.name, s.module.display())
-            })?;
-            let compiled = engine
-                .compile(&s.name, &bytes)
-                .map_err(|e| anyhow::anyhow!("policy {}: {e}", s.name))?;
+            let from_store = stored.remove(&s.name).and_then(|bytes| {
+                engine
+                    .compile(&s.name, &bytes)
+                    .inspect_err(|e| tracing::warn!(policy = %s.name, error = %e, "the store's active version does not load here; starting with the module file"))
+                    .ok()
+            });
+            let compiled = match from_store {
+                Some(compiled) => compiled,
+                None => {
+                    let bytes = std::fs::read(&s.module).map_err(|e| {
+                        anyhow::anyhow!("policy {}: reading {}: {e}", s.name, s.module.display())
+                    })?;
+                    engine
+                        .compile(&s.name, &bytes)
+                        .map_err(|e| anyhow::anyhow!("policy {}: {e}", s.name))?
+                }
+            };
             tracing::info!(policy = %s.name, digest = %compiled.digest, "policy loaded");
             active.insert(s.name.clone(), ArcSwap::from_pointee(compiled));
         }

@@ -116,3 +116,41 @@ async fn on_the_embedded_store_versions_are_the_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("replace the module file"), "{err}");
 }
+
+#[tokio::test]
+async fn an_instance_starts_on_the_stored_version_whatever_its_file_holds() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let m = modules();
+    let mut env = store.env();
+    env.push(("LANYARD_POLICY_POLL_MS", "3600000"));
+    let a = spawn_with_policies(&[hostile(m, json!({"mode": "ok"}))], &env).await;
+    a.cli_json(&["policy", "push", "hostile", m.hostile_v2.to_str().unwrap()]);
+
+    // A new instance whose own file is not even a component: the store's active version
+    // is what it runs (before, it refused to start).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let junk = elsewhere.path().join("hostile_policy.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let bind = Bind {
+        module: &junk,
+        ..hostile(m, json!({"mode": "ok"}))
+    };
+    let b = spawn_with_policies(&[bind], &env).await;
+    b.add_user("ada@example.com");
+    let c = connect_to(&b, "ada@example.com", Some("read"), TOOLS).await;
+    assert_eq!(access_claims(&c.tokens)["build"], "2");
+    // It recorded nothing of its own.
+    let history: Vec<Value> = versions(&b).iter().map(|v| v["digest"].clone()).collect();
+    assert_eq!(
+        history,
+        [
+            json!(sha256_hex(&m.hostile_v2)),
+            json!(sha256_hex(&m.hostile))
+        ]
+    );
+
+    drop((a, b, env));
+    store.finish().await;
+}

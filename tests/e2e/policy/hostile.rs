@@ -398,6 +398,7 @@ fn hostile_chain(
                 fail_open: *fail_open,
             })
             .collect(),
+        Default::default(),
     )
     .expect("registry")
 }
