@@ -1,7 +1,8 @@
 //! Policy versions across instances (design.md "Policies": versions, rollback, hot reload on
 //! push): two servers on the production store, a version pushed through one server's CLI,
 //! rolled back, and a broken one refused, with both servers' mints showing which version
-//! ran. Polling is set aside (an hour), so the change must travel as a notice.
+//! ran. Polling is set aside (an hour), so the change must travel as a notice. A server
+//! started later runs the active version, whatever its own module file holds.
 
 use std::time::{Duration, Instant};
 
