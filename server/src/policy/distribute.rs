@@ -5,7 +5,7 @@
 //! version that does not compile is refused and the running one keeps serving. Polling at
 //! the policy poll interval catches a notice that was missed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +22,9 @@ pub async fn active_modules(
     store: &dyn PolicyVersions,
 ) -> StoreResult<HashMap<String, Vec<u8>>> {
     let mut modules = HashMap::new();
+    // A policy bound to several resources is asked for once.
+    let names: BTreeSet<&str> = names.into_iter().collect();
     for name in names {
-        if modules.contains_key(name) {
-            continue;
-        }
         if let Some(digest) = store.active_policy(name).await?
             && let Some(bytes) = store.policy_module(&digest).await?
         {
