@@ -2,7 +2,10 @@
 # authbench `--login cmd:` hook: signs the bench user in through Lanyard's real forms and
 # allows the client once, then prints the session cookie for the driver to reuse.
 # Inputs (from authbench): AUTHBENCH_AUTHORIZE_URL; (from run.sh) BENCH_EMAIL, BENCH_PASSWORD.
+# Needs curl.
 set -euo pipefail
+: "${AUTHBENCH_AUTHORIZE_URL:?is set by authbench; run bench/run.sh instead of this hook}"
+: "${BENCH_EMAIL:?is set by bench/run.sh}" "${BENCH_PASSWORD:?is set by bench/run.sh}"
 jar="$(mktemp)"
 trap 'rm -f "$jar"' EXIT
 hop() { curl -sS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "$@"; }
