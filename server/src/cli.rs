@@ -46,7 +46,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let app = App::build(config).await?;
-    app.spawn_maintenance();
+    crate::maintenance::spawn(&app);
     let addr = listener.local_addr()?;
     tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
     // A line on stdout that scripts and tests can wait for.
