@@ -167,29 +167,21 @@ pub async fn run<P: Decide>(
     let mut notices = Vec::new();
     let mut runs = Vec::new();
     for link in links {
-        input.set_config(link.config);
-        let started = Instant::now();
-        let answer = match link.policy.decide(input).await {
-            Ok(decision) => check(decision, input.scopes()),
-            Err(failure) => Err(failure),
+        let (answer, micros) = call(&link, input).await;
+        let run = |outcome, detail| PolicyRun {
+            policy: link.policy.name().clone(),
+            digest: link.policy.digest().clone(),
+            outcome,
+            micros,
+            detail,
         };
-        let micros = started.elapsed().as_micros() as u64;
-        let mut record = |outcome, detail| {
-            runs.push(PolicyRun {
-                policy: link.policy.name().clone(),
-                digest: link.policy.digest().clone(),
-                outcome,
-                micros,
-                detail,
-            })
-        };
-        match answer {
+        let failure = match answer {
             Ok(Decision::Allow {
                 claims: added,
                 drop_scopes,
                 notices: said,
             }) => {
-                record(RunOutcome::Allow, None);
+                runs.push(run(RunOutcome::Allow, None));
                 input.drop_scopes(&drop_scopes);
                 for s in drop_scopes {
                     if !dropped.contains(&s) {
@@ -198,39 +190,48 @@ pub async fn run<P: Decide>(
                 }
                 notices.extend(said);
                 claims.extend(added);
+                continue;
             }
             Ok(Decision::Deny { reason }) => {
-                record(RunOutcome::Deny, Some(reason.clone()));
-                return Evaluation {
-                    decision: Ok(Decision::Deny { reason }),
-                    runs,
-                };
+                runs.push(run(RunOutcome::Deny, Some(reason.clone())));
+                let decision = Ok(Decision::Deny { reason });
+                return Evaluation { decision, runs };
             }
-            Err(failure) if link.fail_open => {
-                tracing::warn!(policy = %link.policy.name(), digest = %link.policy.digest(), %failure, "policy failed; binding is fail-open, continuing without it");
-                record(RunOutcome::FailedOpen, Some(failure.to_string()));
-            }
-            Err(failure) => {
-                tracing::error!(policy = %link.policy.name(), digest = %link.policy.digest(), %failure, "policy failed; failing closed");
-                record(RunOutcome::Failed, Some(failure.to_string()));
-                return Evaluation {
-                    decision: Err(ChainFailed {
-                        policy: link.policy.name().clone(),
-                        failure,
-                    }),
-                    runs,
-                };
-            }
+            Err(failure) => failure,
+        };
+        let (name, digest) = (link.policy.name(), link.policy.digest());
+        if link.fail_open {
+            tracing::warn!(policy = %name, %digest, %failure, "policy failed; binding is fail-open, continuing without it");
+            runs.push(run(RunOutcome::FailedOpen, Some(failure.to_string())));
+            continue;
         }
+        tracing::error!(policy = %name, %digest, %failure, "policy failed; failing closed");
+        runs.push(run(RunOutcome::Failed, Some(failure.to_string())));
+        let policy = name.clone();
+        let decision = Err(ChainFailed { policy, failure });
+        return Evaluation { decision, runs };
     }
-    Evaluation {
-        decision: Ok(Decision::Allow {
-            claims,
-            drop_scopes: dropped,
-            notices,
-        }),
-        runs,
-    }
+    let decision = Ok(Decision::Allow {
+        claims,
+        drop_scopes: dropped,
+        notices,
+    });
+    Evaluation { decision, runs }
+}
+
+/// One link's call with its binding's config, checked against the rules, and how many
+/// microseconds it took.
+async fn call<P: Decide>(
+    link: &Link<'_, P>,
+    input: &mut GuestInput,
+) -> (Result<Decision, PolicyFailure>, u64) {
+    input.set_config(link.config);
+    let started = Instant::now();
+    let answer = match link.policy.decide(input).await {
+        Ok(decision) => check(decision, input.scopes()),
+        Err(failure) => Err(failure),
+    };
+    (answer, started.elapsed().as_micros() as u64)
 }
 
 /// A compiled policy version, called through the engine.
