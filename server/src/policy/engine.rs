@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, HasSelf, Instance, InstancePre, Lift,
@@ -100,7 +100,8 @@ impl std::fmt::Debug for CompiledPolicy {
 /// Per-call store data.
 pub struct HostState {
     memory_cap: usize,
-    deadline: Instant,
+    /// Epoch ticks the call may still see (see `epoch`).
+    ticks_left: u32,
     policy: Arc<str>,
     digest: Arc<str>,
     logged: u32,
@@ -259,16 +260,16 @@ impl PolicyEngine {
     fn store(&self, policy: &CompiledPolicy) -> Store<HostState> {
         let state = HostState {
             memory_cap: self.limits.memory_bytes,
-            deadline: Instant::now() + self.limits.deadline,
+            ticks_left: epoch::allowance(self.limits.deadline),
             policy: policy.name.clone(),
             digest: policy.digest.clone(),
             logged: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
-        // Every tick reaches the guest: it yields, and stops once its deadline has passed.
+        // Every tick reaches the guest: it yields, and stops once its allowance is spent.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| Ok(epoch::on_tick(ctx.data().deadline)));
+        store.epoch_deadline_callback(|mut ctx| Ok(epoch::on_tick(&mut ctx.data_mut().ticks_left)));
         store
     }
 
