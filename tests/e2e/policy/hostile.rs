@@ -183,13 +183,13 @@ async fn requests_keep_flowing_while_policies_spin() {
         asked.elapsed()
     );
 
+    // A deadline counts the time a call runs, not the time it waits for its turn, so the
+    // spinners end once they have run for 2 s each: at worst one after the other.
+    let bound = Duration::from_secs(2) * spinning as u32 + Duration::from_secs(3);
     for mint in mints {
         let (status, body, took) = mint.await.unwrap();
         assert_eq!((status.as_u16(), body), (500, server_error()));
-        assert!(
-            took < Duration::from_secs(6),
-            "deadline 2 s, the mint took {took:?}"
-        );
+        assert!(took < bound, "deadline 2 s, the mint took {took:?}");
     }
     healthy(&server).await;
 }
