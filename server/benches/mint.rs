@@ -152,7 +152,10 @@ async fn mint(s: &Setup) -> String {
     let resp = lanyard::oauth::token::handle(&s.app, &req).await.unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    json["refresh_token"].as_str().unwrap().to_string()
+    match json["refresh_token"].as_str() {
+        Some(token) => token.to_string(),
+        None => panic!("the refresh was refused: {json}"),
+    }
 }
 
 fn main() {

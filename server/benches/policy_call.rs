@@ -10,8 +10,10 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lanyard::policy::GuestInput;
+use lanyard::policy::chain::decide;
+use lanyard::policy::engine::CompiledPolicy;
 use lanyard::policy::engine::{Limits, PolicyEngine};
-use lanyard::policy::evaluate::decide;
 use lanyard::policy::input::{ClientInput, Phase, PolicyInput, UserInput};
 use serde_json::json;
 
@@ -41,6 +43,7 @@ fn main() {
     let engine = PolicyEngine::new(Limits::default(), None).unwrap();
     let store = lanyard::store::embedded::Embedded::in_memory().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let signer = runtime
@@ -87,25 +90,20 @@ fn main() {
         let started = Instant::now();
         let compiled = engine.compile(&name, &bytes).unwrap();
         let compile_ms = started.elapsed().as_secs_f64() * 1e3;
-        let input = PolicyInput { config, ..input() };
+        let input = GuestInput::from_fixture(&PolicyInput { config, ..input() });
+        let call = || runtime.block_on(call_many(&engine, &compiled, &input, 1));
         for _ in 0..2_000 {
-            decide(&engine, &compiled, &input).unwrap();
+            call();
         }
         let n = 20_000;
-        let mut samples = Vec::with_capacity(n);
         let all = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            decide(&engine, &compiled, &input).unwrap();
-            samples.push(t.elapsed().as_nanos() as u64);
-        }
+        let mut samples = runtime.block_on(call_many(&engine, &compiled, &input, n));
         let total = all.elapsed();
         let (p50, p90, p99) = percentiles(&mut samples);
         println!(
             "{name:16} compile {compile_ms:6.1} ms | call p50 {p50:5.1} µs  p90 {p90:5.1} µs  p99 {p99:5.1} µs | {:.0} calls/s on one thread",
             n as f64 / total.as_secs_f64()
         );
-        let call = || decide(&engine, &compiled, &input).unwrap();
         // The same call with an RS256 signature before each, as on the token endpoint: the
         // signature evicts what the call had in cache.
         let sign = || {
@@ -113,10 +111,8 @@ fn main() {
         };
         print_after("a signature", &mut timed_after(sign, call));
         // The same call after a quarter of a millisecond spent reading the clock, which
-        // touches almost no memory. On the virtual machines we measure on, the call is
-        // still often back at its cold cost, which points at the host evicting its state
-        // rather than the work in between. Calls on a busy token endpoint are about this
-        // far apart, so the p90s here, not the back-to-back p50, are what a mint pays.
+        // touches almost no memory: calls on a busy token endpoint are about this far
+        // apart, so these percentiles, not the back-to-back ones, are what a mint pays.
         let idle = || {
             let quiet = Instant::now();
             while quiet.elapsed() < Duration::from_micros(250) {}
@@ -125,14 +121,28 @@ fn main() {
     }
 }
 
-/// 2,000 timings of `call`, each right after `before`, in ns.
-fn timed_after<T>(mut before: impl FnMut(), mut call: impl FnMut() -> T) -> Vec<u64> {
+/// `n` calls back to back on the runtime, each timed, in ns.
+async fn call_many(
+    engine: &PolicyEngine,
+    policy: &CompiledPolicy,
+    input: &GuestInput,
+    n: usize,
+) -> Vec<u64> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(decide(engine, policy, input).await.unwrap());
+        samples.push(t.elapsed().as_nanos() as u64);
+    }
+    samples
+}
+
+/// 2,000 timings of `call` (which times itself), each right after `before`, in ns.
+fn timed_after(mut before: impl FnMut(), mut call: impl FnMut() -> Vec<u64>) -> Vec<u64> {
     (0..2_000)
         .map(|_| {
             before();
-            let t = Instant::now();
-            std::hint::black_box(call());
-            t.elapsed().as_nanos() as u64
+            call()[0]
         })
         .collect()
 }

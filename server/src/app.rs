@@ -3,7 +3,6 @@
 //! precomputes the discovery documents.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
@@ -15,7 +14,6 @@ use crate::policy::decisions::DecisionWriter;
 use crate::portal::throttle::Throttle;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
-use crate::store::notices;
 use crate::store::postgres::Postgres;
 use crate::store::redis::Redis;
 use crate::tokens::KeyRing;
@@ -97,104 +95,6 @@ impl App {
 
     pub fn now(&self) -> UnixTime {
         self.clock.now()
-    }
-
-    /// Drops decision-log entries past their retention, in chunks with a yield between, so
-    /// that a backlog (the first purge after a long pause) never stalls the worker.
-    async fn purge_decision_log(&self) {
-        const CHUNK: u32 = 5_000;
-        let before = self.now() - self.config.policies.log_days as i64 * 86_400;
-        loop {
-            match self.stores.decisions.purge_decisions(before, CHUNK).await {
-                Ok(0) => return,
-                Ok(_) => tokio::task::yield_now().await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not purge the decision log");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Removes dynamically registered clients that sat unused past `LANYARD_DCR_IDLE_DAYS`,
-    /// in chunks with a yield between, as the decision log is purged.
-    async fn purge_idle_clients(&self) {
-        const CHUNK: u32 = 1_000;
-        if self.config.dcr_idle_days == 0 {
-            return;
-        }
-        let now = self.now();
-        let before = now - self.config.dcr_idle_days as i64 * 86_400;
-        loop {
-            match self
-                .stores
-                .clients
-                .purge_idle_clients(before, now, CHUNK)
-                .await
-            {
-                Ok(0) => return,
-                Ok(n) => {
-                    tracing::info!(clients = n, "removed idle dynamically registered clients");
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not remove idle clients");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Work a server does in the background: picking up rotated keys (when told, and at
-    /// every poll in case a notice was missed), and dropping expired short-lived records,
-    /// decision-log entries past their retention and idle registered clients.
-    pub fn spawn_maintenance(self: &Arc<Self>) {
-        let app = self.clone();
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(Duration::from_secs(app.config.key_reload_secs.max(1)));
-            let mut told = Some(app.stores.notices.subscribe());
-            loop {
-                // Any notice will do: reloading is one query when nothing changed.
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = notices::next(&mut told) => {}
-                }
-                match app.keys.reload(app.stores.keys.as_ref(), app.now()).await {
-                    Ok(true) => {
-                        tracing::info!(kid = %app.keys.current().signer.kid, "signing keys reloaded")
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not reload signing keys"),
-                }
-            }
-        });
-        if let Some(registry) = &self.policies {
-            let every = Duration::from_millis(self.config.policies.poll_ms.max(50));
-            match &self.stores.policies {
-                // Several instances: versions come from the store.
-                Some(versions) => crate::policy::distribute::spawn(
-                    registry.clone(),
-                    versions.clone(),
-                    self.stores.notices.clone(),
-                    every.max(Duration::from_secs(1)),
-                    self.clock.clone(),
-                ),
-                None => crate::policy::watch::spawn(registry.clone(), every),
-            }
-        }
-        let app = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                if let Err(e) = app.stores.ephemeral.0.purge_expired(app.now()).await {
-                    tracing::warn!(error = %e, "could not purge expired records");
-                }
-                app.purge_decision_log().await;
-                app.purge_idle_clients().await;
-            }
-        });
     }
 }
 

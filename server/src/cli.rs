@@ -46,7 +46,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let app = App::build(config).await?;
-    app.spawn_maintenance();
+    crate::maintenance::spawn(&app);
     let addr = listener.local_addr()?;
     tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
     // A line on stdout that scripts and tests can wait for.
@@ -236,7 +236,7 @@ pub async fn keys_list(config: Config) -> anyhow::Result<()> {
 
 /// `lanyard policy test`: one fixture in, one decision out (as JSON). A policy failure is
 /// an error (non-zero exit) with the reason.
-pub fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow::Result<()> {
+pub async fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow::Result<()> {
     use crate::policy::engine::{Limits, PolicyEngine};
     let bytes = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
     let text =
@@ -249,7 +249,8 @@ pub fn policy_test(module: &std::path::Path, input: &std::path::Path) -> anyhow:
         .and_then(|s| s.to_str())
         .unwrap_or("policy");
     let compiled = engine.compile(name, &bytes)?;
-    let decision = crate::policy::evaluate::decide(&engine, &compiled, &input)?;
+    let input = crate::policy::GuestInput::from_fixture(&input);
+    let decision = crate::policy::chain::decide(&engine, &compiled, &input).await?;
     println!("{}", serde_json::to_string(&decision)?);
     Ok(())
 }
@@ -263,7 +264,7 @@ pub async fn policy_eval(
     resource: &str,
 ) -> anyhow::Result<()> {
     use crate::oauth::policies::guest_input;
-    use crate::policy::evaluate::evaluate;
+    use crate::policy::chain::evaluate;
     use crate::policy::input::Phase;
     let app = App::build(config).await?;
     let Some(registry) = app.policies.clone() else {
@@ -294,11 +295,14 @@ pub async fn policy_eval(
             scopes.clone(),
         )
     };
-    let consent = evaluate(&registry, &mut input(Phase::Consent, None)).to_json();
+    let consent = evaluate(&registry, &mut input(Phase::Consent, None))
+        .await
+        .to_json();
     let token = evaluate(
         &registry,
         &mut input(Phase::Token, Some("authorization_code")),
     )
+    .await
     .to_json();
     println!(
         "{}",

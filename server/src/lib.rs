@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod maintenance;
 pub mod metrics;
 pub mod oauth;
 pub mod policy;

@@ -149,7 +149,7 @@ fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     // A fixture test needs no configuration or store.
     if let Command::Policy(PolicyCommand::Test { module, input }) = &args.command {
-        return cli::policy_test(module, input);
+        return cli::policy_test(module, input).await;
     }
     let config = cli::load_config()?;
     match args.command {
@@ -186,7 +186,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Rotate) => cli::keys_rotate(config).await,
         Command::Keys(KeysCommand::List) => cli::keys_list(config).await,
-        Command::Policy(PolicyCommand::Test { module, input }) => cli::policy_test(&module, &input),
+        Command::Policy(PolicyCommand::Test { module, input }) => {
+            cli::policy_test(&module, &input).await
+        }
         Command::Policy(PolicyCommand::Eval {
             user,
             client,

@@ -1,11 +1,13 @@
-//! Prometheus counters and one histogram, kept as atomics: no registry crate for a handful
-//! of numbers.
+//! Every Prometheus metric the server exports, in one place: counters and a histogram
+//! kept as atomics (no registry crate for a handful of numbers).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-#[derive(Debug, Default)]
+use crate::policy::{PolicyRun, RunOutcome};
+
+#[derive(Debug)]
 pub struct Metrics {
     responses_2xx: AtomicU64,
     responses_3xx: AtomicU64,
@@ -15,7 +17,44 @@ pub struct Metrics {
     pub tokens_minted: AtomicU64,
     pub refresh_reuse_detected: AtomicU64,
     pub code_reuse_detected: AtomicU64,
+    policy_calls: AtomicU64,
+    policy_failures_closed: AtomicU64,
+    policy_failures_open: AtomicU64,
+    policy_call_seconds: Histogram,
 }
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            responses_2xx: AtomicU64::new(0),
+            responses_3xx: AtomicU64::new(0),
+            responses_4xx: AtomicU64::new(0),
+            responses_5xx: AtomicU64::new(0),
+            request_micros: AtomicU64::new(0),
+            tokens_minted: AtomicU64::new(0),
+            refresh_reuse_detected: AtomicU64::new(0),
+            code_reuse_detected: AtomicU64::new(0),
+            policy_calls: AtomicU64::new(0),
+            policy_failures_closed: AtomicU64::new(0),
+            policy_failures_open: AtomicU64::new(0),
+            policy_call_seconds: Histogram::new(&POLICY_CALL_BOUNDS),
+        }
+    }
+}
+
+/// From well inside the per-call target (50 µs at p99) to the default deadline (50 ms) and
+/// past it.
+static POLICY_CALL_BOUNDS: [Duration; 9] = [
+    Duration::from_micros(10),
+    Duration::from_micros(25),
+    Duration::from_micros(50),
+    Duration::from_micros(100),
+    Duration::from_micros(250),
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(25),
+    Duration::from_millis(100),
+];
 
 impl Metrics {
     pub fn observe(&self, status: u16, took: Duration) {
@@ -28,6 +67,20 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
         self.request_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a chain's calls: how long each took and how the failures were handled.
+    pub fn observe_policy_runs(&self, runs: &[PolicyRun]) {
+        for run in runs {
+            self.policy_calls.fetch_add(1, Ordering::Relaxed);
+            self.policy_call_seconds.observe(run.took());
+            let failures = match run.outcome {
+                RunOutcome::Failed => &self.policy_failures_closed,
+                RunOutcome::FailedOpen => &self.policy_failures_open,
+                RunOutcome::Allow | RunOutcome::Deny => continue,
+            };
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn render(&self) -> String {
@@ -52,12 +105,18 @@ impl Metrics {
             "lanyard_http_request_seconds_total {}",
             get(&self.request_micros) as f64 / 1e6
         );
-        use crate::policy::evaluate::{CALL_SECONDS, CALLS, FAILED_CLOSED, FAILED_OPEN};
-        CALL_SECONDS.render("lanyard_policy_call_seconds", &mut out);
+        self.policy_call_seconds
+            .render("lanyard_policy_call_seconds", &mut out);
         for (name, c) in [
-            ("lanyard_policy_calls_total", &CALLS),
-            ("lanyard_policy_failures_closed_total", &FAILED_CLOSED),
-            ("lanyard_policy_failures_open_total", &FAILED_OPEN),
+            ("lanyard_policy_calls_total", &self.policy_calls),
+            (
+                "lanyard_policy_failures_closed_total",
+                &self.policy_failures_closed,
+            ),
+            (
+                "lanyard_policy_failures_open_total",
+                &self.policy_failures_open,
+            ),
             ("lanyard_tokens_minted_total", &self.tokens_minted),
             (
                 "lanyard_refresh_reuse_detected_total",

@@ -11,7 +11,7 @@ use super::client::{LookupError, ResolvedClient, find_client};
 use super::error::OAuthError;
 use super::metadata::scopes_supported;
 use super::pkce::Challenge;
-use super::policies::{ConsentBlocked, consent_gate};
+use super::policies::{Blocked, consent_gate};
 use super::types::{RedirectUri, ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::http::Req;
@@ -285,11 +285,11 @@ pub async fn continue_signed_in(
         }
     };
     // A policy that denies or fails is explained on the consent page.
-    let Ok(gate) = consent_gate(app, auth, sub, &client).await else {
+    let Ok((scopes, _)) = consent_gate(app, auth, sub, &client).await else {
         return Ok(to_consent());
     };
     let auth = AuthRequest {
-        scopes: gate.scopes,
+        scopes,
         ..auth.clone()
     };
     if consent_remembered(app, &auth, sub)
@@ -314,23 +314,20 @@ async fn gated(
     status: StatusCode,
 ) -> Result<AuthRequest, Rejected> {
     match consent_gate(app, &auth, sub, client).await {
-        Ok(gate) => Ok(AuthRequest {
-            scopes: gate.scopes,
-            ..auth
-        }),
-        Err(ConsentBlocked::Denied(reason)) => Err(Rejected::Redirect(Box::new(error_redirect(
+        Ok((scopes, _)) => Ok(AuthRequest { scopes, ..auth }),
+        Err(Blocked::Denied(reason)) => Err(Rejected::Redirect(Box::new(error_redirect(
             app,
             to,
             &OAuthError::AccessDenied(reason),
             status,
         )))),
-        Err(ConsentBlocked::Failed(cause)) => Err(Rejected::Redirect(Box::new(error_redirect(
+        Err(Blocked::Failed(failed)) => Err(Rejected::Redirect(Box::new(error_redirect(
             app,
             to,
-            &OAuthError::server(cause),
+            &OAuthError::server(failed),
             status,
         )))),
-        Err(ConsentBlocked::Unavailable) => Err(Rejected::Unavailable),
+        Err(Blocked::Unavailable) => Err(Rejected::Unavailable),
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn issue_tokens(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
     // Policies decide before anything is written: a deny leaves the refresh token usable.
-    let gate = token_gate(
+    let (scopes, allowed) = token_gate(
         app,
         client,
         grant,
@@ -80,7 +80,6 @@ pub async fn issue_tokens(
         ctx.scopes.clone(),
     )
     .await?;
-    let (claims, scopes) = (gate.claims, gate.scopes);
 
     let refresh_token = persist_refresh(app, grant, plan, now).await?;
 
@@ -98,10 +97,10 @@ pub async fn issue_tokens(
         iat: now,
         exp: now + app.config.access_token_ttl,
         jti: &jti,
-        extra: &claims,
+        extra: &allowed.claims,
     };
     let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
-    log_decision(app, &jti, now, grant, ctx.grant_type, &gate.runs).await;
+    log_decision(app, &jti, now, grant, ctx.grant_type, &allowed.runs).await;
     let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
         Some(id_token(
             app, &ring, client, grant, &user, &scopes, ctx.nonce, now,

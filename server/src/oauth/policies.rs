@@ -1,8 +1,6 @@
 //! Where the OAuth flows meet the policies: the consent phase before a code (and before the
 //! consent page), the token phase before every mint.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use super::client::ResolvedClient;
@@ -10,11 +8,9 @@ use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
 use crate::clock::UnixTime;
-use crate::policy::PolicyRegistry;
-use crate::policy::engine::{GuestInput, UserView};
-use crate::policy::evaluate::{evaluate, evaluate_inline};
+use crate::policy::chain::evaluate;
 use crate::policy::input::{ClientInput, Phase};
-use crate::policy::{PolicyRun, Verdict};
+use crate::policy::{ChainFailed, Decision, GuestInput, PolicyRun, UserView};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 
 /// A chain's input, straight from the records (`lanyard policy eval` builds it the same way).
@@ -40,30 +36,55 @@ pub fn guest_input(
     GuestInput::new(phase, grant_type, view, client, resource, scopes, app.now())
 }
 
-/// Runs the chain where it is cheapest: on this async worker under the inline budget (the
-/// thread hop to the blocking pool costs more than a well-behaved policy), and only when a
-/// policy needs longer, again on the blocking pool with its full deadline, so a spinning
-/// policy holds a blocking thread and stalls a worker for at most the budget plus one
-/// watchdog tick (and, once the re-run shows it is slow, not again for a while; see
-/// `CompiledPolicy::is_slow`).
-async fn run(
-    registry: Arc<PolicyRegistry>,
-    mut input: GuestInput,
-) -> Result<Verdict, tokio::task::JoinError> {
-    if let Some(v) = evaluate_inline(&registry, &mut input) {
-        return Ok(v);
-    }
-    tokio::task::spawn_blocking(move || evaluate(&registry, &mut input)).await
-}
-
-/// What the token phase allows for this mint.
+/// What the policies let through for one phase.
 #[derive(Debug, Default)]
-pub struct TokenGate {
+pub struct Allowed {
+    /// Claims to add to the token (token phase).
     pub claims: Map<String, Value>,
-    pub scopes: ScopeSet,
+    /// Requested scopes the policies took out.
+    pub dropped: Vec<String>,
+    /// What the consent page tells the user (consent phase).
+    pub notices: Vec<String>,
     pub runs: Vec<PolicyRun>,
 }
 
+/// Why a phase cannot go ahead.
+#[derive(Debug)]
+pub enum Blocked {
+    /// A policy said no; the user sees why and the client gets `access_denied` (consent)
+    /// or `invalid_grant` (token).
+    Denied(String),
+    /// A policy failed closed.
+    Failed(ChainFailed),
+    /// The store could not be read.
+    Unavailable,
+}
+
+/// Runs the chain bound to `resource` for `phase`, on this worker: the engine yields at
+/// every epoch tick, so a slow policy never holds the worker past a tick at a time.
+async fn run_phase(app: &App, mut input: GuestInput) -> Result<Allowed, Blocked> {
+    let Some(registry) = &app.policies else {
+        return Ok(Allowed::default());
+    };
+    let evaluation = evaluate(registry, &mut input).await;
+    app.metrics.observe_policy_runs(&evaluation.runs);
+    match evaluation.decision {
+        Ok(Decision::Allow {
+            claims,
+            drop_scopes,
+            notices,
+        }) => Ok(Allowed {
+            claims,
+            dropped: drop_scopes,
+            notices,
+            runs: evaluation.runs,
+        }),
+        Ok(Decision::Deny { reason }) => Err(Blocked::Denied(reason)),
+        Err(failed) => Err(Blocked::Failed(failed)),
+    }
+}
+
+/// The token phase, before every mint: the scopes left and the claims to add.
 pub async fn token_gate(
     app: &App,
     client: &ResolvedClient,
@@ -71,13 +92,10 @@ pub async fn token_gate(
     user: &User,
     grant_type: &str,
     scopes: ScopeSet,
-) -> Result<TokenGate, OAuthError> {
-    let Some(registry) = app.policies.clone() else {
-        return Ok(TokenGate {
-            scopes,
-            ..TokenGate::default()
-        });
-    };
+) -> Result<(ScopeSet, Allowed), OAuthError> {
+    if app.policies.is_none() {
+        return Ok((scopes, Allowed::default()));
+    }
     let input = guest_input(
         app,
         Phase::Token,
@@ -87,27 +105,12 @@ pub async fn token_gate(
         &grant.resource,
         scopes.to_vec(),
     );
-    let verdict = run(registry, input)
-        .await
-        .map_err(|e| OAuthError::server(format!("policy task failed: {e}")))?;
-    match verdict {
-        Verdict::Allow {
-            claims,
-            drop_scopes,
-            runs,
-            ..
-        } => Ok(TokenGate {
-            claims,
-            scopes: scopes.without(&drop_scopes),
-            runs,
-        }),
+    match run_phase(app, input).await {
+        Ok(allowed) => Ok((scopes.without(&allowed.dropped), allowed)),
         // The grant is not honoured now; a later refresh may be (a renewed subscription).
-        Verdict::Deny { reason, .. } => Err(OAuthError::invalid_grant(reason)),
-        Verdict::Failed {
-            policy, failure, ..
-        } => Err(OAuthError::server(format!(
-            "policy {policy} failed: {failure}"
-        ))),
+        Err(Blocked::Denied(reason)) => Err(OAuthError::invalid_grant(reason)),
+        Err(Blocked::Failed(failed)) => Err(OAuthError::server(failed.to_string())),
+        Err(Blocked::Unavailable) => Err(OAuthError::TemporarilyUnavailable),
     }
 }
 
@@ -136,43 +139,21 @@ pub async fn log_decision(
     app.decisions.submit(entry).await;
 }
 
-/// What the consent phase allows.
-#[derive(Debug, Default)]
-pub struct ConsentGate {
-    pub scopes: Vec<String>,
-    pub notices: Vec<String>,
-}
-
-/// Why consent cannot go ahead.
-#[derive(Debug)]
-pub enum ConsentBlocked {
-    /// A policy said no; the user sees why and the client gets `access_denied`.
-    Denied(String),
-    /// A policy failed closed.
-    Failed(String),
-    Unavailable,
-}
-
+/// The consent phase, before the consent page and before a code: the scopes the user is
+/// asked for (`auth.scopes` less what the policies took out) and the notices to show.
 pub async fn consent_gate(
     app: &App,
     auth: &AuthRequest,
     sub: &str,
     client: &ResolvedClient,
-) -> Result<ConsentGate, ConsentBlocked> {
-    let Some(registry) = app.policies.clone() else {
-        return Ok(ConsentGate {
-            scopes: auth.scopes.clone(),
-            notices: Vec::new(),
-        });
-    };
+) -> Result<(Vec<String>, Allowed), Blocked> {
+    if app.policies.is_none() {
+        return Ok((auth.scopes.clone(), Allowed::default()));
+    }
     let user = match app.stores.users.user_by_sub(sub).await {
         Ok(Some(u)) => u,
-        Ok(None) => {
-            return Err(ConsentBlocked::Denied(
-                "Your account no longer exists.".into(),
-            ));
-        }
-        Err(_) => return Err(ConsentBlocked::Unavailable),
+        Ok(None) => return Err(Blocked::Denied("Your account no longer exists.".into())),
+        Err(_) => return Err(Blocked::Unavailable),
     };
     let input = guest_input(
         app,
@@ -183,28 +164,12 @@ pub async fn consent_gate(
         &auth.resource,
         auth.scopes.clone(),
     );
-    let verdict = run(registry, input)
-        .await
-        .map_err(|e| ConsentBlocked::Failed(format!("policy task failed: {e}")))?;
-    match verdict {
-        Verdict::Allow {
-            drop_scopes,
-            notices,
-            ..
-        } => Ok(ConsentGate {
-            scopes: auth
-                .scopes
-                .iter()
-                .filter(|s| !drop_scopes.contains(s))
-                .cloned()
-                .collect(),
-            notices,
-        }),
-        Verdict::Deny { reason, .. } => Err(ConsentBlocked::Denied(reason)),
-        Verdict::Failed {
-            policy, failure, ..
-        } => Err(ConsentBlocked::Failed(format!(
-            "policy {policy} failed: {failure}"
-        ))),
-    }
+    let allowed = run_phase(app, input).await?;
+    let scopes = auth
+        .scopes
+        .iter()
+        .filter(|s| !allowed.dropped.contains(s))
+        .cloned()
+        .collect();
+    Ok((scopes, allowed))
 }

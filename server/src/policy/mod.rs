@@ -4,29 +4,39 @@
 //!   instantiates per call from a pre-instantiated handle in a pooling allocator, and bounds
 //!   every call (epoch deadline, memory cap, output cap). A deny and a failure are
 //!   different types.
+//! - `epoch`: the clock that moves the engine's epoch, so that a call yields to the runtime
+//!   at every tick and is stopped at its deadline.
+//! - `guest`: the chain's input in the world's types, and the guest's answer in the host's.
+//! - `chain`: runs a phase across the bindings of a resource: claims merge in order, any
+//!   deny wins, failures fail closed unless the binding opted into fail-open.
 //! - `registry`: the active version of each policy, swapped atomically on reload, and the
 //!   bindings (resource -> ordered policies with their config).
-//! - `evaluate`: runs a phase across the bindings of a resource: claims merge in order,
-//!   any deny wins, failures fail closed unless the binding opted into fail-open.
 //! - `watch`: hot reload from the policy files on one machine.
 //! - `distribute`: hot reload across instances, from the versions in the production store.
-//! - `watchdog`: the thread that moves the epoch, so that deadlines are enforced.
 //! - `decisions`: the decision log's batched writer.
 
+pub mod chain;
 pub mod decisions;
 pub mod distribute;
 pub mod engine;
-pub mod evaluate;
+pub mod epoch;
+pub mod guest;
 pub mod input;
 pub mod registry;
 pub mod watch;
-pub mod watchdog;
 
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../schema/wit",
+        world: "policy",
+    });
+}
+
+pub use chain::{ChainFailed, Evaluation, PolicyRun, RunOutcome};
 pub use engine::{PolicyEngine, PolicyFailure};
-pub use evaluate::{PolicyRun, Verdict};
-pub use input::{Phase, PolicyInput};
+pub use guest::{GuestInput, UserView};
+pub use input::{Decision, Phase, PolicyInput};
 pub use registry::{Binding, PolicyRegistry};
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use crate::http::response::{Resp, redirect};
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::{Rejected, ReplyTo, error_redirect, issue_code};
 use crate::oauth::client::{ClientOrigin, ResolvedClient, find_client};
-use crate::oauth::policies::{ConsentBlocked, consent_gate};
+use crate::oauth::policies::{Blocked, consent_gate};
 use crate::oauth::types::{RedirectKind, RedirectUri};
 use crate::store::AuthRequest;
 
@@ -124,8 +124,8 @@ pub async fn show(app: &App, req: &Req) -> Resp {
             .redirect_uris
             .iter()
             .all(|r| r.kind().is_ok_and(|k| k == RedirectKind::Loopback));
-    let gate = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
-        Ok(g) => g,
+    let (scopes, allowed) = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
+        Ok(gate) => gate,
         Err(blocked) => return blocked_page(app, &p, blocked),
     };
     let page = Consent {
@@ -138,12 +138,8 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         localhost_only,
         resource_name: resource_name.clone(),
         resource_uri: p.auth.resource.clone(),
-        scopes: gate
-            .scopes
-            .iter()
-            .map(|s| describe(s, &resource_name))
-            .collect(),
-        notices: gate.notices,
+        scopes: scopes.iter().map(|s| describe(s, &resource_name)).collect(),
+        notices: allowed.notices,
         email,
     };
     with_cookie(render(StatusCode::OK, &page), &p.browser)
@@ -165,12 +161,12 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     let resp = match form.get("decision") {
         Some("allow") => {
             // The same gate as the page: what the user saw is what the code carries.
-            let gate = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
-                Ok(g) => g,
+            let scopes = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
+                Ok((scopes, _)) => scopes,
                 Err(blocked) => return blocked_page(app, &p, blocked),
             };
             let auth = AuthRequest {
-                scopes: gate.scopes,
+                scopes,
                 ..p.auth.clone()
             };
             if app
@@ -219,20 +215,20 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
 
 /// A policy said no (or failed closed): the page says why, and its one button takes the
 /// user back to the app with `access_denied` (or `server_error`).
-fn blocked_page(app: &App, p: &Pending, blocked: ConsentBlocked) -> Resp {
+fn blocked_page(app: &App, p: &Pending, blocked: Blocked) -> Resp {
     let to = ReplyTo {
         redirect_uri: &p.auth.redirect_uri,
         state: p.auth.state.as_deref(),
     };
     let (status, title, message, err) = match blocked {
-        ConsentBlocked::Denied(reason) => (StatusCode::FORBIDDEN, "Access not allowed", reason.clone(), OAuthError::AccessDenied(reason)),
-        ConsentBlocked::Failed(cause) => (
+        Blocked::Denied(reason) => (StatusCode::FORBIDDEN, "Access not allowed", reason.clone(), OAuthError::AccessDenied(reason)),
+        Blocked::Failed(cause) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
             "This app's access rules could not be checked right now. Nothing was shared; please try again later.".to_string(),
             OAuthError::server(cause),
         ),
-        ConsentBlocked::Unavailable => return unavailable_page(app),
+        Blocked::Unavailable => return unavailable_page(app),
     };
     let back = error_redirect(app, &to, &err, StatusCode::SEE_OTHER);
     let href = back
