@@ -70,6 +70,19 @@ impl BadSetting {
     }
 }
 
+/// One line for the migrations a start applied to `database`, none when its schema was
+/// current.
+fn log_applied(report: &refinery::Report, database: &str) {
+    let applied: Vec<String> = report
+        .applied_migrations()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !applied.is_empty() {
+        tracing::info!(database, ?applied, "migrations applied");
+    }
+}
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Fails with `Conflict` when the (case-folded) email is taken.

@@ -14,7 +14,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{StoreResult, unavailable};
+use super::{StoreResult, log_applied, unavailable};
 
 mod lanyard {
     refinery::embed_migrations!("../schema/sqlite/lanyard");
@@ -24,23 +24,37 @@ mod decision_log {
     refinery::embed_migrations!("../schema/sqlite/decisions");
 }
 
-/// The migrations of `lanyard.db`.
-pub(super) fn records() -> Runner {
-    lanyard::migrations::runner()
+/// A database file of the data folder and its migrations.
+pub(super) struct Database {
+    pub file: &'static str,
+    migrations: fn() -> Runner,
 }
 
-/// The migrations of `decisions.db`.
-pub(super) fn decisions() -> Runner {
-    decision_log::migrations::runner()
+/// The records.
+pub(super) const RECORDS: Database = Database {
+    file: "lanyard.db",
+    migrations: lanyard::migrations::runner,
+};
+
+/// The policy decision log.
+pub(super) const DECISIONS: Database = Database {
+    file: "decisions.db",
+    migrations: decision_log::migrations::runner,
+};
+
+/// Applies what `db` has pending, in one immediate transaction.
+pub(super) fn apply(conn: &mut Connection, db: &Database) -> StoreResult<()> {
+    run(conn, &(db.migrations)(), db.file)
 }
 
-/// Applies what `runner` has pending, in one immediate transaction.
-pub(super) fn apply(conn: &mut Connection, runner: &Runner) -> StoreResult<()> {
+fn run(conn: &mut Connection, runner: &Runner, file: &str) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
-    runner.run(&mut InTransaction(&tx)).map_err(unavailable)?;
-    tx.commit().map_err(unavailable)
+    let report = runner.run(&mut InTransaction(&tx)).map_err(unavailable)?;
+    tx.commit().map_err(unavailable)?;
+    log_applied(&report, file);
+    Ok(())
 }
 
 /// A transaction as refinery's driver: statements run inside it, and nothing commits
@@ -98,14 +112,17 @@ mod tests {
     #[test]
     fn migrations_apply_once() {
         let mut conn = Connection::open_in_memory().unwrap();
-        apply(&mut conn, &records()).unwrap();
-        apply(&mut conn, &records()).unwrap();
+        apply(&mut conn, &RECORDS).unwrap();
+        apply(&mut conn, &RECORDS).unwrap();
         let applied: i64 = conn
             .query_row("SELECT COUNT(*) FROM refinery_schema_history", [], |r| {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(applied, records().get_migrations().len() as i64);
+        assert_eq!(
+            applied,
+            (RECORDS.migrations)().get_migrations().len() as i64
+        );
     }
 
     /// A migration that fails leaves no trace: neither its tables nor its history row.
@@ -116,7 +133,7 @@ mod tests {
             Migration::unapplied("V2__bad", "CREATE TABLE t (x INTEGER);").unwrap(),
         ];
         let mut conn = Connection::open_in_memory().unwrap();
-        assert!(apply(&mut conn, &Runner::new(&broken)).is_err());
+        assert!(run(&mut conn, &Runner::new(&broken), "broken.db").is_err());
         let tables: i64 = conn
             .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
             .unwrap();

@@ -124,8 +124,9 @@ impl Embedded {
     /// migrations.
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
-        let open = |file: &str| Connection::open(dir.join(file)).map_err(unavailable);
-        Self::from_connections(open("lanyard.db")?, open("decisions.db")?)
+        let open =
+            |db: &migrate::Database| Connection::open(dir.join(db.file)).map_err(unavailable);
+        Self::from_connections(open(&migrate::RECORDS)?, open(&migrate::DECISIONS)?)
     }
 
     /// Private in-memory databases (unit tests).
@@ -140,23 +141,23 @@ impl Embedded {
         let conn = Self::configure(
             conn,
             "PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
-            &migrate::records(),
+            &migrate::RECORDS,
         )?;
         // The log is written in batches and read by an operator now and then, so SQLite's
         // default small cache suits it, and no commit of the records' large cache has to
         // walk the log's pages.
-        let log = Self::configure(log, "", &migrate::decisions())?;
+        let log = Self::configure(log, "", &migrate::DECISIONS)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             log: Arc::new(Mutex::new(log)),
         })
     }
 
-    /// Applies the pragmas every connection gets, then `pragmas`, then the migrations.
+    /// Applies the pragmas every connection gets, then `pragmas`, then `db`'s migrations.
     fn configure(
         mut conn: Connection,
         pragmas: &str,
-        migrations: &refinery::Runner,
+        db: &migrate::Database,
     ) -> StoreResult<Connection> {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -170,7 +171,7 @@ impl Embedded {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(unavailable)?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrate::apply(&mut conn, migrations)?;
+        migrate::apply(&mut conn, db)?;
         Ok(conn)
     }
 

@@ -146,11 +146,12 @@ impl Postgres {
             .await
             .map_err(map_err)?;
         let client: &mut tokio_postgres::Client = &mut session;
-        schema::migrations::runner()
+        let report = schema::migrations::runner()
             .set_grouped(true)
             .run_async(client)
             .await
             .map_err(unavailable)?;
+        log_applied(&report, "postgres");
         Ok(())
     }
 
