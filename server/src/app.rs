@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -113,13 +115,13 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     };
     let durable = Postgres::connect(production.database_url.expose(), ca.as_deref())
         .await
-        .map_err(|e| anyhow::anyhow!("connecting to Postgres: {e}"))?;
+        .context("connecting to Postgres")?;
     let ephemeral = Redis::connect(
         production.redis_url.expose(),
         &production.redis_prefix,
         ca.as_deref(),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
+    .context("connecting to Redis")?;
     Ok(durable.stores(ephemeral))
 }

@@ -30,7 +30,9 @@ pub fn load_config() -> anyhow::Result<Config> {
 
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LANYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // refinery narrates every start at info; the store logs what it applies.
+    let filter = EnvFilter::try_from_env("LANYARD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -14,7 +14,6 @@
 mod conformance;
 pub mod counters;
 pub mod embedded;
-mod migrate;
 pub mod notices;
 pub mod postgres;
 pub mod records;
@@ -31,6 +30,9 @@ use crate::clock::UnixTime;
 use crate::secret::SecretHash;
 pub use records::*;
 
+/// The cause of a failure, kept for logs: a driver's error, or a sentence.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// All a caller learns of a storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,12 +41,47 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
-    /// The backend could not be reached or failed; the message is for logs only.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    /// The backend could not be reached or failed; worth trying again later.
+    #[error("store unavailable")]
+    Unavailable(#[source] Cause),
+    /// A stored value does not read as what the code expects (a column of another type, an
+    /// unknown state): the schema and the code disagree, and trying again will not help.
+    #[error("stored data unreadable")]
+    Corrupt(#[source] Cause),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A setting the store cannot use, named for the operator, with why.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}")]
+pub struct BadSetting {
+    pub key: &'static str,
+    #[source]
+    pub cause: Cause,
+}
+
+impl BadSetting {
+    pub fn error(key: &'static str, cause: impl Into<Cause>) -> StoreError {
+        StoreError::Unavailable(Box::new(Self {
+            key,
+            cause: cause.into(),
+        }))
+    }
+}
+
+/// One line for the migrations a start applied to `database`, none when its schema was
+/// current.
+fn log_applied(report: &refinery::Report, database: &str) {
+    let applied: Vec<String> = report
+        .applied_migrations()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !applied.is_empty() {
+        tracing::info!(database, ?applied, "migrations applied");
+    }
+}
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -245,8 +282,7 @@ impl Ephemeral {
         value: &T,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let bytes =
-            serde_json::to_vec(value).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Unavailable(e.into()))?;
         self.0.put(&key, &bytes, expires_at).await
     }
 

@@ -1,8 +1,28 @@
 //! The records the stores keep. Plain data: no behaviour that needs a backend.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
+
+/// A stored name that is none of the values the code knows: the store is read strictly,
+/// so such a record is an error, never a guess.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what}: {value:?}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    pub fn new(what: &'static str, value: &str) -> Self {
+        Self {
+            what,
+            value: value.to_string(),
+        }
+    }
+}
 
 /// One person, across every app the operator publishes.
 #[derive(Debug, Clone)]
@@ -56,11 +76,15 @@ impl ClientSource {
             ClientSource::Operator => "operator",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        if s == "operator" {
-            Self::Operator
-        } else {
-            Self::Dynamic
+}
+
+impl FromStr for ClientSource {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        match s {
+            "dynamic" => Ok(Self::Dynamic),
+            "operator" => Ok(Self::Operator),
+            _ => Err(UnknownValue::new("client source", s)),
         }
     }
 }
@@ -115,12 +139,16 @@ impl KeyState {
             KeyState::Retired => "retired",
         }
     }
-    pub fn parse(s: &str) -> Option<Self> {
+}
+
+impl FromStr for KeyState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
         match s {
-            "next" => Some(Self::Next),
-            "current" => Some(Self::Current),
-            "retired" => Some(Self::Retired),
-            _ => None,
+            "next" => Ok(Self::Next),
+            "current" => Ok(Self::Current),
+            "retired" => Ok(Self::Retired),
+            _ => Err(UnknownValue::new("key state", s)),
         }
     }
 }

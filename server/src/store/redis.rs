@@ -36,17 +36,17 @@ pub struct Redis {
     notices: Arc<broadcast::Sender<Change>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+fn unavailable(e: impl Into<Cause>) -> StoreError {
+    let e = e.into();
     tracing::error!(error = %e, "redis error");
-    StoreError::Unavailable(e.to_string())
+    StoreError::Unavailable(e)
 }
 
 impl Redis {
     /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS, verified against
     /// `ca`, PEM, if given; else the system's roots). Fails if Redis cannot be reached.
     pub async fn connect(url: &str, prefix: &str, ca: Option<&[u8]>) -> StoreResult<Self> {
-        let bad_url =
-            |e: ::redis::RedisError| StoreError::Unavailable(format!("LANYARD_REDIS_URL: {e}"));
+        let bad_url = |e: ::redis::RedisError| BadSetting::error("LANYARD_REDIS_URL", e);
         let client = match ca {
             Some(pem) => ::redis::Client::build_with_tls(
                 url,

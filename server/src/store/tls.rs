@@ -5,7 +5,7 @@
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::{StoreError, StoreResult};
+use super::{BadSetting, StoreError, StoreResult};
 
 /// The roots to trust: those in `ca` (PEM), or the system's.
 pub fn roots(ca: Option<&[u8]>) -> StoreResult<rustls::RootCertStore> {
@@ -13,11 +13,11 @@ pub fn roots(ca: Option<&[u8]>) -> StoreResult<rustls::RootCertStore> {
     match ca {
         Some(pem) => {
             for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| bad_ca(format!("{e}")))?;
-                roots.add(cert).map_err(|e| bad_ca(format!("{e}")))?;
+                let cert = cert.map_err(|e| BadSetting::error(CA, e))?;
+                roots.add(cert).map_err(|e| BadSetting::error(CA, e))?;
             }
             if roots.is_empty() {
-                return Err(bad_ca("no certificate in it".into()));
+                return Err(BadSetting::error(CA, "no certificate in it"));
             }
         }
         None => {
@@ -34,16 +34,14 @@ pub fn roots(ca: Option<&[u8]>) -> StoreResult<rustls::RootCertStore> {
     Ok(roots)
 }
 
-fn bad_ca(why: String) -> StoreError {
-    StoreError::Unavailable(format!("LANYARD_STORE_CA: {why}"))
-}
+const CA: &str = "LANYARD_STORE_CA";
 
 /// A client configuration that verifies the server against `roots`.
 pub fn client_config(roots: rustls::RootCertStore) -> StoreResult<rustls::ClientConfig> {
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .map_err(|e| StoreError::Unavailable(e.into()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

@@ -1,7 +1,8 @@
--- The decision log's own database (decisions.db, beside lanyard.db). One row per batch the
--- writer commits: a row per entry cost a record and an index entry per mint, and sharing
--- lanyard.db's page cache and WAL slowed the mints themselves. Entries are JSON lines in
--- `body`; a token's entry is found among the batches whose time span covers its `iat`.
+-- The decision log's own database (decisions.db, beside lanyard.db, so that its writes
+-- share no page cache, WAL or lock with the mints). One row per batch the writer commits,
+-- not per entry, so a mint adds no record and no index entry of its own. Entries are JSON
+-- lines in `body`; a token's entry is found among the batches whose time span covers its
+-- `iat`. Released migrations are never edited.
 
 CREATE TABLE policy_decision_batches (
     id       INTEGER PRIMARY KEY,

@@ -1,11 +1,15 @@
--- Lanyard embedded store, first schema. Released migrations are never edited.
+-- The embedded store's records (lanyard.db); the decision log has decisions.db to itself
+-- (schema/sqlite/decisions). Times are Unix seconds. Released migrations are never edited.
 
 CREATE TABLE users (
-    sub           TEXT PRIMARY KEY,
-    email         TEXT NOT NULL UNIQUE,      -- case-folded
-    password_hash TEXT NOT NULL,             -- argon2id PHC string
-    metadata      TEXT NOT NULL DEFAULT '{}',
-    created_at    INTEGER NOT NULL
+    sub            TEXT PRIMARY KEY,
+    email          TEXT NOT NULL UNIQUE,     -- case-folded
+    password_hash  TEXT NOT NULL,            -- argon2id PHC string
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    -- Operator-created accounts count as having a verified email; self-registered ones do
+    -- not (Lanyard sends no mail). Policies that trust an email domain must check this.
+    email_verified INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL
 );
 
 CREATE TABLE clients (

@@ -1,0 +1,236 @@
+//! [`GrantStore`] on SQLite: consents, grants and their refresh-token families. Scope lists
+//! are stored as JSON arrays.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use super::*;
+
+fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
+    Ok(Grant {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        sub: r.get(2)?,
+        resource: r.get(3)?,
+        scopes: json_col(r, 4)?,
+        auth_time: r.get(5)?,
+        created_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        revoked_at: r.get(8)?,
+    })
+}
+
+macro_rules! grant_cols {
+    () => {
+        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at"
+    };
+}
+
+const CONSENT: &str =
+    "SELECT scopes FROM consents WHERE sub = ?1 AND client_id = ?2 AND resource = ?3";
+const GRANT_BY_ID: &str = select!(grant_cols, "FROM grants g WHERE g.id = ?1");
+/// The refresh lookup of a rotation: spent tokens too, with when they were spent.
+const ROTATION_LOOKUP: &str = select!(
+    grant_cols,
+    ", t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
+);
+const GRANT_BY_REFRESH: &str = select!(
+    grant_cols,
+    "FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
+     WHERE t.hash = ?1 AND (?3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > ?2"
+);
+
+#[async_trait]
+impl GrantStore for Embedded {
+    async fn consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        self.db()?
+            .one(CONSENT, params![sub, client_id, resource], |r| {
+                json_col(r, 0)
+            })
+            .optional()
+            .map_err(map_err)
+    }
+
+    async fn record_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        resource: &str,
+        scopes: &[String],
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let mut db = self.db()?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let prior: Option<Vec<String>> = tx
+            .one(CONSENT, params![sub, client_id, resource], |r| {
+                json_col(r, 0)
+            })
+            .optional()
+            .map_err(map_err)?;
+        let mut all = prior.unwrap_or_default();
+        for s in scopes {
+            if !all.contains(s) {
+                all.push(s.clone());
+            }
+        }
+        tx.run(
+            "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (sub, client_id, resource) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+            params![sub, client_id, resource, to_json(&all)?, now],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+
+    async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {
+        let scopes = to_json(&g.scopes)?;
+        let mut db = self.db()?;
+        let tx = db.transaction().map_err(map_err)?;
+        tx.run(
+            "INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, created_at, expires_at, revoked_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+            params![g.id, g.client_id, g.sub, g.resource, scopes, g.auth_time, g.created_at, g.expires_at],
+        )
+        .map_err(map_err)?;
+        if let Some(hash) = refresh {
+            tx.run(
+                "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
+                params![hash.as_str(), g.id, g.created_at],
+            )
+            .map_err(map_err)?;
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
+        self.db()?
+            .one(GRANT_BY_ID, [id], grant_row)
+            .optional()
+            .map_err(map_err)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &SecretHash,
+        successor: &SecretHash,
+        now: UnixTime,
+        grace: i64,
+    ) -> StoreResult<Rotation> {
+        let mut db = self.db()?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let found = tx
+            .one(ROTATION_LOOKUP, [presented.as_str()], |r| {
+                Ok((grant_row(r)?, r.get::<_, Option<i64>>(9)?))
+            })
+            .optional()
+            .map_err(map_err)?;
+        let Some((grant, spent_at)) = found else {
+            return Ok(Rotation::Invalid);
+        };
+        if grant.revoked_at.is_some() || grant.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let outcome = match spent_at {
+            None => {
+                tx.run(
+                    "UPDATE refresh_tokens SET spent_at = ?2 WHERE hash = ?1",
+                    params![presented.as_str(), now],
+                )
+                .map_err(map_err)?;
+                Rotation::Rotated(grant)
+            }
+            Some(t) if now - t < grace => Rotation::Raced(grant),
+            Some(_) => {
+                tx.run(
+                    "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
+                    params![grant.id, now],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                return Ok(Rotation::Reused(grant));
+            }
+        };
+        let (Rotation::Rotated(g) | Rotation::Raced(g)) = &outcome else {
+            return Ok(outcome);
+        };
+        tx.run(
+            "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
+            params![successor.as_str(), g.id, now],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(outcome)
+    }
+
+    async fn grant_by_refresh(
+        &self,
+        token: &SecretHash,
+        now: UnixTime,
+        include_spent: bool,
+    ) -> StoreResult<Option<Grant>> {
+        self.db()?
+            .one(
+                GRANT_BY_REFRESH,
+                params![token.as_str(), now, include_spent],
+                grant_row,
+            )
+            .optional()
+            .map_err(map_err)
+    }
+
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
+        let n = self
+            .db()?
+            .run(
+                "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now],
+            )
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::secret::SecretHash;
+    use crate::store::conformance;
+
+    /// Without the planner stability guarantee SQLite re-prepares these lookups whenever a
+    /// parameter is rebound, i.e. at every mint; the statement cache must actually hold.
+    #[tokio::test]
+    async fn refresh_lookups_are_not_reprepared_when_rebound() {
+        let store = Embedded::in_memory().unwrap();
+        conformance::user(&store.stores(), "u", "u@example.com").await;
+        let grant = conformance::grant("g", "c", "u");
+        let mut current = SecretHash::of("t0");
+        store.create_grant(&grant, Some(&current)).await.unwrap();
+        for i in 1..5 {
+            let include_spent = i % 2 == 0;
+            let found = store
+                .grant_by_refresh(&current, 100 + i, include_spent)
+                .await
+                .unwrap();
+            assert_eq!(found.map(|g| g.id), Some("g".to_string()));
+            let next = SecretHash::of(&format!("t{i}"));
+            let rotated = store.rotate_refresh(&current, &next, 100 + i, 0).await;
+            assert!(matches!(rotated, Ok(Rotation::Rotated(_))));
+            current = next;
+        }
+        let db = store.db().unwrap();
+        for sql in [GRANT_BY_REFRESH, ROTATION_LOOKUP] {
+            let stmt = db.prepare_cached(sql).unwrap();
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
+        }
+    }
+}
