@@ -262,6 +262,67 @@ impl RedirectUri {
     }
 }
 
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A public client: PKCE is its proof.
+    None,
+    ClientSecretPost,
+    ClientSecretBasic,
+    /// Signed assertions (RFC 7523).
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Self::None),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+    /// Whether the client holds a shared secret that Lanyard issues.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretPost | Self::ClientSecretBasic)
+    }
+}
+
+/// A grant type a client may register (RFC 7591 §2 `grant_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

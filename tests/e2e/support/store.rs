@@ -10,11 +10,13 @@ pub async fn production_store() -> Option<ProductionStore> {
         .unwrap_or("postgres://postgres@127.0.0.1:5432/test".into());
     let redis = std::env::var("LANYARD_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379/".into());
     let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("lanyard_e2e_{}_{nanos}", std::process::id());
+    let mut salt = [0u8; 8];
+    lanyard::clock::Random::fill(&lanyard::clock::OsRandom::default(), &mut salt);
+    let schema = format!(
+        "lanyard_e2e_{}_{:016x}",
+        std::process::id(),
+        u64::from_le_bytes(salt)
+    );
     match tokio_postgres::connect(&db, tokio_postgres::NoTls).await {
         Ok((client, conn)) => {
             tokio::spawn(conn);
