@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::settings::{Resources, Settings};
 use super::{
-    CimdConfig, Config, ConfigError, PolicyBindingConfig, PolicyConfig, ProductionStores,
-    ResourceConfig, canonical_issuer, invalid,
+    CimdConfig, Config, ConfigError, ConnectionLimits, PolicyBindingConfig, PolicyConfig,
+    ProductionStores, ResourceConfig, canonical_issuer, invalid,
 };
 use crate::oauth::types::{ResourceUri, Scope};
 use crate::secret::Secret;
@@ -57,6 +58,12 @@ impl Config {
             request_ttl: seconds("LANYARD_REQUEST_TTL", s.request_ttl)?,
             signing_alg: s.signing_alg,
             max_body_bytes: s.max_body_bytes as usize,
+            connections: ConnectionLimits {
+                header_timeout: timeout("LANYARD_HEADER_TIMEOUT_SECS", s.header_timeout_secs)?,
+                body_timeout: timeout("LANYARD_BODY_TIMEOUT_SECS", s.body_timeout_secs)?,
+                idle_timeout: timeout("LANYARD_IDLE_TIMEOUT_SECS", s.idle_timeout_secs)?,
+                drain_delay: Duration::from_secs(s.drain_delay_secs),
+            },
             cimd: CimdConfig {
                 enabled: s.cimd,
                 timeout_ms: s.cimd_timeout_ms,
@@ -101,6 +108,15 @@ fn parse_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
 
 fn seconds(key: &str, value: u64) -> Result<i64, ConfigError> {
     i64::try_from(value).map_err(|_| invalid(key, "too large"))
+}
+
+/// A connection timeout: at least a second, since none at all would let a slow client hold
+/// a connection forever.
+fn timeout(key: &str, value: u64) -> Result<Duration, ConfigError> {
+    if value == 0 {
+        return Err(invalid(key, "must be at least 1"));
+    }
+    Ok(Duration::from_secs(value))
 }
 
 /// The resources from `LANYARD_RESOURCES` or the file, each with `default_scopes` unless

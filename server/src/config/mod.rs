@@ -12,6 +12,7 @@ mod settings;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
@@ -105,6 +106,7 @@ pub struct Config {
     pub request_ttl: i64,
     pub signing_alg: SigningAlg,
     pub max_body_bytes: usize,
+    pub connections: ConnectionLimits,
     pub cimd: CimdConfig,
     /// How often a running server re-reads signing keys (rotation by the CLI).
     pub key_reload_secs: u64,
@@ -112,6 +114,21 @@ pub struct Config {
     /// (0: never).
     pub dcr_idle_days: u64,
     pub policies: PolicyConfig,
+}
+
+/// How long a client may take, so that slow or idle connections cannot pile up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From a connection's first byte, or a request's, to the end of its headers.
+    pub header_timeout: Duration,
+    /// From the end of the headers to the end of the body.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may sit between requests.
+    pub idle_timeout: Duration,
+    /// After SIGTERM, how long the server keeps serving (answering `/readyz` with 503 and
+    /// closing each connection after its response) before it stops accepting, so that a
+    /// load balancer sees it leave before it does.
+    pub drain_delay: Duration,
 }
 
 /// Where the production store lives. The URLs may carry passwords, so they redact

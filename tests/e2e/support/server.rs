@@ -141,6 +141,16 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM to the process this server started, without waiting for it.
+    pub fn signal_terminate(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
