@@ -44,19 +44,26 @@ pub fn init_logging() {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let bind = |addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))
+    };
+    let listeners = crate::http::Listeners {
+        public: bind(config.listen).await?,
+        admin: bind(config.admin_listen).await?,
+    };
     let app = App::build(config).await?;
     crate::maintenance::spawn(&app);
-    let addr = listener.local_addr()?;
-    tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
+    let addr = listeners.public.local_addr()?;
+    let admin = listeners.admin.local_addr()?;
+    tracing::info!(issuer = %app.config.issuer, %addr, %admin, kid = %app.keys.current().signer.kid, "lanyard listening");
     // A line on stdout that scripts and tests can wait for.
     println!(
-        "lanyard listening on http://{addr} (issuer {})",
+        "lanyard listening on http://{addr} (issuer {}; admin on http://{admin})",
         app.config.issuer
     );
-    crate::http::serve(app.clone(), listener, crate::http::shutdown_signal()).await?;
+    crate::http::serve(app.clone(), listeners, crate::http::shutdown_signal()).await?;
     app.decisions.flush().await;
     Ok(())
 }

@@ -234,3 +234,34 @@ async fn sigterm_drains_before_it_stops_accepting() {
 async fn connect_fails(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).await.is_err()
 }
+
+/// Metrics live on the admin listener only; the health checks answer on both.
+#[tokio::test]
+async fn metrics_are_served_on_the_admin_listener_only() {
+    let server = TestServer::spawn().await;
+    let get = |url: String| async move {
+        let r = client().get(url).send().await.expect("request");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    };
+    let (status, _) = get(server.url("/metrics")).await;
+    assert_eq!(status, 404);
+    let (status, body) = get(server.admin_url("/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("lanyard_http_responses_total"), "{body}");
+    for (path, answer) in [
+        ("/healthz", "ok"),
+        ("/healthz?deep=1", "ok"),
+        ("/readyz", "ready"),
+    ] {
+        assert_eq!(get(server.url(path)).await, (200, answer.to_string()));
+        assert_eq!(get(server.admin_url(path)).await, (200, answer.to_string()));
+    }
+    // Nothing else is there: not the OAuth endpoints, not the portal.
+    for path in [
+        "/oauth/jwks",
+        "/login",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        assert_eq!(get(server.admin_url(path)).await.0, 404, "{path}");
+    }
+}

@@ -178,7 +178,7 @@ async fn unknown_paths_and_methods() {
     }
     let r = server
         .http
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap();

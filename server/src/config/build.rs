@@ -47,6 +47,7 @@ impl Config {
         let config = Config {
             issuer,
             listen,
+            admin_listen: parse_listen("LANYARD_ADMIN_LISTEN", &s.admin_listen)?,
             production,
             data_dir: s.data_dir,
             resources,

@@ -90,6 +90,8 @@ pub struct Config {
     /// The canonical issuer: no trailing slash, byte-identical everywhere it appears.
     pub issuer: String,
     pub listen: SocketAddr,
+    /// Where `/metrics` (and, again, the health checks) are served: never the public port.
+    pub admin_listen: SocketAddr,
     pub data_dir: PathBuf,
     /// Postgres and Redis: set together, they replace the embedded store and make every
     /// instance interchangeable behind a load balancer.

@@ -20,6 +20,7 @@ use super::{ConfigError, SigningAlg, invalid};
 pub(super) struct Settings {
     pub issuer: String,
     pub listen: String,
+    pub admin_listen: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
@@ -58,6 +59,7 @@ impl Default for Settings {
         Self {
             issuer: "http://localhost:4000".into(),
             listen: "0.0.0.0:4000".into(),
+            admin_listen: "127.0.0.1:4001".into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,

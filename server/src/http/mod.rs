@@ -48,10 +48,24 @@ impl Lifecycle {
     }
 }
 
+/// The two ports: the public one, and the admin one that only operators' tools reach.
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Public,
+    Admin,
+}
+
 /// Serves until `shutdown` resolves, then drains.
 pub async fn serve(
     app: Arc<App>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -66,16 +80,9 @@ pub async fn serve(
     tokio::pin!(shutdown, drain_ends);
     loop {
         let draining = lifecycle.is_draining();
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, port) = tokio::select! {
+            accepted = listeners.public.accept() => (accepted, Port::Public),
+            accepted = listeners.admin.accept() => (accepted, Port::Admin),
             () = &mut shutdown, if !draining => {
                 tracing::info!(delay = ?limits.drain_delay, "draining: /readyz answers 503 while requests are still served");
                 lifecycle.draining.store(true, Ordering::Relaxed);
@@ -83,6 +90,15 @@ pub async fn serve(
                 continue;
             }
             () = &mut drain_ends, if draining => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let (stream, activity) = conn::Timed::new(stream, limits);
@@ -96,7 +112,7 @@ pub async fn serve(
             let id = ids.fetch_add(1, Ordering::Relaxed);
             let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
             async move {
-                let resp = handle(&app, &lifecycle, req, peer, id).await;
+                let resp = handle(&app, &lifecycle, port, req, peer, id).await;
                 drop(serving);
                 Ok::<_, Infallible>(resp)
             }
@@ -121,6 +137,7 @@ pub async fn serve(
 async fn handle(
     app: &App,
     lifecycle: &Lifecycle,
+    port: Port,
     req: hyper::Request<Incoming>,
     peer: std::net::SocketAddr,
     id: u64,
@@ -135,7 +152,10 @@ async fn handle(
     )
     .await
     {
-        Ok(req) => router::route(app, lifecycle, &req).await,
+        Ok(req) => match port {
+            Port::Public => router::route(app, lifecycle, &req).await,
+            Port::Admin => router::admin(app, lifecycle, &req).await,
+        },
         Err(resp) => resp,
     };
     // The id in the logs, echoed so that a user's report can be matched to them.

@@ -83,20 +83,17 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
         (&M::GET, "/") => portal::home(app, req).await,
         (_, "/mcp") => mcp::handle(app, req).await,
         (&M::GET, "/mcp/ping") => mcp::ping(app, req).await,
-        (&M::GET, "/healthz") if req.query_params().get("deep").is_some() => {
-            match app.stores.health.ping().await {
-                Ok(()) => text(StatusCode::OK, "ok"),
-                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
-            }
-        }
-        (&M::GET, "/healthz") => text(StatusCode::OK, "ok"),
-        // This instance's own state: a store every instance shares being down is no reason
-        // for a load balancer to take them all out (`/healthz?deep=1` tells that instead).
-        (&M::GET, "/readyz") if lifecycle.is_draining() => {
-            text(StatusCode::SERVICE_UNAVAILABLE, "draining")
-        }
-        (&M::GET, "/readyz") => text(StatusCode::OK, "ready"),
-        (&M::GET, "/metrics") => {
+        (&M::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
+        _ => not_found(),
+    }
+}
+
+/// The admin listener: metrics and the health checks, for operators' tools only.
+pub async fn admin(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
+    let path = req.path.as_str();
+    match (&req.method, path) {
+        (&Method::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
+        (&Method::GET, "/metrics") => {
             let mut r = text(StatusCode::OK, "");
             *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(app.metrics.render()));
             r.headers_mut().insert(
@@ -106,5 +103,22 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
             r
         }
         _ => not_found(),
+    }
+}
+
+/// `/healthz` (alive; with `?deep=1`, whether the store answers) and `/readyz`.
+async fn health(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Resp {
+    match path {
+        "/healthz" if req.query_params().get("deep").is_some() => {
+            match app.stores.health.ping().await {
+                Ok(()) => text(StatusCode::OK, "ok"),
+                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+            }
+        }
+        "/healthz" => text(StatusCode::OK, "ok"),
+        // This instance's own state: a store every instance shares being down is no reason
+        // for a load balancer to take them all out (`/healthz?deep=1` tells that instead).
+        _ if lifecycle.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        _ => text(StatusCode::OK, "ready"),
     }
 }

@@ -19,6 +19,8 @@ pub struct TestServer {
     /// one with other instances.
     pub issuer: String,
     pub port: u16,
+    /// The admin listener's port (`/metrics`).
+    pub admin_port: u16,
     pub dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     child: Option<Child>,
@@ -50,11 +52,15 @@ impl TestServer {
 
     pub async fn spawn_in(mut dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
         for _ in 0..5 {
-            let port = free_port();
+            let (port, admin_port) = (free_port(), free_port());
             let base = format!("http://127.0.0.1:{port}");
             let mut env = vec![
                 ("LANYARD_ISSUER".to_string(), base.clone()),
                 ("LANYARD_LISTEN".to_string(), format!("127.0.0.1:{port}")),
+                (
+                    "LANYARD_ADMIN_LISTEN".to_string(),
+                    format!("127.0.0.1:{admin_port}"),
+                ),
                 (
                     "LANYARD_DATA_DIR".to_string(),
                     dir.path().join("data").display().to_string(),
@@ -73,6 +79,7 @@ impl TestServer {
                 base,
                 issuer,
                 port,
+                admin_port,
                 dir,
                 env,
                 child: None,
@@ -171,6 +178,11 @@ impl TestServer {
 
     pub fn logs(&self) -> String {
         self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// A URL on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
     pub fn url(&self, path: &str) -> String {
