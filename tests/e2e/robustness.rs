@@ -256,3 +256,26 @@ async fn sigterm_when_idle_exits_zero_promptly() {
     );
     assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
 }
+
+/// Behind TLS (an https issuer), every response pins https, and the session cookie carries
+/// the `__Host-` prefix, so no sibling subdomain or plain-http page can set or shadow it.
+#[tokio::test]
+async fn an_https_issuer_sends_hsts_and_a_host_prefixed_session_cookie() {
+    let server = TestServer::spawn_with(&[("LANYARD_ISSUER", "https://auth.example.test")]).await;
+    let r = server.http.get(server.url("/login")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-lanyard_session=") && cookie.contains("; Secure; Path=/;"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+
+    // On a plain http issuer (development) neither applies.
+    let plain = TestServer::spawn().await;
+    let r = plain.http.get(plain.url("/login")).send().await.unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("lanyard_session="), "{cookie}");
+}

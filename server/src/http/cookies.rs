@@ -5,7 +5,16 @@ use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 
-pub const SESSION: &str = "lanyard_session";
+/// The session cookie's name. On an https issuer it carries the `__Host-` prefix, which
+/// browsers accept only from a secure origin, for the whole host (no `Domain`, `Path=/`):
+/// neither a sibling subdomain nor a plain-http page can set or shadow it.
+pub fn session_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-lanyard_session"
+    } else {
+        "lanyard_session"
+    }
+}
 
 /// The value of the first cookie called `name` in the request's `Cookie` headers. Pairs
 /// that do not parse are skipped, so one malformed cookie set by another app on the same
@@ -25,7 +34,7 @@ pub fn find<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// navigation back from a client's authorize link, not on cross-site POSTs), Secure when
 /// the issuer is https.
 pub fn session(value: &str, max_age: i64, secure: bool) -> String {
-    Cookie::build((SESSION, value))
+    Cookie::build((session_name(secure), value))
         .path("/")
         .max_age(Duration::seconds(max_age))
         .http_only(true)
@@ -54,7 +63,7 @@ mod tests {
     #[test]
     fn finds_cookie_among_many() {
         let h = headers(&["a=1; lanyard_session=xyz", "b=2"]);
-        assert_eq!(find(&h, SESSION), Some("xyz"));
+        assert_eq!(find(&h, session_name(false)), Some("xyz"));
         assert_eq!(find(&h, "b"), Some("2"));
         assert_eq!(find(&h, "c"), None);
     }
@@ -62,15 +71,15 @@ mod tests {
     #[test]
     fn malformed_pairs_do_not_hide_the_session() {
         let h = headers(&["=nameless; junk; lanyard_session = xyz ;"]);
-        assert_eq!(find(&h, SESSION), Some("xyz"));
-        assert_eq!(find(&headers(&[";;;"]), SESSION), None);
+        assert_eq!(find(&h, session_name(false)), Some("xyz"));
+        assert_eq!(find(&headers(&[";;;"]), session_name(false)), None);
     }
 
     #[test]
     fn session_cookie_attributes() {
         assert_eq!(
             session("v", 60, true),
-            "lanyard_session=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
+            "__Host-lanyard_session=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
         );
         assert_eq!(
             clear_session(false),

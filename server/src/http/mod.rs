@@ -161,6 +161,13 @@ async fn handle(
     // The id in the logs, echoed so that a user's report can be matched to them.
     resp.headers_mut()
         .insert("x-request-id", http::HeaderValue::from(id));
+    if app.config.is_https() {
+        // Browsers that reached the issuer over https once never try plain http again.
+        resp.headers_mut().insert(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if lifecycle.is_draining() {
         resp.headers_mut().insert(
             http::header::CONNECTION,

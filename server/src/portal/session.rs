@@ -30,7 +30,7 @@ impl Browser {
 
 pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError> {
     let Some(raw) = req
-        .cookie(cookies::SESSION)
+        .cookie(cookies::session_name(app.config.is_https()))
         .filter(|c| !c.is_empty() && c.len() < 100)
     else {
         return Ok(None);
