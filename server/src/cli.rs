@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::app::{App, open_stores};
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
+use crate::domain::{AuthMethod, ClientId, Email, GrantType};
 use crate::oauth::types::RedirectUri;
 use crate::portal::register::{check, create_user};
 use crate::secret::SecretHash;
@@ -81,8 +82,9 @@ pub async fn user_add(config: Config, email: &str, password: Option<String>) -> 
     if let Err(msg) = check(&crate::portal::login::fold_email(email), &password) {
         bail!("{msg}");
     }
+    let key = Email::parse(email)?;
     let app = App::build(config).await?;
-    match create_user(&app, email, &password, true).await {
+    match create_user(&app, &key, &password, true).await {
         Ok(u) => {
             println!("{}", json!({"sub": u.sub, "email": u.email}));
             Ok(())
@@ -99,7 +101,7 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
         bail!("metadata must be a JSON object");
     }
     let stores = open_stores(&config).await?;
-    let email = crate::portal::login::fold_email(email);
+    let email = Email::parse(email)?;
     let Some(user) = stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
     };
@@ -135,17 +137,17 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
     }
     let stores = open_stores(&config).await?;
     let random = OsRandom::default();
-    let id = random.id();
+    let id = ClientId::generate(&random);
     let secret = (c.confidential || !c.resource_server.is_empty()).then(|| random.token());
     let auth_method = if secret.is_some() {
-        "client_secret_basic"
+        AuthMethod::ClientSecretBasic
     } else {
-        "none"
+        AuthMethod::None
     };
-    let grant_types: Vec<String> = if c.redirect_uris.is_empty() {
+    let grant_types = if c.redirect_uris.is_empty() {
         Vec::new()
     } else {
-        vec!["authorization_code".into(), "refresh_token".into()]
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
     };
     let mut metadata = json!({
         "client_name": c.name,
@@ -164,7 +166,7 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
         name: Some(c.name.clone()),
         redirect_uris: c.redirect_uris.clone(),
         grant_types,
-        auth_method: auth_method.into(),
+        auth_method,
         scope: c.scope.clone(),
         metadata,
         source: ClientSource::Operator,
@@ -194,7 +196,7 @@ pub async fn client_list(config: Config) -> anyhow::Result<()> {
 
 pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
     let stores = open_stores(&config).await?;
-    if !stores.clients.remove_client(id).await? {
+    if !stores.clients.remove_client(&ClientId::parse(id)?).await? {
         bail!("no client {id}");
     }
     println!("removed {id}");
@@ -272,11 +274,11 @@ pub async fn policy_eval(
     let Some(registry) = app.policies.clone() else {
         bail!("no policies are bound in lanyard.toml");
     };
-    let email = crate::portal::login::fold_email(email);
+    let email = Email::parse(email)?;
     let Some(user) = app.stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
     };
-    let client = crate::oauth::client::find_client(&app, client_id)
+    let client = crate::oauth::client::find_client(&app, &ClientId::parse(client_id)?)
         .await
         .map_err(|_| anyhow::anyhow!("no client {client_id}"))?;
     let uri = crate::oauth::types::ResourceUri::parse(resource)
@@ -302,7 +304,7 @@ pub async fn policy_eval(
         .to_json();
     let token = evaluate(
         &registry,
-        &mut input(Phase::Token, Some("authorization_code")),
+        &mut input(Phase::Token, Some(GrantType::AuthorizationCode)),
     )
     .await
     .to_json();

@@ -12,6 +12,7 @@ use super::error::OAuthError;
 use super::metadata::scopes_supported;
 use super::types::{RedirectKind, RedirectUri, ScopeSet};
 use crate::app::App;
+use crate::domain::{AuthMethod, ClientId, GrantType};
 use crate::http::Req;
 use crate::http::response::{Resp, json as json_resp, no_store};
 use crate::secret::SecretHash;
@@ -55,7 +56,7 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         .map_err(|_| meta_err("the body must be a JSON object of client metadata"))?;
     let registration = Registration::validate(app, body)?;
     let now = app.now();
-    let client_id = app.random.id();
+    let client_id = ClientId::generate(app.random.as_ref());
     let secret = registration
         .auth_method
         .starts_with("client_secret")
@@ -71,8 +72,13 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
             .and_then(Value::as_str)
             .map(str::to_string),
         redirect_uris: registration.redirect_uris.clone(),
-        grant_types: registration.grant_types.clone(),
-        auth_method: registration.auth_method.clone(),
+        grant_types: registration
+            .grant_types
+            .iter()
+            .filter_map(|g| GrantType::parse(g).ok())
+            .collect(),
+        auth_method: AuthMethod::parse(&registration.auth_method)
+            .map_err(|e| meta_err(e.to_string()))?,
         scope: registration.scope.clone(),
         metadata: Value::Object(registration.metadata.clone()),
         source: ClientSource::Dynamic,

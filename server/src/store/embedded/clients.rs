@@ -52,7 +52,7 @@ impl ClientStore for Embedded {
             .map_err(map_err)?;
         Ok(())
     }
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
         self.db()?
             .one(
                 select!(client_cols, "FROM clients WHERE id = ?1"),
@@ -72,7 +72,7 @@ impl ClientStore for Embedded {
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
 
-    async fn remove_client(&self, id: &str) -> StoreResult<bool> {
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
         let mut db = self.db()?;
         let tx = db.transaction().map_err(map_err)?;
         // Refresh tokens go with their grants (ON DELETE CASCADE).
@@ -144,23 +144,32 @@ mod tests {
                 "b",
                 "UPDATE clients SET redirect_uris = 'https://b' WHERE id = 'b'",
             ),
+            (
+                "c",
+                "UPDATE clients SET auth_method = 'magic' WHERE id = 'c'",
+            ),
+            (
+                "d",
+                "UPDATE clients SET grant_types = '[\"password\"]' WHERE id = 'd'",
+            ),
         ] {
+            let id = ClientId::parse(id).unwrap();
             let client = Client {
-                id: id.into(),
+                id: id.clone(),
                 secret_hash: None,
                 name: None,
                 redirect_uris: vec!["https://app.example/cb".into()],
-                grant_types: vec!["authorization_code".into()],
-                auth_method: "none".into(),
+                grant_types: vec![GrantType::AuthorizationCode],
+                auth_method: AuthMethod::None,
                 scope: None,
                 metadata: serde_json::json!({}),
                 source: ClientSource::Dynamic,
                 created_at: 1,
             };
             store.create_client(&client).await.unwrap();
-            assert!(store.client(id).await.unwrap().is_some());
+            assert!(store.client(&id).await.unwrap().is_some());
             store.db().unwrap().execute_batch(corruption).unwrap();
-            let read = store.client(id).await;
+            let read = store.client(&id).await;
             assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
         }
     }

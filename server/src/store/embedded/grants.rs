@@ -43,8 +43,8 @@ const GRANT_BY_REFRESH: &str = select!(
 impl GrantStore for Embedded {
     async fn consent(
         &self,
-        sub: &str,
-        client_id: &str,
+        sub: &UserId,
+        client_id: &ClientId,
         resource: &str,
     ) -> StoreResult<Option<Vec<String>>> {
         self.db()?
@@ -57,8 +57,8 @@ impl GrantStore for Embedded {
 
     async fn record_consent(
         &self,
-        sub: &str,
-        client_id: &str,
+        sub: &UserId,
+        client_id: &ClientId,
         resource: &str,
         scopes: &[String],
         now: UnixTime,

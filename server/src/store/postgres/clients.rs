@@ -50,7 +50,7 @@ impl ClientStore for Postgres {
         Ok(())
     }
 
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
         let c = self.client().await?;
         let row = opt(
             &c,
@@ -72,7 +72,7 @@ impl ClientStore for Postgres {
         rows.iter().map(client_row).collect()
     }
 
-    async fn remove_client(&self, id: &str) -> StoreResult<bool> {
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
         // Refresh tokens go with their grants (ON DELETE CASCADE).

@@ -60,8 +60,8 @@ const GRANT_BY_REFRESH: &str = select!(
 impl GrantStore for Postgres {
     async fn consent(
         &self,
-        sub: &str,
-        client_id: &str,
+        sub: &UserId,
+        client_id: &ClientId,
         resource: &str,
     ) -> StoreResult<Option<Vec<String>>> {
         let c = self.client().await?;
@@ -76,8 +76,8 @@ impl GrantStore for Postgres {
 
     async fn record_consent(
         &self,
-        sub: &str,
-        client_id: &str,
+        sub: &UserId,
+        client_id: &ClientId,
         resource: &str,
         scopes: &[String],
         now: UnixTime,
