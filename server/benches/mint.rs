@@ -24,7 +24,7 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use http_body_util::BodyExt;
 use lanyard::app::App;
 use lanyard::config::Config;
-use lanyard::domain::{AuthMethod, GrantType};
+use lanyard::domain::{AuthMethod, GrantType, ScopeSet};
 use lanyard::http::request::Req;
 use lanyard::secret::SecretHash;
 use lanyard::store::{Client, ClientSource, Grant, User};
@@ -111,8 +111,8 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
         id: "g-bench".into(),
         client_id: "c-bench".parse().unwrap(),
         sub: "u-bench".parse().unwrap(),
-        resource: RESOURCE.into(),
-        scopes: vec!["read".into(), "write".into()],
+        resource: RESOURCE.parse().unwrap(),
+        scopes: ScopeSet::parse("read write").unwrap(),
         auth_time: now,
         created_at: now,
         expires_at: now + 86_400,

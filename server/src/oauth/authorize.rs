@@ -152,8 +152,8 @@ fn validate(
         client_id: client.id.clone(),
         redirect_uri: to.redirect_uri.to_string(),
         state: to.state.map(str::to_string),
-        scopes: scopes.to_vec(),
-        resource: resource.uri.as_str().to_string(),
+        scopes,
+        resource: resource.uri.clone(),
         code_challenge: challenge.as_str().to_string(),
         nonce: p.get("nonce").map(|n| n.chars().take(512).collect()),
         force_login: prompt.login,
@@ -347,7 +347,7 @@ async fn consent_remembered(
         .grants
         .consent(sub, &auth.client_id, &auth.resource)
         .await?;
-    Ok(prior.is_some_and(|granted| auth.scopes.iter().all(|s| granted.contains(s))))
+    Ok(prior.is_some_and(|granted| auth.scopes.is_subset_of(&granted)))
 }
 
 /// Mints the code and sends the browser back to the client.

@@ -90,7 +90,7 @@ pub async fn issue_tokens(
     let access = AccessClaims {
         iss: &app.config.issuer,
         sub: user.sub.as_str(),
-        aud: &grant.resource,
+        aud: grant.resource.as_str(),
         azp: client.id.as_str(),
         client_id: client.id.as_str(),
         scope: &scope,

@@ -111,7 +111,7 @@ pub async fn token_gate(
         Some(grant_type),
         user,
         client,
-        &grant.resource,
+        grant.resource.as_str(),
         scopes.to_vec(),
     );
     match run_phase(app, input).await {
@@ -156,7 +156,7 @@ pub async fn consent_gate(
     auth: &AuthRequest,
     sub: &UserId,
     client: &ResolvedClient,
-) -> Result<(Vec<String>, Allowed), Blocked> {
+) -> Result<(ScopeSet, Allowed), Blocked> {
     if app.policies.is_none() {
         return Ok((auth.scopes.clone(), Allowed::default()));
     }
@@ -171,15 +171,9 @@ pub async fn consent_gate(
         None,
         &user,
         client,
-        &auth.resource,
-        auth.scopes.clone(),
+        auth.resource.as_str(),
+        auth.scopes.to_vec(),
     );
     let allowed = run_phase(app, input).await?;
-    let scopes = auth
-        .scopes
-        .iter()
-        .filter(|s| !allowed.dropped.contains(s))
-        .cloned()
-        .collect();
-    Ok((scopes, allowed))
+    Ok((auth.scopes.without(&allowed.dropped), allowed))
 }

@@ -170,7 +170,7 @@ async fn exchange_code(
     };
     let ctx = TokenRequestContext {
         grant_type: GrantType::AuthorizationCode,
-        scopes: ScopeSet::parse(&pending.scopes.join(" ")).map_err(OAuthError::server)?,
+        scopes: pending.scopes.clone(),
         nonce: pending.nonce.as_deref(),
         issue_id_token: true,
     };
@@ -203,7 +203,7 @@ async fn rotate_refresh(
         ));
     }
     check_resource(resource, &grant.resource)?;
-    let granted = ScopeSet::parse(&grant.scopes.join(" ")).map_err(OAuthError::server)?;
+    let granted = grant.scopes.clone();
     // RFC 6749 §6: a refresh may narrow the scope, never widen it.
     let scopes = match scope {
         None => granted,
@@ -231,13 +231,12 @@ async fn rotate_refresh(
 }
 
 /// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant covers.
-fn check_resource(asked: Option<&str>, bound: &str) -> Result<(), OAuthError> {
+fn check_resource(asked: Option<&str>, bound: &ResourceUri) -> Result<(), OAuthError> {
     let Some(raw) = asked else {
         return Ok(());
     };
     let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
-    let bound = ResourceUri::parse(bound).map_err(OAuthError::server)?;
-    if asked.same_as(&bound) {
+    if asked.same_as(bound) {
         Ok(())
     } else {
         Err(OAuthError::InvalidTarget(

@@ -107,11 +107,10 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         }
         Err(_) => return unavailable_page(app),
     };
-    let resource = crate::oauth::types::ResourceUri::parse(&p.auth.resource).ok();
-    let resource_cfg = resource.as_ref().and_then(|r| app.config.resource(r));
+    let resource_cfg = app.config.resource(&p.auth.resource);
     let resource_name = resource_cfg
         .map(|r| r.name.clone())
-        .unwrap_or_else(|| p.auth.resource.clone());
+        .unwrap_or_else(|| p.auth.resource.to_string());
     let redirect = RedirectUri::parse(&p.auth.redirect_uri).ok();
     let (client_host, verified_by_document) = match &p.client.origin {
         ClientOrigin::MetadataDocument { host } => (host.clone(), true),
@@ -138,8 +137,11 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         verified_by_document,
         localhost_only,
         resource_name: resource_name.clone(),
-        resource_uri: p.auth.resource.clone(),
-        scopes: scopes.iter().map(|s| describe(s, &resource_name)).collect(),
+        resource_uri: p.auth.resource.to_string(),
+        scopes: scopes
+            .iter()
+            .map(|s| describe(s.as_str(), &resource_name))
+            .collect(),
         notices: allowed.notices,
         email,
     };

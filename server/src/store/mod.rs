@@ -119,15 +119,15 @@ pub trait GrantStore: Send + Sync {
         &self,
         sub: &UserId,
         client_id: &ClientId,
-        resource: &str,
-    ) -> StoreResult<Option<Vec<String>>>;
+        resource: &ResourceUri,
+    ) -> StoreResult<Option<ScopeSet>>;
     /// Records a consent, widening any earlier one to the union.
     async fn record_consent(
         &self,
         sub: &UserId,
         client_id: &ClientId,
-        resource: &str,
-        scopes: &[String],
+        resource: &ResourceUri,
+        scopes: &ScopeSet,
         now: UnixTime,
     ) -> StoreResult<()>;
 

@@ -5,7 +5,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-pub use crate::domain::{AuthMethod, ClientId, Email, GrantType, PolicyOutcome, UserId};
+pub use crate::domain::{
+    AuthMethod, ClientId, Email, GrantType, PolicyOutcome, ResourceUri, ScopeSet, UserId,
+};
 
 /// A stored name that is none of the values the code knows: the store is read strictly,
 /// so such a record is an error, never a guess.
@@ -50,7 +52,7 @@ pub struct DecisionEntry {
     pub at: UnixTime,
     pub client_id: ClientId,
     pub sub: UserId,
-    pub resource: String,
+    pub resource: ResourceUri,
     pub grant_type: GrantType,
     pub outcome: PolicyOutcome,
     /// The policies that ran, as a JSON array of `{policy, digest, outcome, micros,
@@ -111,8 +113,8 @@ pub struct Grant {
     pub id: String,
     pub client_id: ClientId,
     pub sub: UserId,
-    pub resource: String,
-    pub scopes: Vec<String>,
+    pub resource: ResourceUri,
+    pub scopes: ScopeSet,
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
@@ -178,8 +180,8 @@ pub struct PendingGrant {
     pub client_id: ClientId,
     pub redirect_uri: String,
     pub code_challenge: String,
-    pub resource: String,
-    pub scopes: Vec<String>,
+    pub resource: ResourceUri,
+    pub scopes: ScopeSet,
     pub sub: UserId,
     pub auth_time: UnixTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,8 +196,8 @@ pub struct AuthRequest {
     pub redirect_uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    pub scopes: Vec<String>,
-    pub resource: String,
+    pub scopes: ScopeSet,
+    pub resource: ResourceUri,
     pub code_challenge: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

@@ -14,13 +14,21 @@ pub(super) fn cid(s: &str) -> ClientId {
     ClientId::parse(s).unwrap()
 }
 
+pub(super) fn resource() -> ResourceUri {
+    ResourceUri::parse("https://r.example/mcp").unwrap()
+}
+
+pub(super) fn scopes(s: &str) -> ScopeSet {
+    ScopeSet::parse(s).unwrap()
+}
+
 pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
     Grant {
         id: id.into(),
         client_id: cid(client),
         sub: uid(sub),
-        resource: "https://r.example/mcp".into(),
-        scopes: vec!["read".into()],
+        resource: resource(),
+        scopes: scopes("read"),
         auth_time: 100,
         created_at: 100,
         expires_at: 10_000,
@@ -183,8 +191,8 @@ pub async fn ephemeral(stores: &Stores) {
         client_id: cid("c"),
         redirect_uri: "https://app.example/cb".into(),
         code_challenge: "x".into(),
-        resource: "https://r.example/mcp".into(),
-        scopes: vec![],
+        resource: resource(),
+        scopes: ScopeSet::default(),
         sub: uid("s"),
         auth_time: 1,
         nonce: None,
@@ -220,29 +228,17 @@ pub async fn ephemeral(stores: &Stores) {
 pub async fn consents_and_clients(stores: &Stores) {
     user(stores, "c1u", "c1u@example.com").await;
     let g = &stores.grants;
-    g.record_consent(
-        &uid("c1u"),
-        &cid("app"),
-        "https://r.example/mcp",
-        &["read".into()],
-        1,
-    )
-    .await
-    .unwrap();
-    g.record_consent(
-        &uid("c1u"),
-        &cid("app"),
-        "https://r.example/mcp",
-        &["write".into()],
-        2,
-    )
-    .await
-    .unwrap();
+    g.record_consent(&uid("c1u"), &cid("app"), &resource(), &scopes("read"), 1)
+        .await
+        .unwrap();
+    g.record_consent(&uid("c1u"), &cid("app"), &resource(), &scopes("write"), 2)
+        .await
+        .unwrap();
     assert_eq!(
-        g.consent(&uid("c1u"), &cid("app"), "https://r.example/mcp")
+        g.consent(&uid("c1u"), &cid("app"), &resource())
             .await
             .unwrap(),
-        Some(vec!["read".into(), "write".into()])
+        Some(scopes("read write"))
     );
     let client = Client {
         id: cid("app"),
@@ -262,7 +258,7 @@ pub async fn consents_and_clients(stores: &Stores) {
         .unwrap();
     assert!(stores.clients.remove_client(&cid("app")).await.unwrap());
     assert!(
-        g.consent(&uid("c1u"), &cid("app"), "https://r.example/mcp")
+        g.consent(&uid("c1u"), &cid("app"), &resource())
             .await
             .unwrap()
             .is_none()
@@ -308,15 +304,9 @@ pub async fn idle_clients(stores: &Stores) {
     g.create_grant(&expired, Some(&SecretHash::of("t-lapsed")))
         .await
         .unwrap();
-    g.record_consent(
-        &uid("ic"),
-        &cid("lapsed"),
-        "https://r.example/mcp",
-        &["read".into()],
-        1,
-    )
-    .await
-    .unwrap();
+    g.record_consent(&uid("ic"), &cid("lapsed"), &resource(), &scopes("read"), 1)
+        .await
+        .unwrap();
     g.create_grant(&grant("g-live", "in-use", "ic"), None)
         .await
         .unwrap();
@@ -336,7 +326,7 @@ pub async fn idle_clients(stores: &Stores) {
     assert_eq!(left, ["in-use", "operator", "recent"]);
     assert!(g.grant("g-lapsed").await.unwrap().is_none());
     assert!(
-        g.consent(&uid("ic"), &cid("lapsed"), "https://r.example/mcp")
+        g.consent(&uid("ic"), &cid("lapsed"), &resource())
             .await
             .unwrap()
             .is_none()
@@ -351,7 +341,7 @@ pub(super) fn decision_entry(jti: &str, at: i64) -> DecisionEntry {
         at,
         client_id: cid("c"),
         sub: uid("u"),
-        resource: "https://r.example/mcp".into(),
+        resource: resource(),
         grant_type: GrantType::RefreshToken,
         outcome: PolicyOutcome::Allow,
         runs: r#"[{"policy":"tier","outcome":"allow"}]"#.into(),

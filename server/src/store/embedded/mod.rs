@@ -124,7 +124,8 @@ text_column!(
     Email,
     GrantType,
     AuthMethod,
-    PolicyOutcome
+    PolicyOutcome,
+    ResourceUri
 );
 
 /// Column `i`, parsed by `parse`; a value it refuses is an unreadable row, not a default.

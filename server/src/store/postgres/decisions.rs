@@ -43,7 +43,7 @@ impl DecisionLog for Postgres {
                 &at,
                 &col(|e| e.client_id.as_str()),
                 &col(|e| e.sub.as_str()),
-                &col(|e| &e.resource),
+                &col(|e| e.resource.as_str()),
                 &col(|e| e.grant_type.as_str()),
                 &col(|e| e.outcome.as_str()),
                 &col(|e| &e.runs),

@@ -109,8 +109,32 @@ text_column!(
     Email,
     GrantType,
     AuthMethod,
-    PolicyOutcome
+    PolicyOutcome,
+    ResourceUri
 );
+
+/// A scope set is a `TEXT[]` column, in its order.
+impl<'a> FromSql<'a> for ScopeSet {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Cause> {
+        Ok(ScopeSet::try_from(<Vec<String> as FromSql>::from_sql(
+            ty, raw,
+        )?)?)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<String> as FromSql>::accepts(ty)
+    }
+}
+
+impl ToSql for ScopeSet {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Cause> {
+        let list: Vec<&str> = self.iter().map(|s| s.as_str()).collect();
+        list.to_sql(ty, out)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<&str> as ToSql>::accepts(ty)
+    }
+    to_sql_checked!();
+}
 
 impl Postgres {
     /// Connects to `url` (`postgres://user@host/db`, libpq's URL or key=value form) and

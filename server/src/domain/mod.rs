@@ -1,7 +1,8 @@
 //! The domain's values, shared by the protocol layers and the store: who a user is, which
-//! client asks, how it authenticates, which grant it uses, what the policies decided. Each
-//! parses on construction, so a value held is a value checked; each reads and writes as a
-//! plain string (serde, SQL columns), so wire formats and stored rows are the bare text.
+//! client asks, how it authenticates, which grant it uses, for which resource and scopes,
+//! what the policies decided. Each parses on construction, so a value held is a value
+//! checked; each reads and writes as its plain text (serde, SQL columns; a scope set as a
+//! list of scopes), so wire formats and stored rows are what they would be as strings.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,27 +11,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Random;
 
-/// Why a value is not one of the domain's; names what was expected.
+mod resource;
+mod scope;
+
+pub use resource::ResourceUri;
+pub use scope::{Scope, ScopeSet};
+
+/// Why a value did not parse, in words fit for an `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a valid {what}")]
-pub struct InvalidValue {
-    pub what: &'static str,
-}
+#[error("{0}")]
+pub struct ParseError(pub &'static str);
 
 /// String conversions every domain value has: `FromStr` and `TryFrom<String>` parse,
 /// `Display`, `as_str` and `Into<String>` give the text back.
 macro_rules! text_value {
     ($t:ident) => {
         impl FromStr for $t {
-            type Err = InvalidValue;
-            fn from_str(s: &str) -> Result<Self, InvalidValue> {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
                 Self::parse(s)
             }
         }
 
         impl TryFrom<String> for $t {
-            type Error = InvalidValue;
-            fn try_from(s: String) -> Result<Self, InvalidValue> {
+            type Error = ParseError;
+            fn try_from(s: String) -> Result<Self, ParseError> {
                 Self::parse(&s)
             }
         }
@@ -57,9 +62,9 @@ macro_rules! text_value {
 
 /// An opaque identifier: non-empty, at most `max` bytes, no control characters (it goes
 /// into logs and command lines).
-fn opaque(s: &str, max: usize, what: &'static str) -> Result<String, InvalidValue> {
+fn opaque(s: &str, max: usize, error: &'static str) -> Result<String, ParseError> {
     if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
-        return Err(InvalidValue { what });
+        return Err(ParseError(error));
     }
     Ok(s.to_string())
 }
@@ -71,8 +76,8 @@ fn opaque(s: &str, max: usize, what: &'static str) -> Result<String, InvalidValu
 pub struct UserId(String);
 
 impl UserId {
-    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        opaque(s, 255, "user id").map(Self)
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        opaque(s, 255, "not a valid user id").map(Self)
     }
     /// A fresh identifier for a new account.
     pub fn generate(random: &dyn Random) -> Self {
@@ -91,8 +96,8 @@ pub struct ClientId(String);
 
 impl ClientId {
     /// Metadata-document URLs are the long ones; 2,048 bytes is more than any client sends.
-    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        opaque(s, 2048, "client id").map(Self)
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        opaque(s, 2048, "not a valid client id").map(Self)
     }
     /// A fresh identifier for a client Lanyard registers.
     pub fn generate(random: &dyn Random) -> Self {
@@ -114,10 +119,10 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
         let folded = s.trim().to_lowercase();
         if folded.is_empty() || folded.len() > Self::MAX_LEN || !folded.contains('@') {
-            return Err(InvalidValue { what: "email" });
+            return Err(ParseError("not a valid email"));
         }
         Ok(Self(folded))
     }
@@ -129,7 +134,7 @@ text_value!(Email);
 
 /// A closed set of names with one text form each: `parse` and `as_str` from one table.
 macro_rules! named_enum {
-    ($(#[$m:meta])* $t:ident, $what:literal { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+    ($(#[$m:meta])* $t:ident, $error:literal { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -140,10 +145,10 @@ macro_rules! named_enum {
         impl $t {
             pub const ALL: &'static [$t] = &[$($t::$v,)+];
 
-            pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+            pub fn parse(s: &str) -> Result<Self, ParseError> {
                 match s {
                     $($s => Ok(Self::$v),)+
-                    _ => Err(InvalidValue { what: $what }),
+                    _ => Err(ParseError($error)),
                 }
             }
             pub fn as_str(self) -> &'static str {
@@ -154,15 +159,15 @@ macro_rules! named_enum {
         }
 
         impl FromStr for $t {
-            type Err = InvalidValue;
-            fn from_str(s: &str) -> Result<Self, InvalidValue> {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
                 Self::parse(s)
             }
         }
 
         impl TryFrom<String> for $t {
-            type Error = InvalidValue;
-            fn try_from(s: String) -> Result<Self, InvalidValue> {
+            type Error = ParseError;
+            fn try_from(s: String) -> Result<Self, ParseError> {
                 Self::parse(&s)
             }
         }
@@ -183,7 +188,7 @@ macro_rules! named_enum {
 
 named_enum! {
     /// The OAuth grants Lanyard serves at its token endpoint.
-    GrantType, "grant type" {
+    GrantType, "not a grant type Lanyard serves" {
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
     }
@@ -192,7 +197,7 @@ named_enum! {
 named_enum! {
     /// How a client authenticates at the token endpoint (RFC 7591 §2
     /// `token_endpoint_auth_method`).
-    AuthMethod, "token endpoint auth method" {
+    AuthMethod, "not a token endpoint auth method Lanyard supports" {
         /// A public client: PKCE is its proof.
         None = "none",
         ClientSecretBasic = "client_secret_basic",
@@ -204,7 +209,7 @@ named_enum! {
 
 named_enum! {
     /// What a mint's policies decided, as the decision log keeps it.
-    PolicyOutcome, "policy outcome" {
+    PolicyOutcome, "not a policy outcome" {
         Allow = "allow",
         Deny = "deny",
         Failed = "failed",
@@ -268,9 +273,7 @@ mod tests {
         }
         assert_eq!(
             "reused".parse::<PolicyOutcome>(),
-            Err(InvalidValue {
-                what: "policy outcome"
-            })
+            Err(ParseError("not a policy outcome"))
         );
     }
 }
