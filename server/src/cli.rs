@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::app::{App, open_stores};
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
-use crate::domain::{AuthMethod, ClientId, Email, GrantType};
+use crate::domain::{AuthMethod, ClientId, Email, GrantType, ScopeSet};
 use crate::oauth::types::RedirectUri;
 use crate::portal::register::{check, create_user};
 use crate::secret::SecretHash;
@@ -167,7 +167,12 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
         redirect_uris: c.redirect_uris.clone(),
         grant_types,
         auth_method,
-        scope: c.scope.clone(),
+        scope: c
+            .scope
+            .as_deref()
+            .map(ScopeSet::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("scope: {e}"))?,
         metadata,
         source: ClientSource::Operator,
         created_at: SystemClock.now(),

@@ -73,7 +73,7 @@ impl ResolvedClient {
                 },
                 None => ClientCredential::None,
             },
-            scope: c.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
+            scope: c.scope,
             name: c.name,
             id: c.id,
             origin: ClientOrigin::Registered,

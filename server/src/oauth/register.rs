@@ -79,7 +79,12 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
             .collect(),
         auth_method: AuthMethod::parse(&registration.auth_method)
             .map_err(|e| meta_err(e.to_string()))?,
-        scope: registration.scope.clone(),
+        scope: registration
+            .scope
+            .as_deref()
+            .map(ScopeSet::parse)
+            .transpose()
+            .map_err(|e| meta_err(e.to_string()))?,
         metadata: Value::Object(registration.metadata.clone()),
         source: ClientSource::Dynamic,
         created_at: now,

@@ -100,8 +100,8 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
     pub auth_method: AuthMethod,
-    /// Registered scope limit, if the client named one.
-    pub scope: Option<String>,
+    /// Registered scope limit, if the client named one. Kept as the `scope` string.
+    pub scope: Option<ScopeSet>,
     pub metadata: serde_json::Value,
     pub source: ClientSource,
     pub created_at: UnixTime,

@@ -247,12 +247,16 @@ pub async fn consents_and_clients(stores: &Stores) {
         redirect_uris: vec!["https://app.example/cb".into()],
         grant_types: vec![GrantType::AuthorizationCode],
         auth_method: AuthMethod::None,
-        scope: None,
+        scope: Some(scopes("read write")),
         metadata: json!({}),
         source: ClientSource::Dynamic,
         created_at: 1,
     };
     stores.clients.create_client(&client).await.unwrap();
+    let stored = stores.clients.client(&cid("app")).await.unwrap().unwrap();
+    assert_eq!(stored.scope, Some(scopes("read write")));
+    assert_eq!(stored.grant_types, [GrantType::AuthorizationCode]);
+    assert_eq!(stored.auth_method, AuthMethod::None);
     g.create_grant(&grant("ga", "app", "c1u"), Some(&SecretHash::of("ta")))
         .await
         .unwrap();

@@ -18,7 +18,10 @@ fn client_row(r: &Row<'_>) -> rusqlite::Result<Client> {
         redirect_uris: json_col(r, 3)?,
         grant_types: json_col(r, 4)?,
         auth_method: r.get(5)?,
-        scope: r.get(6)?,
+        scope: match r.get::<_, Option<String>>(6)? {
+            Some(_) => Some(parsed(r, 6, ScopeSet::parse)?),
+            None => None,
+        },
         metadata: json_col(r, 7)?,
         source: parsed(r, 8, str::parse::<ClientSource>)?,
         created_at: r.get(9)?,
@@ -43,7 +46,7 @@ impl ClientStore for Embedded {
                     redirect_uris,
                     grant_types,
                     c.auth_method,
-                    c.scope,
+                    c.scope.as_ref().map(ToString::to_string),
                     c.metadata.to_string(),
                     c.source.as_str(),
                     c.created_at
@@ -151,6 +154,10 @@ mod tests {
             (
                 "d",
                 "UPDATE clients SET grant_types = '[\"password\"]' WHERE id = 'd'",
+            ),
+            (
+                "e",
+                "UPDATE clients SET scope = 'read \"all' WHERE id = 'e'",
             ),
         ] {
             let id = ClientId::parse(id).unwrap();
