@@ -34,15 +34,7 @@ pub fn guest_input(
         id: client.id.to_string(),
         name: client.display_name(),
     };
-    GuestInput::new(
-        phase,
-        grant_type.map(GrantType::as_str),
-        view,
-        client,
-        resource,
-        scopes,
-        app.now(),
-    )
+    GuestInput::new(phase, grant_type, view, client, resource, scopes, app.now())
 }
 
 /// What the policies let through for one phase.
