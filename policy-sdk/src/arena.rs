@@ -5,22 +5,18 @@
 //! dlmalloc, which std uses) spends its work on exactly that reuse: size classes, free lists
 //! and coalescing on every allocation and every free, and it sets itself up again in each
 //! new instance. A policy call makes a few dozen allocations (the request's strings, the
-//! parsed config and metadata, the decision): with the arena a purchase-tier call runs 18 %
-//! fewer guest instructions (callgrind).
+//! parsed config and metadata, the decision), so here an allocation moves a pointer.
 //!
-//! Here an allocation moves a pointer. Freeing the most recent allocation gives its space
-//! back and growing the most recent allocation extends it in place, which covers the common
-//! patterns (a `String` or `Vec` growing while it is built, a temporary dropped at once).
-//! Anything else that is freed stays allocated until the call ends, so a policy that
-//! allocates far more than it keeps (parsing the same large document in a loop, say) meets
-//! the host's memory cap sooner than it would with a reusing allocator. Such a policy can
-//! turn the `arena` feature off to get std's allocator back.
+//! Freeing the most recent allocation gives its space back and growing the most recent
+//! allocation extends it in place, which covers the common patterns (a `String` or `Vec`
+//! growing while it is built, a temporary dropped at once). Anything else that is freed
+//! stays allocated until the call ends: the host's per-call memory cap bounds what a call
+//! allocates in total, not what it holds at once.
 //!
 //! The first allocations come from a buffer of the arena's own in the module's image
-//! (`.bss`), so a typical call never grows memory: each `memory.grow` costs the host two
-//! `mprotect` calls (one to open the page, one when the instance is reset), which measured
-//! more than all of the allocator's own work. Past that buffer the arena takes fresh pages
-//! with `memory.grow`. It never touches the memory between `__heap_base` and the end of the
+//! (`.bss`), so a typical call never grows memory: each `memory.grow` makes the host open a
+//! page and reset it after the call. Past that buffer the arena takes fresh pages with
+//! `memory.grow`. It never touches the memory between `__heap_base` and the end of the
 //! initial memory, which wasi-libc's own `malloc` (used by C code in std's runtime) hands out.
 
 // Only this module needs unsafe code (the crate denies it elsewhere): `GlobalAlloc` is an

@@ -6,7 +6,6 @@
 //! decide early and keep chaining without re-checking.
 
 use crate::request::InputError;
-use crate::text::Text;
 
 /// The value of a claim added to an access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,13 +91,6 @@ impl From<Vec<String>> for ClaimValue {
 impl From<&[String]> for ClaimValue {
     fn from(value: &[String]) -> Self {
         Self::Texts(value.to_vec())
-    }
-}
-
-/// A list read from config or metadata.
-impl From<&[Text<'_>]> for ClaimValue {
-    fn from(value: &[Text<'_>]) -> Self {
-        Self::Texts(value.iter().map(|s| s.as_str().to_owned()).collect())
     }
 }
 

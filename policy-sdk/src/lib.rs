@@ -19,25 +19,26 @@
 //! lanyard_policy::export_policy!(Beta);
 //! ```
 //!
-//! Layout: `request` and `decision` are the plain types authors use, and `text` the string
-//! type for reading config and metadata without copying; `log` reaches the host's log;
-//! `guest` is the only module that sees the wit-bindgen output generated from
-//! `schema/wit/policy.wit`, and converts at the boundary; `arena` is the guest's allocator,
-//! and `wasi_stubs` keeps std's unused WASI imports out of the component.
+//! Build a policy with `cargo build --profile policy --target wasm32-wasip2`, after copying
+//! this crate's `cargo-config.toml` to the policy crate's `.cargo/config.toml`.
+//!
+//! Layout: `request` and `decision` are the plain types authors use; `log` reaches the host's
+//! log; `guest` is the only module that sees the wit-bindgen output generated from
+//! `schema/wit/policy.wit`, and converts at the boundary. Private to the component: `arena`
+//! is its allocator and `wasi_stubs` keeps std's unused WASI imports out of it.
 
-#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[cfg(target_arch = "wasm32")]
 mod arena;
 mod decision;
 mod guest;
 pub mod log;
 mod request;
-mod text;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 mod wasi_stubs;
 
 /// Every call gets a fresh instance, so the guest allocates from a bump arena and never
 /// pays for reuse; see `arena`.
-#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: arena::Arena = arena::Arena::new();
 
@@ -45,7 +46,6 @@ pub use decision::{
     Claim, ClaimValue, ConsentDecision, ConsentOutcome, TokenDecision, TokenOutcome,
 };
 pub use request::{Client, GrantType, InputError, InputSource, Request, User};
-pub use text::Text;
 
 /// A policy: one decision per phase. Each default allows and changes nothing, so a policy
 /// implements only the phases it cares about.
@@ -113,6 +113,18 @@ mod tests {
     // comes from another crate's macro, as in every policy.
     #[cfg(not(target_arch = "wasm32"))]
     export_policy!(Defaults);
+
+    /// The workspace builds its policies with exactly the settings authors are told to copy.
+    #[test]
+    fn the_workspace_uses_the_shipped_cargo_config() {
+        let template = include_str!("../cargo-config.toml");
+        let workspace = include_str!("../../.cargo/config.toml");
+        assert!(
+            workspace.ends_with(template),
+            "copy cargo-config.toml into .cargo/"
+        );
+        assert!(template.contains("[profile.policy]"));
+    }
 
     #[test]
     fn default_phases_allow_and_change_nothing() {

@@ -1,14 +1,12 @@
 //! Traps in place of the WASI functions that Rust's standard library links but a policy
 //! never calls successfully: stdio, the environment and exit, reached only on a panic's way
-//! to aborting. The host grants none of them, so they used to be imports that it wired to
-//! traps at every instantiation: 19 functions, each needing a lowering, and a shim table
-//! for the ones that take pointers. Defined here, the linker resolves wasi-libc's references
-//! to them and the component imports nothing but `lanyard:policy`; a call now costs 0.7 µs
-//! less and traps just as before, inside the guest.
+//! to aborting. The host grants none of them. Defined here, the linker resolves wasi-libc's
+//! references to them, so the component imports nothing but `lanyard:policy`: the host has
+//! no WASI functions to wire up at each instantiation, and a panic traps inside the guest.
 //!
 //! The names are wasi-libc's (`__wasm_import_<interface>_<function>`, as its wit-bindgen
-//! bindings for WASI 0.2.0 declare them). Should a toolchain rename one, that import simply
-//! comes back and the host traps it as it always did; the stub is then an unused export.
+//! bindings for WASI 0.2.0 declare them). Should a toolchain rename one, that import comes
+//! back and the host traps it instead; the stub is then an unused export.
 
 // Defining a symbol by name is what `no_mangle` is for, and Rust counts it as unsafe.
 #![allow(unsafe_code)]

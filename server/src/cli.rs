@@ -4,18 +4,18 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 
 use crate::app::{App, open_stores};
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
-use crate::domain::{AuthMethod, ClientId, Email, GrantType, ScopeSet};
-use crate::oauth::types::RedirectUri;
+use crate::domain::{ClientId, Email, GrantType};
+use crate::oauth::cimd::AddressGuard;
+use crate::oauth::client_metadata::{ClientMetadata, Profile, RawMetadata};
 use crate::portal::register::{check, create_user};
-use crate::secret::SecretHash;
 use crate::store::notices::Change;
-use crate::store::{Client, ClientSource, KeyState, PolicyVersions, StoreError, Stores};
+use crate::store::{ClientSource, KeyState, PolicyVersions, StoreError, Stores};
 use crate::tokens::keyring::{ensure_keys, rotate};
 
 /// Loads the configuration from the working directory and the process environment, and
@@ -45,19 +45,26 @@ pub fn init_logging() {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let bind = |addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))
+    };
+    let listeners = crate::http::Listeners {
+        public: bind(config.listen).await?,
+        admin: bind(config.admin_listen).await?,
+    };
     let app = App::build(config).await?;
     crate::maintenance::spawn(&app);
-    let addr = listener.local_addr()?;
-    tracing::info!(issuer = %app.config.issuer, %addr, kid = %app.keys.current().signer.kid, "lanyard listening");
+    let addr = listeners.public.local_addr()?;
+    let admin = listeners.admin.local_addr()?;
+    tracing::info!(issuer = %app.config.issuer, %addr, %admin, kid = %app.keys.current().signer.kid, "lanyard listening");
     // A line on stdout that scripts and tests can wait for.
     println!(
-        "lanyard listening on http://{addr} (issuer {})",
+        "lanyard listening on http://{addr} (issuer {}; admin on http://{admin})",
         app.config.issuer
     );
-    crate::http::serve(app.clone(), listener, crate::http::shutdown_signal()).await?;
+    crate::http::serve(app.clone(), listeners, crate::http::shutdown_signal()).await?;
     app.decisions.flush().await;
     Ok(())
 }
@@ -125,64 +132,50 @@ pub struct NewClient {
 }
 
 pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
-    for u in &c.redirect_uris {
-        RedirectUri::parse(u)
-            .and_then(|r| r.kind())
-            .map_err(|e| anyhow::anyhow!("redirect URI {u}: {e}"))?;
-    }
     if c.redirect_uris.is_empty() && c.resource_server.is_empty() {
         bail!(
             "give at least one --redirect-uri (or --resource-server for an introspecting resource)"
         );
     }
+    let confidential = c.confidential || !c.resource_server.is_empty();
+    let raw = RawMetadata {
+        client_name: Some(c.name),
+        redirect_uris: Some(json!(c.redirect_uris)),
+        token_endpoint_auth_method: Some(
+            if confidential {
+                "client_secret_basic"
+            } else {
+                "none"
+            }
+            .into(),
+        ),
+        scope: c.scope,
+        ..RawMetadata::default()
+    };
+    let profile = Profile::Operator {
+        resource_server: &c.resource_server,
+    };
+    let guard = AddressGuard::new(config.cimd.allow_loopback);
+    let metadata = ClientMetadata::validate(raw, profile, &guard).map_err(|e| anyhow!("{e}"))?;
     let stores = open_stores(&config).await?;
     let random = OsRandom::default();
     let id = ClientId::generate(&random);
-    let secret = (c.confidential || !c.resource_server.is_empty()).then(|| random.token());
-    let auth_method = if secret.is_some() {
-        AuthMethod::ClientSecretBasic
-    } else {
-        AuthMethod::None
-    };
-    let grant_types = if c.redirect_uris.is_empty() {
-        Vec::new()
-    } else {
-        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-    };
-    let mut metadata = json!({
-        "client_name": c.name,
-        "redirect_uris": c.redirect_uris,
-        "token_endpoint_auth_method": auth_method,
-        "grant_types": grant_types,
+    let secret = confidential.then(|| random.token());
+    let mut out = json!({
+        "client_id": id,
+        "client_name": metadata.client_name,
+        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
     });
-    if !c.resource_server.is_empty() {
-        metadata["lanyard_resource_server"] = json!(c.resource_server);
-    }
-    let client = Client {
-        id: id.clone(),
-        secret_hash: secret
-            .as_deref()
-            .map(|s| SecretHash::of(s).as_str().to_string()),
-        name: Some(c.name.clone()),
-        redirect_uris: c.redirect_uris.clone(),
-        grant_types,
-        auth_method,
-        scope: c
-            .scope
-            .as_deref()
-            .map(ScopeSet::parse)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("scope: {e}"))?,
-        metadata,
-        source: ClientSource::Operator,
-        created_at: SystemClock.now(),
-    };
-    stores.clients.create_client(&client).await?;
-    let mut out =
-        json!({"client_id": id, "client_name": c.name, "token_endpoint_auth_method": auth_method});
-    if let Some(s) = secret {
+    if let Some(s) = &secret {
         out["client_secret"] = json!(s);
     }
+    let client = metadata.into_client(
+        id,
+        secret.as_deref(),
+        ClientSource::Operator,
+        SystemClock.now(),
+    );
+    stores.clients.create_client(&client).await?;
     println!("{out}");
     Ok(())
 }

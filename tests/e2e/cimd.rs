@@ -284,7 +284,7 @@ async fn bad_documents_get_an_error_page_never_a_redirect() {
         (
             "/no-redirects.json",
             with("/no-redirects.json", json!({"redirect_uris": []})),
-            "redirect_uris is required",
+            "redirect_uris must be a non-empty array",
         ),
         (
             "/no-name.json",

@@ -14,6 +14,11 @@ pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 pub const EMAIL: &str = "ada@example.com";
 pub const STATE: &str = "st-1";
 
+/// Unix seconds by the clock the server processes read too.
+pub fn unix_now() -> i64 {
+    lanyard::clock::Clock::now(&lanyard::clock::SystemClock)
+}
+
 /// An authorization URL with exactly these query parameters, in this order (the kit's
 /// `Authorize` always adds S256 PKCE; these tests need to leave it out or get it wrong).
 pub fn authorize_url(server: &TestServer, params: &[(&str, &str)]) -> String {
@@ -471,10 +476,7 @@ impl SigningKey {
 
     /// An assertion for `client_id` to `aud`, expiring in `ttl` seconds.
     pub fn assertion(&self, client_id: &str, aud: &str, jti: &str, ttl: i64) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = unix_now();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         let claims = json!({

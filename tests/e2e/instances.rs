@@ -42,7 +42,7 @@ async fn any_instance_takes_any_step_of_a_flow() {
         return;
     };
     for server in [&a, &b] {
-        let (status, _) = server.get_json("/readyz").await;
+        let (status, _) = server.get_json("/healthz?deep=1").await;
         assert_eq!(status, 200, "{}", server.logs());
     }
     // An account made through one instance's CLI is everyone's.
@@ -253,13 +253,12 @@ async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
         "temporarily_unavailable",
         "Redis cut",
     );
-    let (status, _) = a.get_json("/readyz").await;
-    assert_eq!(status, 503);
+    assert_store_down_but_instance_ready(&a).await;
 
     // Back again: the server reconnects, and the code it could not redeem still works.
     gate.restore().await;
     let deadline = Instant::now() + Duration::from_secs(15);
-    while a.get_json("/readyz").await.0 != StatusCode::OK {
+    while a.get_json("/healthz?deep=1").await.0 != StatusCode::OK {
         assert!(Instant::now() < deadline, "never reconnected: {}", a.logs());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -290,10 +289,7 @@ async fn while_postgres_is_unreachable_refreshes_get_503_and_nothing_is_lost() {
         "temporarily_unavailable",
         "Postgres cut",
     );
-    assert_eq!(
-        a.get_json("/readyz").await.0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_store_down_but_instance_ready(&a).await;
 
     // Back again: the refresh token the failed request carried was not spent.
     gate.restore().await;
@@ -345,7 +341,7 @@ async fn the_store_can_be_reached_over_verified_tls() {
         ("LANYARD_STORE_CA", &ca_path),
     ]);
     let a = TestServer::spawn_with(&settings).await;
-    assert_eq!(a.get_json("/readyz").await.0, StatusCode::OK);
+    assert_eq!(a.get_json("/healthz?deep=1").await.0, StatusCode::OK);
     // Without the CA, the system's roots do not vouch for the fronts' certificates: each
     // service is refused in turn (Redis with Postgres reached in the clear).
     let plain_db = db.to_string();
@@ -369,4 +365,17 @@ async fn the_store_can_be_reached_over_verified_tls() {
     assert_eq!(status, 200, "{body}");
     drop((a, settings));
     store.finish().await;
+}
+
+/// A store every instance shares is down: `/healthz?deep=1` says so, but the instance
+/// itself stays ready, so that a load balancer does not take the whole fleet out.
+async fn assert_store_down_but_instance_ready(server: &TestServer) {
+    let r = client()
+        .get(server.url("/healthz?deep=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.text().await.unwrap(), "store unavailable");
+    assert_eq!(server.get_json("/readyz").await.0, StatusCode::OK);
 }

@@ -11,6 +11,7 @@ mod js;
 mod authorize;
 mod cimd;
 mod client_auth;
+mod connections;
 mod consent;
 mod discovery;
 mod junk;

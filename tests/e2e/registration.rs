@@ -1,19 +1,10 @@
 //! RFC 7591 dynamic client registration, tolerant the way hosted MCP clients need
 //! (checklist §6.7).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{Value, json};
 
 use crate::fixtures::*;
 use crate::support::*;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// The TS SDK's zod schemas reject `null` for optional members (checklist §0.8).
 fn assert_no_nulls(v: &Value) {
@@ -42,7 +33,7 @@ fn without_generated(mut v: Value) -> Value {
 #[tokio::test]
 async fn registration_echoes_what_was_stored_with_no_nulls_and_integer_times() {
     let server = TestServer::spawn().await;
-    let before = now();
+    let before = unix_now();
     // Shaped like Claude's request, plus members we do not know and explicit nulls.
     let r = dcr(
         &server,
@@ -73,7 +64,7 @@ async fn registration_echoes_what_was_stored_with_no_nulls_and_integer_times() {
     let issued = body["client_id_issued_at"]
         .as_i64()
         .expect("client_id_issued_at is an integer");
-    assert!((before..=now()).contains(&issued), "{issued}");
+    assert!((before..=unix_now()).contains(&issued), "{issued}");
     // A public client gets no secret, not a null one.
     assert!(
         body.get("client_secret").is_none() && body.get("client_secret_expires_at").is_none(),

@@ -178,7 +178,7 @@ async fn unknown_paths_and_methods() {
     }
     let r = server
         .http
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap();
@@ -238,7 +238,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
 
 #[tokio::test]
 async fn sigterm_when_idle_exits_zero_promptly() {
-    let mut server = TestServer::spawn().await;
+    let mut server = TestServer::spawn_with(&[("LANYARD_DRAIN_DELAY_SECS", "1")]).await;
     let port = server.port;
     assert_healthy(&server).await;
     let started = std::time::Instant::now();

@@ -1,7 +1,7 @@
 //! The token endpoint's authorization-code grant (RFC 6749 §4.1.3, OAuth 2.1, RFC 7636,
 //! RFC 8707), and how it answers requests it cannot honour (RFC 6749 §5.2).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -52,10 +52,7 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
     );
     assert_ne!(claims["sub"], EMAIL, "sub is never the email");
     // A token dated in the future fails in clients right after issuance (checklist §6.18).
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now();
     assert!(iat <= now, "iat {iat} is after {now}");
     assert_eq!(mcp_status(&server, at).await, 200);
 }

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_policy::{ConsentDecision, InputError, Policy, Request, Text, TokenDecision, log};
+use lanyard_policy::{ConsentDecision, InputError, Policy, Request, TokenDecision, log};
 use serde::Deserialize;
 
 /// The policy; see the crate docs for its contract.
@@ -35,12 +35,9 @@ const DOMAIN_ROLE: &str = "member";
 
 #[derive(Debug, Default, Deserialize)]
 // A misspelt `require_org` would otherwise silently let everyone in.
-#[serde(deny_unknown_fields)]
-// Strings borrow from the request where they can: both inputs are read at every call.
-struct Config<'a> {
-    #[serde(borrow, default)]
-    domains: BTreeMap<Text<'a>, Text<'a>>,
-    #[serde(default)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    domains: BTreeMap<String, String>,
     require_org: bool,
 }
 
@@ -48,17 +45,14 @@ struct Config<'a> {
 /// else's and are ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Metadata<'a> {
-    #[serde(borrow)]
-    org: Option<OrgEntry<'a>>,
+struct Metadata {
+    org: Option<OrgEntry>,
 }
 
 #[derive(Debug, Deserialize)]
-struct OrgEntry<'a> {
-    #[serde(borrow)]
-    id: Text<'a>,
-    #[serde(borrow, default)]
-    role: Option<Text<'a>>,
+struct OrgEntry {
+    id: String,
+    role: Option<String>,
 }
 
 /// The organization a user acts for.
@@ -95,8 +89,8 @@ fn standing(req: &Request) -> Result<Standing, InputError> {
 
 /// Finds the user's org, or `None` when neither metadata nor the email domain gives one.
 fn membership(
-    config: &Config<'_>,
-    meta: Metadata<'_>,
+    config: &Config,
+    meta: Metadata,
     email: &str,
 ) -> Result<Option<Membership>, InputError> {
     if let Some(org) = meta.org {
@@ -105,14 +99,11 @@ fn membership(
         if org.id.trim().is_empty() {
             return Err(InputError::metadata("org.id is empty"));
         }
-        let role = org.role.unwrap_or(Text::from(DOMAIN_ROLE));
+        let role = org.role.unwrap_or_else(|| DOMAIN_ROLE.to_owned());
         if role.trim().is_empty() {
             return Err(InputError::metadata("org.role is empty"));
         }
-        return Ok(Some(Membership {
-            id: org.id.into_owned(),
-            role: role.into_owned(),
-        }));
+        return Ok(Some(Membership { id: org.id, role }));
     }
 
     let Some(domain) = email_domain(email) else {
@@ -128,7 +119,7 @@ fn membership(
             "domain {domain:?} maps to an empty org id"
         ))),
         Some(id) => Ok(Some(Membership {
-            id: id.as_str().to_owned(),
+            id: id.clone(),
             role: DOMAIN_ROLE.to_owned(),
         })),
         None => Ok(None),

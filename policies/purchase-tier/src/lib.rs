@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_policy::{ConsentDecision, InputError, Policy, Request, Text, TokenDecision, log};
+use lanyard_policy::{ConsentDecision, InputError, Policy, Request, TokenDecision, log};
 use serde::Deserialize;
 
 /// The policy; see the crate docs for its contract.
@@ -45,45 +45,38 @@ const FALLBACK_DEFAULT: &str = "free";
 // A misspelt key (say `drop_scope`) would otherwise silently grant a scope meant to be
 // withheld; refusing the config makes the operator notice.
 #[serde(deny_unknown_fields)]
-// Strings borrow from the request where they can: config is read at every call, and
-// copying each name cost about a tenth of the call's instructions.
-struct Config<'a> {
-    #[serde(borrow, default = "fallback_default")]
-    default: Text<'a>,
-    #[serde(borrow, default)]
-    tiers: BTreeMap<Text<'a>, Tier<'a>>,
+struct Config {
+    #[serde(default = "fallback_default")]
+    default: String,
+    #[serde(default)]
+    tiers: BTreeMap<String, Tier>,
 }
 
-fn fallback_default() -> Text<'static> {
-    Text::from(FALLBACK_DEFAULT)
+fn fallback_default() -> String {
+    FALLBACK_DEFAULT.to_owned()
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Tier<'a> {
-    #[serde(borrow, default)]
-    drop_scopes: Vec<Text<'a>>,
-    #[serde(borrow, default)]
-    notice: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    entitlements: Vec<Text<'a>>,
+#[serde(deny_unknown_fields, default)]
+struct Tier {
+    drop_scopes: Vec<String>,
+    notice: Option<String>,
+    entitlements: Vec<String>,
 }
 
 /// Metadata is shared by every policy bound for the user, so unknown keys are someone
 /// else's and are ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Metadata<'a> {
-    #[serde(borrow)]
-    tiers: BTreeMap<Text<'a>, Text<'a>>,
-    #[serde(borrow)]
-    lapsed: Vec<Text<'a>>,
+struct Metadata {
+    tiers: BTreeMap<String, String>,
+    lapsed: Vec<String>,
 }
 
 /// The tier in force for one request, with what follows from it.
 struct Resolved<'a> {
     name: &'a str,
-    tier: &'a Tier<'a>,
+    tier: &'a Tier,
     /// The tier's drop-scopes that are actually in play; the host refuses drops of anything else.
     dropped: Vec<&'a str>,
     lapsed: bool,
@@ -92,8 +85,8 @@ struct Resolved<'a> {
 /// Picks the tier for this request from the parsed inputs.
 fn resolve<'a>(
     req: &Request,
-    config: &'a Config<'a>,
-    meta: &'a Metadata<'a>,
+    config: &'a Config,
+    meta: &'a Metadata,
 ) -> Result<Resolved<'a>, InputError> {
     let default = config.tiers.get(config.default.as_str()).ok_or_else(|| {
         InputError::config(format!(
@@ -119,17 +112,17 @@ fn resolve<'a>(
         .drop_scopes
         .iter()
         .filter(|s| req.has_scope(s))
-        .map(Text::as_str)
+        .map(String::as_str)
         .collect();
     Ok(Resolved {
         name,
         tier,
         dropped,
-        lapsed: meta.lapsed.iter().any(|r| *r == req.resource),
+        lapsed: meta.lapsed.contains(&req.resource),
     })
 }
 
-fn read_inputs(req: &Request) -> Result<(Config<'_>, Metadata<'_>), InputError> {
+fn read_inputs(req: &Request) -> Result<(Config, Metadata), InputError> {
     Ok((req.config()?, req.metadata()?))
 }
 

@@ -35,10 +35,6 @@ fn token(req: Request) -> TokenDecision {
     PurchaseTier::token(&req.with_grant_type(GrantType::RefreshToken))
 }
 
-fn texts(items: &[&str]) -> ClaimValue {
-    ClaimValue::Texts(items.iter().map(|s| (*s).to_owned()).collect())
-}
-
 mod token_phase {
     use super::*;
 
@@ -49,7 +45,7 @@ mod token_phase {
             d,
             TokenDecision::allow()
                 .claim("tier", "pro")
-                .claim("entitlements", texts(&["export", "priority"]))
+                .claim("entitlements", ["export", "priority"])
         );
     }
 
@@ -96,6 +92,23 @@ mod token_phase {
             TokenDecision::allow()
                 .claim("tier", "free")
                 .drop_scope("write")
+        );
+    }
+
+    #[test]
+    fn tier_names_and_scopes_with_json_escapes_are_read_as_their_text() {
+        let tier = "pro \"plus\" \u{e9}";
+        let req = request(json!({"tiers": {MCP: tier}}), &["read", "write/\\all"])
+            .with_config(json!({"tiers": {"free": {}, tier: {"drop_scopes": ["write/\\all"]}}}));
+        assert!(
+            req.config.contains(r#"\"plus\""#),
+            "the config holds escapes"
+        );
+        assert_eq!(
+            token(req),
+            TokenDecision::allow()
+                .claim("tier", tier)
+                .drop_scope("write/\\all")
         );
     }
 

@@ -207,6 +207,13 @@ named_enum! {
     }
 }
 
+impl AuthMethod {
+    /// Whether the client holds a shared secret that Lanyard issues.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretPost | Self::ClientSecretBasic)
+    }
+}
+
 named_enum! {
     /// What a mint's policies decided, as the decision log keeps it.
     PolicyOutcome, "not a policy outcome" {

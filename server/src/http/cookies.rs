@@ -1,28 +1,38 @@
-//! Cookies: reading one by name, and the Set-Cookie line for the session.
+//! Cookies: reading one by name, and the Set-Cookie line for the session. The `cookie`
+//! crate does the RFC 6265 parsing and rendering.
 
+use cookie::time::Duration;
+use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 
 pub const SESSION: &str = "lanyard_session";
 
+/// The value of the first cookie called `name` in the request's `Cookie` headers. Pairs
+/// that do not parse are skipped, so one malformed cookie set by another app on the same
+/// host does not hide ours.
 pub fn find<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// The session cookie: HttpOnly (no script reads it), SameSite=Lax (sent on the top-level
 /// navigation back from a client's authorize link, not on cross-site POSTs), Secure when
 /// the issuer is https.
 pub fn session(value: &str, max_age: i64, secure: bool) -> String {
-    format!(
-        "{SESSION}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-        if secure { "; Secure" } else { "" }
-    )
+    Cookie::build((SESSION, value))
+        .path("/")
+        .max_age(Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 pub fn clear_session(secure: bool) -> String {
@@ -33,18 +43,38 @@ pub fn clear_session(secure: bool) -> String {
 mod tests {
     use super::*;
 
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for line in lines {
+            h.append(http::header::COOKIE, line.parse().unwrap());
+        }
+        h
+    }
+
     #[test]
     fn finds_cookie_among_many() {
-        let mut h = HeaderMap::new();
-        h.append(
-            http::header::COOKIE,
-            "a=1; lanyard_session=xyz".parse().unwrap(),
-        );
+        let h = headers(&["a=1; lanyard_session=xyz", "b=2"]);
         assert_eq!(find(&h, SESSION), Some("xyz"));
-        assert_eq!(find(&h, "b"), None);
+        assert_eq!(find(&h, "b"), Some("2"));
+        assert_eq!(find(&h, "c"), None);
+    }
+
+    #[test]
+    fn malformed_pairs_do_not_hide_the_session() {
+        let h = headers(&["=nameless; junk; lanyard_session = xyz ;"]);
+        assert_eq!(find(&h, SESSION), Some("xyz"));
+        assert_eq!(find(&headers(&[";;;"]), SESSION), None);
+    }
+
+    #[test]
+    fn session_cookie_attributes() {
         assert_eq!(
             session("v", 60, true),
-            "lanyard_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+            "lanyard_session=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
+        );
+        assert_eq!(
+            clear_session(false),
+            "lanyard_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"
         );
     }
 }

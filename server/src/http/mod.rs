@@ -1,7 +1,13 @@
-//! The hyper service: accepts connections, reads bodies within limits, tags every request
-//! with an id, routes, and renders. Shuts down gracefully: on SIGTERM/SIGINT it stops
-//! accepting and lets requests in flight finish.
+//! The hyper service: accepts connections, holds slow and idle clients to deadlines, reads
+//! bodies within limits, tags every request with an id, routes, and renders.
+//!
+//! Shutdown is a rolling restart's friend. On SIGTERM/SIGINT the server first drains: for
+//! the configured delay it keeps serving, answers `/readyz` with 503 so that the load
+//! balancer takes it out, and closes each connection after its response so that no client
+//! keeps sending on a connection about to close. Then it stops accepting and lets requests
+//! in flight finish.
 
+pub mod conn;
 pub mod cookies;
 pub mod cors;
 pub mod request;
@@ -10,7 +16,7 @@ mod router;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -26,40 +32,91 @@ pub use response::Resp;
 
 use crate::app::App;
 
-/// How long in-flight requests get to finish after a shutdown signal.
+/// How long in-flight requests get to finish once the server stops accepting.
 const DRAIN: Duration = Duration::from_secs(20);
+
+/// What this instance says about itself at `/readyz`: it is ready from the moment it
+/// listens (keys loaded and policies compiled before that) until it starts draining.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// The two ports: the public one, and the admin one that only operators' tools reach.
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Public,
+    Admin,
+}
 
 /// Serves until `shutdown` resolves, then drains.
 pub async fn serve(
     app: Arc<App>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Header deadlines are `conn::Timed`'s, which also bounds idle keep-alive connections.
+    builder.http1().header_read_timeout(None);
     let ids = Arc::new(AtomicU64::new(0));
-    tokio::pin!(shutdown);
+    let lifecycle = Arc::new(Lifecycle::default());
+    let limits = app.config.connections;
+    // Far off until the drain begins.
+    let drain_ends = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    tokio::pin!(shutdown, drain_ends);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let draining = lifecycle.is_draining();
+        let (accepted, port) = tokio::select! {
+            accepted = listeners.public.accept() => (accepted, Port::Public),
+            accepted = listeners.admin.accept() => (accepted, Port::Admin),
+            () = &mut shutdown, if !draining => {
+                tracing::info!(delay = ?limits.drain_delay, "draining: /readyz answers 503 while requests are still served");
+                lifecycle.draining.store(true, Ordering::Relaxed);
+                drain_ends.as_mut().reset(tokio::time::Instant::now() + limits.drain_delay);
+                continue;
+            }
+            () = &mut drain_ends, if draining => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
+        let (stream, activity) = conn::Timed::new(stream, limits);
         let app = app.clone();
         let ids = ids.clone();
+        let lifecycle = lifecycle.clone();
         let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let serving = activity.begin();
             let app = app.clone();
+            let lifecycle = lifecycle.clone();
             let id = ids.fetch_add(1, Ordering::Relaxed);
             let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
-            async move { Ok::<_, Infallible>(handle(&app, req, peer, id).await) }.instrument(span)
+            async move {
+                let resp = handle(&app, &lifecycle, port, req, peer, id).await;
+                drop(serving);
+                Ok::<_, Infallible>(resp)
+            }
+            .instrument(span)
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
@@ -69,7 +126,7 @@ pub async fn serve(
             }
         });
     }
-    tracing::info!("shutting down: draining requests in flight");
+    tracing::info!("shutting down: finishing requests in flight");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(DRAIN) => tracing::warn!("drain timed out; closing remaining connections"),
@@ -79,18 +136,37 @@ pub async fn serve(
 
 async fn handle(
     app: &App,
+    lifecycle: &Lifecycle,
+    port: Port,
     req: hyper::Request<Incoming>,
     peer: std::net::SocketAddr,
     id: u64,
 ) -> Resp {
     let started = std::time::Instant::now();
-    let mut resp = match Req::read(req, app.config.max_body_bytes, peer).await {
-        Ok(req) => router::route(app, &req).await,
+    let limits = &app.config;
+    let mut resp = match Req::read(
+        req,
+        limits.max_body_bytes,
+        limits.connections.body_timeout,
+        peer,
+    )
+    .await
+    {
+        Ok(req) => match port {
+            Port::Public => router::route(app, lifecycle, &req).await,
+            Port::Admin => router::admin(app, lifecycle, &req).await,
+        },
         Err(resp) => resp,
     };
     // The id in the logs, echoed so that a user's report can be matched to them.
     resp.headers_mut()
         .insert("x-request-id", http::HeaderValue::from(id));
+    if lifecycle.is_draining() {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     app.metrics
         .observe(resp.status().as_u16(), started.elapsed());
     tracing::debug!(

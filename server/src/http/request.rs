@@ -1,11 +1,13 @@
-//! A request read whole, within the body limit, with the parsing helpers handlers need.
+//! A request read whole, within the body's size and time limits, with the parsing helpers
+//! handlers need.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::response::{Resp, json_error};
@@ -54,46 +56,65 @@ impl Params {
     }
 }
 
+/// How much of an oversized body is read and thrown away, and for how long, before its
+/// 413 is sent. A client that writes its whole body before reading (as most do) would
+/// otherwise find the connection reset under it and never see the 413; nginx's lingering
+/// close does the same.
+const LINGER_BYTES: usize = 4 << 20;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Why a body was not read.
+enum BodyError {
+    TooLarge,
+    TooSlow,
+    Broken,
+}
+
+impl BodyError {
+    fn response(self) -> Resp {
+        let (status, description) = match self {
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            Self::TooSlow => (StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+            Self::Broken => (StatusCode::BAD_REQUEST, "could not read request body"),
+        };
+        let mut resp = json_error(status, "invalid_request", description);
+        // What is left of the body is not read: the connection cannot carry another request.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    }
+}
+
 impl Req {
-    /// Reads the body, refusing more than `limit` bytes with 413 before buffering it.
+    /// Reads the body: at most `limit` bytes (413 beyond), within `timeout` (408 beyond).
     pub async fn read(
         req: hyper::Request<Incoming>,
         limit: usize,
+        timeout: Duration,
         peer: SocketAddr,
     ) -> Result<Self, Resp> {
         let (parts, body) = req.into_parts();
-        let too_large = || {
-            json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                "request body too large",
-            )
-        };
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
-        }
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-            Err(_) => {
-                return Err(json_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "could not read request body",
-                ));
+        let body = match declared {
+            Some(n) if n > limit as u64 => {
+                linger(body, 0).await;
+                Err(BodyError::TooLarge)
             }
+            _ => match tokio::time::timeout(timeout, read_body(body, limit)).await {
+                Ok(read) => read,
+                Err(_) => Err(BodyError::TooSlow),
+            },
         };
         Ok(Self {
             method: parts.method,
             path: parts.uri.path().to_string(),
             query: parts.uri.query().map(str::to_string),
             headers: parts.headers,
-            body,
+            body: body.map_err(BodyError::response)?,
             peer,
         })
     }
@@ -130,6 +151,36 @@ impl Req {
     pub fn cookie(&self, name: &str) -> Option<&str> {
         super::cookies::find(&self.headers, name)
     }
+}
+
+/// The whole body, or `TooLarge` (after lingering) once it passes `limit`.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue;
+        };
+        if buf.len() + data.len() > limit {
+            linger(body, buf.len() + data.len()).await;
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads and discards what is left of a refused body, within `LINGER_BYTES` (counting the
+/// `seen` bytes already read) and `LINGER_TIME`.
+async fn linger(mut body: Incoming, mut seen: usize) {
+    let drain = async {
+        while seen <= LINGER_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(_)) | None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 #[cfg(test)]

@@ -2,15 +2,15 @@
 
 use http::{HeaderValue, Method, StatusCode};
 
-use super::Req;
 use super::cors;
 use super::response::{Resp, json_bytes, method_not_allowed, not_found, text};
+use super::{Lifecycle, Req};
 use crate::app::App;
 use crate::oauth::{self, OAuthError};
 use crate::portal;
 use crate::resource::mcp;
 
-pub async fn route(app: &App, req: &Req) -> Resp {
+pub async fn route(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
     let path = local_path(app, &req.path);
     if req.method == Method::OPTIONS {
         return if cors::applies(path) {
@@ -19,7 +19,7 @@ pub async fn route(app: &App, req: &Req) -> Resp {
             method_not_allowed("GET, POST")
         };
     }
-    let mut resp = dispatch(app, req, path).await;
+    let mut resp = dispatch(app, lifecycle, req, path).await;
     if cors::applies(path) {
         cors::add_headers(&mut resp);
     }
@@ -40,7 +40,7 @@ fn oauth_result(r: Result<Resp, OAuthError>) -> Resp {
     r.unwrap_or_else(|e| e.response())
 }
 
-async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
+async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Resp {
     use Method as M;
     // HEAD is GET without a body; hyper drops the body on the way out.
     let m = if req.method == M::HEAD {
@@ -83,12 +83,17 @@ async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
         (&M::GET, "/") => portal::home(app, req).await,
         (_, "/mcp") => mcp::handle(app, req).await,
         (&M::GET, "/mcp/ping") => mcp::ping(app, req).await,
-        (&M::GET, "/healthz") => text(StatusCode::OK, "ok"),
-        (&M::GET, "/readyz") => match app.stores.health.ping().await {
-            Ok(()) => text(StatusCode::OK, "ready"),
-            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
-        },
-        (&M::GET, "/metrics") => {
+        (&M::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
+        _ => not_found(),
+    }
+}
+
+/// The admin listener: metrics and the health checks, for operators' tools only.
+pub async fn admin(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
+    let path = req.path.as_str();
+    match (&req.method, path) {
+        (&Method::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
+        (&Method::GET, "/metrics") => {
             let mut r = text(StatusCode::OK, "");
             *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(app.metrics.render()));
             r.headers_mut().insert(
@@ -98,5 +103,22 @@ async fn dispatch(app: &App, req: &Req, path: &str) -> Resp {
             r
         }
         _ => not_found(),
+    }
+}
+
+/// `/healthz` (alive; with `?deep=1`, whether the store answers) and `/readyz`.
+async fn health(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Resp {
+    match path {
+        "/healthz" if req.query_params().get("deep").is_some() => {
+            match app.stores.health.ping().await {
+                Ok(()) => text(StatusCode::OK, "ok"),
+                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+            }
+        }
+        "/healthz" => text(StatusCode::OK, "ok"),
+        // This instance's own state: a store every instance shares being down is no reason
+        // for a load balancer to take them all out (`/healthz?deep=1` tells that instead).
+        _ if lifecycle.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        _ => text(StatusCode::OK, "ready"),
     }
 }

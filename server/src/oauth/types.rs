@@ -4,7 +4,7 @@
 
 use url::{Host, Url};
 
-pub use crate::domain::{ParseError, ResourceUri, Scope, ScopeSet};
+pub use crate::domain::{AuthMethod, GrantType, ParseError, ResourceUri, Scope, ScopeSet};
 
 pub const OPENID: &str = "openid";
 pub const EMAIL: &str = "email";

@@ -23,8 +23,9 @@ use super::guest::GuestInput;
 use super::input::Decision;
 use super::registry::PolicyRegistry;
 
-/// Claims a policy may never set: they carry the token's own meaning.
-pub const RESERVED_CLAIMS: [&str; 10] = [
+/// Claims a policy may never set: those Lanyard sets itself, and those standards give a
+/// security meaning (RFC 7519, 7800, 8176, 8693, OIDC Core) that a resource server may act on.
+pub const RESERVED_CLAIMS: [&str; 23] = [
     "iss",
     "sub",
     "aud",
@@ -35,6 +36,19 @@ pub const RESERVED_CLAIMS: [&str; 10] = [
     "azp",
     "client_id",
     "scope",
+    "email",
+    "email_verified",
+    "typ",
+    "cnf",
+    "acr",
+    "amr",
+    "auth_time",
+    "act",
+    "may_act",
+    "sid",
+    "nonce",
+    "at_hash",
+    "c_hash",
 ];
 
 /// A policy the chain can ask.

@@ -11,6 +11,7 @@ use super::pages::{BRAND, Login, render};
 use super::session::{self, Browser};
 use super::{request_id, unavailable_page, with_cookie};
 use crate::app::App;
+use crate::clock::Random;
 use crate::domain::{Email, UserId};
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
@@ -60,10 +61,11 @@ async fn on_hashing_thread<T: Send + 'static>(
     result.await.ok()
 }
 
-pub async fn hash_password(password: String) -> Option<String> {
+/// The salt comes from the injected `random`, like every other secret Lanyard draws.
+pub async fn hash_password(random: &dyn Random, password: String) -> Option<String> {
+    let mut salt = [0u8; 16];
+    random.fill(&mut salt);
     on_hashing_thread(move || {
-        let mut salt = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut salt).ok()?;
         argon2()
             .hash_password_with_salt(password.as_bytes(), &salt)
             .ok()

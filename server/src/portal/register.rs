@@ -46,7 +46,7 @@ pub async fn create_user(
     password: &str,
     email_verified: bool,
 ) -> Result<User, StoreError> {
-    let hash = hash_password(password.to_string())
+    let hash = hash_password(app.random.as_ref(), password.to_string())
         .await
         .ok_or_else(|| StoreError::Unavailable("password hashing failed".into()))?;
     let user = User {

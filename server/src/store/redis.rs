@@ -164,9 +164,7 @@ impl Notices for Redis {
 
 /// Unix seconds by this machine's clock, for Redis' sweep only.
 fn wall_clock() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::clock::Clock::now(&crate::clock::SystemClock)
 }
 
 #[async_trait]

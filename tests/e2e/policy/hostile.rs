@@ -306,7 +306,7 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
     // Counted too: three failures at each of the two mints, and every call timed.
     let metrics = server
         .http
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

@@ -129,8 +129,8 @@ fn spin_forever() -> ! {
 }
 
 /// Busy work the optimiser cannot shortcut: on wasm `black_box` is only a hint, and at
-/// opt-level 3 a counting loop was folded into its result. A xorshift chain has no closed
-/// form, and the log line it may (never, in fact) write keeps the result alive.
+/// opt-level 3 a counting loop folds into its result. A xorshift chain has no closed form,
+/// and the log line it would write on reaching zero keeps the result alive.
 fn spin(iterations: u64) {
     let mut n: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..iterations {

@@ -20,11 +20,11 @@ fn required() -> bool {
 
 /// A schema name no other run uses (lower case: Postgres folds unquoted names).
 fn unique(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("lanyard_t_{what}_{}_{nanos}", std::process::id())
+    use crate::clock::Random;
+    let mut salt = [0u8; 8];
+    crate::clock::OsRandom::default().fill(&mut salt);
+    let salt = u64::from_le_bytes(salt);
+    format!("lanyard_t_{what}_{}_{salt:016x}", std::process::id())
 }
 
 /// A test's own schema and key prefix; `finish` drops the schema (the keys expire).

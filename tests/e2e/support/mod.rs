@@ -1,0 +1,25 @@
+//! The test kit: starts real `lanyard` processes on free loopback ports with fresh data
+//! directories, and drives them over HTTP the way a client and a browser would.
+//!
+//! - `server`: [`TestServer`], the process, its log, its CLI and plain HTTP calls.
+//! - `browser`: [`Browser`], a cookie jar for the portal's pages and forms.
+//! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
+//! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
+//! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
+//!
+//! Everything is re-exported here, so tests name it `support::X` wherever it lives.
+
+mod browser;
+mod oauth;
+mod relay;
+mod server;
+mod store;
+
+pub use browser::{Browser, Page, client, hidden};
+pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
+pub use relay::{Gate, TlsFront};
+pub use server::TestServer;
+pub use store::{ProductionStore, address, production_store};
+
+/// The password every test user gets (`TestServer::add_user`) and signs in with.
+pub const PASSWORD: &str = "correct horse battery staple";
