@@ -24,6 +24,7 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use http_body_util::BodyExt;
 use lanyard::app::App;
 use lanyard::config::Config;
+use lanyard::domain::{AuthMethod, GrantType, ScopeSet};
 use lanyard::http::request::Req;
 use lanyard::secret::SecretHash;
 use lanyard::store::{Client, ClientSource, Grant, User};
@@ -80,8 +81,8 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
     app.stores
         .users
         .create_user(&User {
-            sub: "u-bench".into(),
-            email: "bench@example.com".into(),
+            sub: "u-bench".parse().unwrap(),
+            email: "bench@example.com".parse().unwrap(),
             password_hash: "unused".into(),
             metadata: serde_json::json!({"tiers": {RESOURCE: "pro"}}).to_string(),
             email_verified: true,
@@ -92,12 +93,12 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
     app.stores
         .clients
         .create_client(&Client {
-            id: "c-bench".into(),
+            id: "c-bench".parse().unwrap(),
             secret_hash: None,
             name: Some("Bench".into()),
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            auth_method: "none".into(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            auth_method: AuthMethod::None,
             scope: None,
             metadata: serde_json::json!({}),
             source: ClientSource::Operator,
@@ -108,10 +109,10 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
     let refresh = "rt-bench-0".to_string();
     let grant = Grant {
         id: "g-bench".into(),
-        client_id: "c-bench".into(),
-        sub: "u-bench".into(),
-        resource: RESOURCE.into(),
-        scopes: vec!["read".into(), "write".into()],
+        client_id: "c-bench".parse().unwrap(),
+        sub: "u-bench".parse().unwrap(),
+        resource: RESOURCE.parse().unwrap(),
+        scopes: ScopeSet::parse("read write").unwrap(),
         auth_time: now,
         created_at: now,
         expires_at: now + 86_400,

@@ -20,7 +20,7 @@ use serde_json::json;
 fn input() -> PolicyInput {
     PolicyInput {
         phase: Phase::Token,
-        grant_type: Some("refresh_token".into()),
+        grant_type: Some(lanyard::domain::GrantType::RefreshToken),
         user: UserInput {
             sub: "u-123".into(),
             email: "ada@example.com".into(),

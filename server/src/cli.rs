@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::app::{App, open_stores};
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
+use crate::domain::{ClientId, Email, GrantType};
 use crate::oauth::cimd::AddressGuard;
 use crate::oauth::client_metadata::{ClientMetadata, Profile, RawMetadata};
 use crate::portal::register::{check, create_user};
@@ -88,8 +89,9 @@ pub async fn user_add(config: Config, email: &str, password: Option<String>) -> 
     if let Err(msg) = check(&crate::portal::login::fold_email(email), &password) {
         bail!("{msg}");
     }
+    let key = Email::parse(email)?;
     let app = App::build(config).await?;
-    match create_user(&app, email, &password, true).await {
+    match create_user(&app, &key, &password, true).await {
         Ok(u) => {
             println!("{}", json!({"sub": u.sub, "email": u.email}));
             Ok(())
@@ -106,7 +108,7 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
         bail!("metadata must be a JSON object");
     }
     let stores = open_stores(&config).await?;
-    let email = crate::portal::login::fold_email(email);
+    let email = Email::parse(email)?;
     let Some(user) = stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
     };
@@ -157,7 +159,7 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
     let metadata = ClientMetadata::validate(raw, profile, &guard).map_err(|e| anyhow!("{e}"))?;
     let stores = open_stores(&config).await?;
     let random = OsRandom::default();
-    let id = random.id();
+    let id = ClientId::generate(&random);
     let secret = confidential.then(|| random.token());
     let mut out = json!({
         "client_id": id,
@@ -192,7 +194,7 @@ pub async fn client_list(config: Config) -> anyhow::Result<()> {
 
 pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
     let stores = open_stores(&config).await?;
-    if !stores.clients.remove_client(id).await? {
+    if !stores.clients.remove_client(&ClientId::parse(id)?).await? {
         bail!("no client {id}");
     }
     println!("removed {id}");
@@ -270,11 +272,11 @@ pub async fn policy_eval(
     let Some(registry) = app.policies.clone() else {
         bail!("no policies are bound in lanyard.toml");
     };
-    let email = crate::portal::login::fold_email(email);
+    let email = Email::parse(email)?;
     let Some(user) = app.stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
     };
-    let client = crate::oauth::client::find_client(&app, client_id)
+    let client = crate::oauth::client::find_client(&app, &ClientId::parse(client_id)?)
         .await
         .map_err(|_| anyhow::anyhow!("no client {client_id}"))?;
     let uri = crate::oauth::types::ResourceUri::parse(resource)
@@ -300,7 +302,7 @@ pub async fn policy_eval(
         .to_json();
     let token = evaluate(
         &registry,
-        &mut input(Phase::Token, Some("authorization_code")),
+        &mut input(Phase::Token, Some(GrantType::AuthorizationCode)),
     )
     .await
     .to_json();

@@ -1,13 +1,15 @@
 //! Lanyard: OAuth 2.1 authorization server for MCP apps.
 //!
 //! Requests flow `http` -> `oauth` | `portal` | `resource` -> `tokens`, `store`.
-//! `store` never sees HTTP types; `oauth` never names a backend. `app` builds the one
+//! `store` never sees HTTP types; `oauth` never names a backend. `domain` holds the values
+//! (user and client ids, emails, grant types) every layer passes and none re-parses. `app` builds the one
 //! [`app::App`] every handler shares, picking the backends from [`config::Config`].
 
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod maintenance;
 pub mod metrics;

@@ -14,6 +14,7 @@ use super::pkce::Challenge;
 use super::policies::{Blocked, consent_gate};
 use super::types::{RedirectUri, ResourceUri, ScopeSet};
 use crate::app::App;
+use crate::domain::{ClientId, GrantType, UserId};
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::{Resp, redirect};
@@ -111,7 +112,7 @@ fn validate(
             )));
         }
     }
-    if !client.allows_grant("authorization_code") {
+    if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(fail(OAuthError::UnauthorizedClient(
             "this client may not use the authorization code grant".into(),
         )));
@@ -151,8 +152,8 @@ fn validate(
         client_id: client.id.clone(),
         redirect_uri: to.redirect_uri.to_string(),
         state: to.state.map(str::to_string),
-        scopes: scopes.to_vec(),
-        resource: resource.uri.as_str().to_string(),
+        scopes,
+        resource: resource.uri.clone(),
         code_challenge: challenge.as_str().to_string(),
         nonce: p.get("nonce").map(|n| n.chars().take(512).collect()),
         force_login: prompt.login,
@@ -182,7 +183,12 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
             "The request names no client (client_id is missing).",
         )
     })?;
-    let client = match find_client(app, client_id).await {
+    let client = match ClientId::parse(client_id) {
+        Ok(id) => find_client(app, &id).await,
+        // An id that cannot be one names no client.
+        Err(_) => Err(LookupError::Unknown),
+    };
+    let client = match client {
         Ok(c) => c,
         Err(LookupError::Unknown) => {
             return Err(page(
@@ -261,7 +267,7 @@ pub async fn continue_signed_in(
     app: &App,
     id: &str,
     auth: &AuthRequest,
-    sub: &str,
+    sub: &UserId,
     auth_time: i64,
     status: StatusCode,
 ) -> Result<Resp, Rejected> {
@@ -308,7 +314,7 @@ pub async fn continue_signed_in(
 async fn gated(
     app: &App,
     auth: AuthRequest,
-    sub: &str,
+    sub: &UserId,
     client: &ResolvedClient,
     to: &ReplyTo<'_>,
     status: StatusCode,
@@ -334,21 +340,21 @@ async fn gated(
 async fn consent_remembered(
     app: &App,
     auth: &AuthRequest,
-    sub: &str,
+    sub: &UserId,
 ) -> Result<bool, crate::store::StoreError> {
     let prior = app
         .stores
         .grants
         .consent(sub, &auth.client_id, &auth.resource)
         .await?;
-    Ok(prior.is_some_and(|granted| auth.scopes.iter().all(|s| granted.contains(s))))
+    Ok(prior.is_some_and(|granted| auth.scopes.is_subset_of(&granted)))
 }
 
 /// Mints the code and sends the browser back to the client.
 pub async fn issue_code(
     app: &App,
     auth: &AuthRequest,
-    sub: &str,
+    sub: &UserId,
     auth_time: i64,
     status: StatusCode,
 ) -> Result<Resp, Rejected> {
@@ -359,7 +365,7 @@ pub async fn issue_code(
         code_challenge: auth.code_challenge.clone(),
         resource: auth.resource.clone(),
         scopes: auth.scopes.clone(),
-        sub: sub.to_string(),
+        sub: sub.clone(),
         auth_time,
         nonce: auth.nonce.clone(),
         expires_at: app.now() + app.config.code_ttl,

@@ -7,6 +7,7 @@ use super::cimd::{CimdAuth, CimdError, KeySource};
 use super::error::OAuthError;
 use super::types::{RedirectUri, ScopeSet};
 use crate::app::App;
+use crate::domain::{AuthMethod, ClientId, GrantType};
 use crate::secret::SecretHash;
 use crate::store::Client;
 
@@ -34,10 +35,10 @@ pub enum ClientOrigin {
 
 #[derive(Debug, Clone)]
 pub struct ResolvedClient {
-    pub id: String,
+    pub id: ClientId,
     pub name: Option<String>,
     pub redirect_uris: Vec<RedirectUri>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub credential: ClientCredential,
     /// A registered scope limit, if any.
     pub scope: Option<ScopeSet>,
@@ -66,13 +67,13 @@ impl ResolvedClient {
             grant_types: c.grant_types,
             credential: match c.secret_hash {
                 Some(h) => ClientCredential::Secret(SecretHash::from_stored(h)),
-                None if c.auth_method == "private_key_jwt" => ClientCredential::KeyJwt {
+                None if c.auth_method == AuthMethod::PrivateKeyJwt => ClientCredential::KeyJwt {
                     keys: registered_keys(&c.metadata),
                     also_none: false,
                 },
                 None => ClientCredential::None,
             },
-            scope: c.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
+            scope: c.scope,
             name: c.name,
             id: c.id,
             origin: ClientOrigin::Registered,
@@ -87,8 +88,8 @@ impl ResolvedClient {
         }
     }
 
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
     }
 
     /// The registered redirect URI `requested` matches, if any.
@@ -107,7 +108,7 @@ impl ResolvedClient {
                 .redirect_uris
                 .first()
                 .map(RedirectUri::host)
-                .unwrap_or_else(|| self.id.clone()),
+                .unwrap_or_else(|| self.id.to_string()),
         }
     }
 }
@@ -126,18 +127,24 @@ fn registered_keys(metadata: &serde_json::Value) -> KeySource {
     KeySource::Inline(std::sync::Arc::new(set))
 }
 
-pub async fn find_client(app: &App, id: &str) -> Result<ResolvedClient, LookupError> {
-    if app.cimd.is_candidate(id) {
+pub async fn find_client(app: &App, id: &ClientId) -> Result<ResolvedClient, LookupError> {
+    if app.cimd.is_candidate(id.as_str()) {
         let doc = app
             .cimd
-            .resolve(id, app.now())
+            .resolve(id.as_str(), app.now())
             .await
             .map_err(LookupError::Metadata)?;
         return Ok(ResolvedClient {
-            id: doc.client_id.clone(),
+            // The document names this very URL (the resolver checks it).
+            id: id.clone(),
             name: Some(doc.client_name.clone()),
             redirect_uris: doc.redirect_uris.clone(),
-            grant_types: doc.grant_types.clone(),
+            // Grants Lanyard does not serve are no use to the client here.
+            grant_types: doc
+                .grant_types
+                .iter()
+                .filter_map(|g| GrantType::parse(g).ok())
+                .collect(),
             // Metadata-document clients hold no shared secret: they are public (PKCE binds
             // the code) or sign assertions with the keys their document names.
             credential: match &doc.auth {

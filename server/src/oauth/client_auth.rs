@@ -9,6 +9,7 @@ use super::assertion::{ASSERTION_TYPE, claimed_client, verify};
 use super::client::{ClientCredential, LookupError, ResolvedClient, find_client};
 use super::error::OAuthError;
 use crate::app::App;
+use crate::domain::ClientId;
 use crate::http::Req;
 use crate::http::request::Params;
 
@@ -131,7 +132,9 @@ pub async fn authenticate(
         description: d.to_string(),
         basic: p.basic,
     };
-    let client = match find_client(app, &p.client_id).await {
+    // An id that cannot be one names no client.
+    let id = ClientId::parse(&p.client_id).map_err(|_| fail("unknown client"))?;
+    let client = match find_client(app, &id).await {
         Ok(c) => c,
         Err(LookupError::Unknown) => return Err(fail("unknown client")),
         Err(LookupError::Metadata(e)) => return Err(fail(&e.to_string())),
@@ -139,7 +142,7 @@ pub async fn authenticate(
     };
     match (&client.credential, &p.secret, &p.assertion) {
         (ClientCredential::KeyJwt { keys, .. }, None, Some(assertion)) => {
-            verify(app, &client.id, keys, assertion, &req.path)
+            verify(app, client.id.as_str(), keys, assertion, &req.path)
                 .await
                 .map_err(|why| fail(&why))?;
             Ok(client)

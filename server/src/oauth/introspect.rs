@@ -18,7 +18,7 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
     let (client, form) = client_and_token(app, req).await?;
     let token = form.get("token").unwrap_or_default();
     let may_see = |client_id: &str, aud: &str| {
-        client_id == client.id || client.resource_server.iter().any(|r| r == aud)
+        client.id == *client_id || client.resource_server.iter().any(|r| r == aud)
     };
 
     let now = app.now();
@@ -51,12 +51,12 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         .grants
         .grant_by_refresh(&SecretHash::of(token), now, false)
         .await?
-        && may_see(&g.client_id, &g.resource)
+        && may_see(g.client_id.as_str(), g.resource.as_str())
     {
         return Ok(respond(json!({
             "active": true,
             "token_type": "refresh_token",
-            "scope": g.scopes.join(" "),
+            "scope": g.scopes.to_string(),
             "client_id": g.client_id,
             "sub": g.sub,
             "aud": g.resource,

@@ -12,6 +12,7 @@ use super::token::revoke_family;
 use super::types::{EMAIL, OPENID, ScopeSet};
 use crate::app::App;
 use crate::config::ID_TOKEN_TTL;
+use crate::domain::GrantType;
 use crate::http::response::{Resp, json, no_store};
 use crate::secret::SecretHash;
 use crate::store::{Grant, Rotation, User};
@@ -22,7 +23,7 @@ use crate::tokens::{AccessClaims, IdClaims};
 /// What the request asks of this mint.
 #[derive(Debug)]
 pub struct TokenRequestContext<'a> {
-    pub grant_type: &'static str,
+    pub grant_type: GrantType,
     /// The scopes of this access token (the grant's, or a narrowing of them).
     pub scopes: ScopeSet,
     pub nonce: Option<&'a str>,
@@ -88,12 +89,12 @@ pub async fn issue_tokens(
     let scope = scopes.to_string();
     let access = AccessClaims {
         iss: &app.config.issuer,
-        sub: &user.sub,
-        aud: &grant.resource,
-        azp: &client.id,
-        client_id: &client.id,
+        sub: user.sub.as_str(),
+        aud: grant.resource.as_str(),
+        azp: client.id.as_str(),
+        client_id: client.id.as_str(),
         scope: &scope,
-        email: Some(&user.email),
+        email: Some(user.email.as_str()),
         iat: now,
         exp: now + app.config.access_token_ttl,
         jti: &jti,
@@ -187,9 +188,9 @@ fn id_token(
     let with_email = scopes.contains(EMAIL);
     let claims = IdClaims {
         iss: &app.config.issuer,
-        sub: &user.sub,
-        aud: &client.id,
-        azp: &client.id,
+        sub: user.sub.as_str(),
+        aud: client.id.as_str(),
+        azp: client.id.as_str(),
         iat: now,
         exp: now + ID_TOKEN_TTL,
         auth_time: grant.auth_time,

@@ -8,6 +8,7 @@ use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
 use crate::clock::UnixTime;
+use crate::domain::{GrantType, PolicyOutcome, UserId};
 use crate::policy::chain::evaluate;
 use crate::policy::input::{ClientInput, Phase};
 use crate::policy::{ChainFailed, Decision, GuestInput, PolicyRun, UserView};
@@ -17,20 +18,20 @@ use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 pub fn guest_input(
     app: &App,
     phase: Phase,
-    grant_type: Option<&str>,
+    grant_type: Option<GrantType>,
     user: &User,
     client: &ResolvedClient,
     resource: &str,
     scopes: Vec<String>,
 ) -> GuestInput {
     let view = UserView {
-        sub: &user.sub,
-        email: &user.email,
+        sub: user.sub.as_str(),
+        email: user.email.as_str(),
         email_verified: user.email_verified,
         metadata: &user.metadata,
     };
     let client = ClientInput {
-        id: client.id.clone(),
+        id: client.id.to_string(),
         name: client.display_name(),
     };
     GuestInput::new(phase, grant_type, view, client, resource, scopes, app.now())
@@ -90,7 +91,7 @@ pub async fn token_gate(
     client: &ResolvedClient,
     grant: &Grant,
     user: &User,
-    grant_type: &str,
+    grant_type: GrantType,
     scopes: ScopeSet,
 ) -> Result<(ScopeSet, Allowed), OAuthError> {
     if app.policies.is_none() {
@@ -102,7 +103,7 @@ pub async fn token_gate(
         Some(grant_type),
         user,
         client,
-        &grant.resource,
+        grant.resource.as_str(),
         scopes.to_vec(),
     );
     match run_phase(app, input).await {
@@ -120,7 +121,7 @@ pub async fn log_decision(
     jti: &str,
     iat: UnixTime,
     grant: &Grant,
-    grant_type: &str,
+    grant_type: GrantType,
     runs: &[PolicyRun],
 ) {
     if runs.is_empty() {
@@ -132,8 +133,9 @@ pub async fn log_decision(
         client_id: grant.client_id.clone(),
         sub: grant.sub.clone(),
         resource: grant.resource.clone(),
-        grant_type: grant_type.to_string(),
-        outcome: "allow".into(),
+        grant_type,
+        // A mint that is logged went ahead: denials and failures refuse the mint.
+        outcome: PolicyOutcome::Allow,
         runs: serde_json::to_string(runs).unwrap_or_else(|_| "[]".into()),
     };
     app.decisions.submit(entry).await;
@@ -144,9 +146,9 @@ pub async fn log_decision(
 pub async fn consent_gate(
     app: &App,
     auth: &AuthRequest,
-    sub: &str,
+    sub: &UserId,
     client: &ResolvedClient,
-) -> Result<(Vec<String>, Allowed), Blocked> {
+) -> Result<(ScopeSet, Allowed), Blocked> {
     if app.policies.is_none() {
         return Ok((auth.scopes.clone(), Allowed::default()));
     }
@@ -161,15 +163,9 @@ pub async fn consent_gate(
         None,
         &user,
         client,
-        &auth.resource,
-        auth.scopes.clone(),
+        auth.resource.as_str(),
+        auth.scopes.to_vec(),
     );
     let allowed = run_phase(app, input).await?;
-    let scopes = auth
-        .scopes
-        .iter()
-        .filter(|s| !allowed.dropped.contains(s))
-        .cloned()
-        .collect();
-    Ok((scopes, allowed))
+    Ok((auth.scopes.without(&allowed.dropped), allowed))
 }

@@ -11,6 +11,7 @@ use super::error::OAuthError;
 use super::metadata::scopes_supported;
 use super::types::ScopeSet;
 use crate::app::App;
+use crate::domain::ClientId;
 use crate::http::Req;
 use crate::http::response::{Resp, json as json_resp, no_store};
 use crate::store::{ClientSource, StoreError};
@@ -30,7 +31,7 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         .map(|s| s.intersect(&supported))
         .filter(|s| !s.is_empty());
     let now = app.now();
-    let client_id = app.random.id();
+    let client_id = ClientId::generate(app.random.as_ref());
     let secret = metadata
         .token_endpoint_auth_method
         .uses_secret()

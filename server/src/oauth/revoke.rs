@@ -40,7 +40,7 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
         return Ok(ok());
     }
     if let Ok(claims) = check_access(app, token, &[]).await
-        && claims.client_id == client.id
+        && client.id == *claims.client_id
     {
         app.stores
             .ephemeral

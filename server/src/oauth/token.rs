@@ -7,6 +7,7 @@ use super::issue::{RefreshPlan, TokenRequestContext, issue_tokens};
 use super::pkce::Challenge;
 use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
+use crate::domain::GrantType;
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
@@ -36,29 +37,31 @@ impl<'a> TokenRequest<'a> {
             form.get(k)
                 .ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")))
         };
-        match form.get("grant_type") {
-            Some("authorization_code") => Ok(Self::AuthorizationCode {
+        let grant_type = match form.get("grant_type") {
+            Some(g) => GrantType::parse(g).map_err(|_| {
+                OAuthError::UnsupportedGrantType(format!("grant_type {g} is not supported"))
+            })?,
+            None => return Err(OAuthError::invalid_request("grant_type is required")),
+        };
+        match grant_type {
+            GrantType::AuthorizationCode => Ok(Self::AuthorizationCode {
                 code: required("code")?,
                 verifier: required("code_verifier")?,
                 redirect_uri: form.get("redirect_uri"),
                 resource: form.get("resource"),
             }),
-            Some("refresh_token") => Ok(Self::RefreshToken {
+            GrantType::RefreshToken => Ok(Self::RefreshToken {
                 token: required("refresh_token")?,
                 scope: form.get("scope"),
                 resource: form.get("resource"),
             }),
-            Some(other) => Err(OAuthError::UnsupportedGrantType(format!(
-                "grant_type {other} is not supported"
-            ))),
-            None => Err(OAuthError::invalid_request("grant_type is required")),
         }
     }
 
-    fn grant_type(&self) -> &'static str {
+    fn grant_type(&self) -> GrantType {
         match self {
-            Self::AuthorizationCode { .. } => "authorization_code",
-            Self::RefreshToken { .. } => "refresh_token",
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
         }
     }
 }
@@ -166,12 +169,12 @@ async fn exchange_code(
         revoked_at: None,
     };
     let ctx = TokenRequestContext {
-        grant_type: "authorization_code",
-        scopes: ScopeSet::parse(&pending.scopes.join(" ")).map_err(OAuthError::server)?,
+        grant_type: GrantType::AuthorizationCode,
+        scopes: pending.scopes.clone(),
         nonce: pending.nonce.as_deref(),
         issue_id_token: true,
     };
-    let plan = match client.allows_grant("refresh_token") {
+    let plan = match client.allows_grant(GrantType::RefreshToken) {
         true => RefreshPlan::NewGrant(Some(app.random.token())),
         false => RefreshPlan::NewGrant(None),
     };
@@ -200,7 +203,7 @@ async fn rotate_refresh(
         ));
     }
     check_resource(resource, &grant.resource)?;
-    let granted = ScopeSet::parse(&grant.scopes.join(" ")).map_err(OAuthError::server)?;
+    let granted = grant.scopes.clone();
     // RFC 6749 §6: a refresh may narrow the scope, never widen it.
     let scopes = match scope {
         None => granted,
@@ -215,7 +218,7 @@ async fn rotate_refresh(
         }
     };
     let ctx = TokenRequestContext {
-        grant_type: "refresh_token",
+        grant_type: GrantType::RefreshToken,
         scopes,
         nonce: None,
         issue_id_token: false,
@@ -228,13 +231,12 @@ async fn rotate_refresh(
 }
 
 /// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant covers.
-fn check_resource(asked: Option<&str>, bound: &str) -> Result<(), OAuthError> {
+fn check_resource(asked: Option<&str>, bound: &ResourceUri) -> Result<(), OAuthError> {
     let Some(raw) = asked else {
         return Ok(());
     };
     let asked = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
-    let bound = ResourceUri::parse(bound).map_err(OAuthError::server)?;
-    if asked.same_as(&bound) {
+    if asked.same_as(bound) {
         Ok(())
     } else {
         Err(OAuthError::InvalidTarget(

@@ -1,50 +1,10 @@
 //! Protocol values that parse on construction (style.md §3): handlers never hold a raw
-//! string for a redirect URI, a scope, a resource or a client id.
+//! string for a redirect URI, a scope, a resource or a client id. Scopes and resources are
+//! the store's too, so they live in [`crate::domain`] and are re-exported here.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
-/// Why a protocol value did not parse; the text goes into `error_description`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub &'static str);
-
-/// One scope token (RFC 6749 §3.3: printable ASCII except space, `"` and `\`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Scope(String);
-
-impl Scope {
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if ok {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(ParseError("malformed scope"))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Scope {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, ParseError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<Scope> for String {
-    fn from(s: Scope) -> String {
-        s.0
-    }
-}
+pub use crate::domain::{AuthMethod, GrantType, ParseError, ResourceUri, Scope, ScopeSet};
 
 pub const OPENID: &str = "openid";
 pub const EMAIL: &str = "email";
@@ -53,124 +13,6 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// Scopes the OIDC layer grants on any resource.
 pub fn is_oidc_scope(s: &str) -> bool {
     matches!(s, OPENID | EMAIL | OFFLINE_ACCESS)
-}
-
-/// A set of scopes, kept in the order first seen so that `scope` strings are stable.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScopeSet(Vec<Scope>);
-
-impl ScopeSet {
-    /// Parses a space-separated `scope` parameter. Malformed tokens are an error; whether
-    /// a well-formed token is known is the caller's business.
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let mut set = Self::default();
-        for tok in s.split(' ').filter(|t| !t.is_empty()) {
-            set.insert(Scope::parse(tok)?);
-        }
-        Ok(set)
-    }
-    pub fn from_scopes(scopes: impl IntoIterator<Item = Scope>) -> Self {
-        let mut set = Self::default();
-        for s in scopes {
-            set.insert(s);
-        }
-        set
-    }
-    pub fn insert(&mut self, s: Scope) {
-        if !self.0.contains(&s) {
-            self.0.push(s);
-        }
-    }
-    pub fn contains(&self, s: &str) -> bool {
-        self.0.iter().any(|x| x.as_str() == s)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
-        self.0.iter()
-    }
-    /// The scopes of `self` that `allowed` also has.
-    pub fn intersect(&self, allowed: &ScopeSet) -> ScopeSet {
-        ScopeSet(
-            self.0
-                .iter()
-                .filter(|s| allowed.contains(s.as_str()))
-                .cloned()
-                .collect(),
-        )
-    }
-    pub fn without(&self, drop: &[String]) -> ScopeSet {
-        ScopeSet(
-            self.0
-                .iter()
-                .filter(|s| !drop.iter().any(|d| d == s.as_str()))
-                .cloned()
-                .collect(),
-        )
-    }
-    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
-        self.0.iter().all(|s| other.contains(s.as_str()))
-    }
-    pub fn to_vec(&self) -> Vec<String> {
-        self.0.iter().map(|s| s.0.clone()).collect()
-    }
-}
-
-impl fmt::Display for ScopeSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(&s.0)?;
-        }
-        Ok(())
-    }
-}
-
-/// An RFC 8707 resource indicator: an absolute URI without a fragment. Kept in the form it
-/// was configured in (that form goes into `aud`); compared after normalising case, default
-/// ports and a trailing slash, which clients add and strip at will.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ResourceUri {
-    raw: String,
-    normal: String,
-}
-
-impl ResourceUri {
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let url = Url::parse(s).map_err(|_| ParseError("resource must be an absolute URI"))?;
-        if url.fragment().is_some() {
-            return Err(ParseError("resource must not contain a fragment"));
-        }
-        if url.cannot_be_a_base() || url.host().is_none() {
-            return Err(ParseError("resource must be an absolute URI with a host"));
-        }
-        let mut normal = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
-        if let Some(port) = url.port() {
-            normal.push_str(&format!(":{port}"));
-        }
-        normal.push_str(url.path().trim_end_matches('/'));
-        if let Some(q) = url.query() {
-            normal.push('?');
-            normal.push_str(q);
-        }
-        Ok(Self {
-            raw: s.to_string(),
-            normal,
-        })
-    }
-    pub fn as_str(&self) -> &str {
-        &self.raw
-    }
-    pub fn same_as(&self, other: &ResourceUri) -> bool {
-        self.normal == other.normal
-    }
-    /// Origin and path, for routing RFC 9728 documents.
-    pub fn url(&self) -> Option<Url> {
-        Url::parse(&self.raw).ok()
-    }
 }
 
 /// A redirect URI a client registered, or one sent in a request.
@@ -262,67 +104,6 @@ impl RedirectUri {
     }
 }
 
-/// How a client authenticates at the token endpoint (RFC 7591 §2
-/// `token_endpoint_auth_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// A public client: PKCE is its proof.
-    None,
-    ClientSecretPost,
-    ClientSecretBasic,
-    /// Signed assertions (RFC 7523).
-    PrivateKeyJwt,
-}
-
-impl AuthMethod {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "none" => Some(Self::None),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "private_key_jwt" => Some(Self::PrivateKeyJwt),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::ClientSecretPost => "client_secret_post",
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-    /// Whether the client holds a shared secret that Lanyard issues.
-    pub fn uses_secret(self) -> bool {
-        matches!(self, Self::ClientSecretPost | Self::ClientSecretBasic)
-    }
-}
-
-/// A grant type a client may register (RFC 7591 §2 `grant_types`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantType {
-    AuthorizationCode,
-    RefreshToken,
-}
-
-impl GrantType {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "authorization_code" => Some(Self::AuthorizationCode),
-            "refresh_token" => Some(Self::RefreshToken),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthorizationCode => "authorization_code",
-            Self::RefreshToken => "refresh_token",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,25 +136,5 @@ mod tests {
         assert!(r("http://a.example/cb").kind().is_err());
         assert!(r("javascript:alert(1)").kind().is_err());
         assert!(RedirectUri::parse("https://a.example/cb#x").is_err());
-    }
-
-    #[test]
-    fn resources_compare_loosely() {
-        let a = ResourceUri::parse("https://MCP.example.com/").unwrap();
-        let b = ResourceUri::parse("https://mcp.example.com").unwrap();
-        assert!(a.same_as(&b));
-        let c = ResourceUri::parse("https://mcp.example.com:443/mcp/").unwrap();
-        let d = ResourceUri::parse("https://mcp.example.com/mcp").unwrap();
-        assert!(c.same_as(&d));
-        assert!(!d.same_as(&b));
-        assert!(ResourceUri::parse("https://x.example/#f").is_err());
-        assert!(ResourceUri::parse("mcp").is_err());
-    }
-
-    #[test]
-    fn scopes() {
-        let s = ScopeSet::parse("read  write read").unwrap();
-        assert_eq!(s.to_string(), "read write");
-        assert!(ScopeSet::parse("a\"b").is_err());
     }
 }

@@ -7,6 +7,7 @@ use super::access::{AccessError, check_access};
 use super::error::OAuthError;
 use super::types::EMAIL;
 use crate::app::App;
+use crate::domain::UserId;
 use crate::http::Req;
 use crate::http::response::{Resp, json as json_resp, no_store};
 
@@ -24,7 +25,12 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
     let mut body = json!({"sub": claims.sub});
     if claims.has_scope(EMAIL) {
         // The account, not the token: an email changed or verified since is what counts.
-        match app.stores.users.user_by_sub(&claims.sub).await {
+        // A `sub` that is no user id names no account.
+        let user = match UserId::parse(&claims.sub) {
+            Ok(sub) => app.stores.users.user_by_sub(&sub).await,
+            Err(_) => Ok(None),
+        };
+        match user {
             Ok(Some(user)) => {
                 body["email"] = json!(user.email);
                 body["email_verified"] = json!(user.email_verified);

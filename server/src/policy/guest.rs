@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::bindings::lanyard::policy::types as wit;
 use super::engine::PolicyFailure;
 use super::input::{ClientInput, Decision, Phase, PolicyInput};
+use crate::domain::GrantType;
 
 /// A chain's input in the guest's own types, built once per chain straight from the records
 /// it comes from; the chain sets the scopes still in play and each binding's config before
@@ -29,7 +30,7 @@ pub struct UserView<'a> {
 impl GuestInput {
     pub fn new(
         phase: Phase,
-        grant_type: Option<&str>,
+        grant_type: Option<GrantType>,
         user: UserView<'_>,
         client: ClientInput,
         resource: &str,
@@ -37,9 +38,11 @@ impl GuestInput {
         now: i64,
     ) -> Self {
         let grant_type = match (phase, grant_type) {
-            (Phase::Token, Some("authorization_code")) => Some(wit::GrantType::AuthorizationCode),
-            (Phase::Token, Some("refresh_token")) => Some(wit::GrantType::RefreshToken),
-            _ => None,
+            (Phase::Token, Some(GrantType::AuthorizationCode)) => {
+                Some(wit::GrantType::AuthorizationCode)
+            }
+            (Phase::Token, Some(GrantType::RefreshToken)) => Some(wit::GrantType::RefreshToken),
+            (Phase::Consent, _) | (_, None) => None,
         };
         // The store only writes objects (or `{}`), and JSON text that opens with a brace
         // can be nothing else; text that is not JSON at all reaches the policy, which
@@ -82,7 +85,7 @@ impl GuestInput {
         };
         let mut guest = Self::new(
             input.phase,
-            input.grant_type.as_deref(),
+            input.grant_type,
             user,
             input.client.clone(),
             &input.resource,

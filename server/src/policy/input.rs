@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::GrantType;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -37,9 +39,9 @@ fn empty_object() -> Value {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyInput {
     pub phase: Phase,
-    /// `authorization_code` or `refresh_token` at the token phase.
+    /// The grant being minted for, at the token phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_type: Option<String>,
+    pub grant_type: Option<GrantType>,
     pub user: UserInput,
     pub client: ClientInput,
     pub resource: String,

@@ -8,6 +8,7 @@ use super::pages::{BRAND, Consent, ErrorPage, ScopeLine, render};
 use super::session::{self, Browser};
 use super::{error_page, request_id, stale_form_page, unavailable_page, with_cookie};
 use crate::app::App;
+use crate::domain::UserId;
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
 use crate::oauth::OAuthError;
@@ -23,7 +24,7 @@ struct Pending {
     auth: AuthRequest,
     client: ResolvedClient,
     browser: Browser,
-    sub: String,
+    sub: UserId,
     auth_time: i64,
 }
 
@@ -61,7 +62,7 @@ async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
     let Some(browser) = browser else {
         return Err(to_login());
     };
-    let Some((sub, auth_time)) = browser.signed_in().map(|(s, t)| (s.to_string(), t)) else {
+    let Some((sub, auth_time)) = browser.signed_in().map(|(s, t)| (s.clone(), t)) else {
         return Err(to_login());
     };
     // prompt=login / max_age: the sign-in must be newer than the request.
@@ -95,7 +96,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         Err(r) => return r,
     };
     let email = match app.stores.users.user_by_sub(&p.sub).await {
-        Ok(Some(u)) => u.email,
+        Ok(Some(u)) => u.email.to_string(),
         Ok(None) => {
             return error_page(
                 app,
@@ -106,11 +107,10 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         }
         Err(_) => return unavailable_page(app),
     };
-    let resource = crate::oauth::types::ResourceUri::parse(&p.auth.resource).ok();
-    let resource_cfg = resource.as_ref().and_then(|r| app.config.resource(r));
+    let resource_cfg = app.config.resource(&p.auth.resource);
     let resource_name = resource_cfg
         .map(|r| r.name.clone())
-        .unwrap_or_else(|| p.auth.resource.clone());
+        .unwrap_or_else(|| p.auth.resource.to_string());
     let redirect = RedirectUri::parse(&p.auth.redirect_uri).ok();
     let (client_host, verified_by_document) = match &p.client.origin {
         ClientOrigin::MetadataDocument { host } => (host.clone(), true),
@@ -137,8 +137,11 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         verified_by_document,
         localhost_only,
         resource_name: resource_name.clone(),
-        resource_uri: p.auth.resource.clone(),
-        scopes: scopes.iter().map(|s| describe(s, &resource_name)).collect(),
+        resource_uri: p.auth.resource.to_string(),
+        scopes: scopes
+            .iter()
+            .map(|s| describe(s.as_str(), &resource_name))
+            .collect(),
         notices: allowed.notices,
         email,
     };

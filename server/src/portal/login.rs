@@ -12,6 +12,7 @@ use super::session::{self, Browser};
 use super::{request_id, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::clock::Random;
+use crate::domain::{Email, UserId};
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
 use crate::oauth::authorize::{Rejected, continue_signed_in};
@@ -180,7 +181,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         )
         .await;
     }
-    let user = match app.stores.users.user_by_email(&email).await {
+    let user = match Email::parse(&email) {
+        Ok(email) => app.stores.users.user_by_email(&email).await,
+        Err(_) => Ok(None),
+    };
+    let user = match user {
         Ok(u) => u,
         Err(_) => return unavailable_page(app),
     };
@@ -207,7 +212,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
 /// After sign-in or sign-up: a new session, then on to the pending request or home.
 pub async fn signed_in(
     app: &App,
-    sub: String,
+    sub: UserId,
     request: Option<String>,
     old: Option<&Browser>,
 ) -> Resp {

@@ -68,7 +68,7 @@ pub fn stale_form_page(app: &App) -> Resp {
 pub async fn home(app: &App, req: &Req) -> Resp {
     match session::current(app, req).await {
         Ok(Some(b)) if b.signed_in().is_some() => {
-            let email = match b.data.sub.as_deref() {
+            let email = match b.data.sub.as_ref() {
                 Some(sub) => app
                     .stores
                     .users
@@ -76,7 +76,7 @@ pub async fn home(app: &App, req: &Req) -> Resp {
                     .await
                     .ok()
                     .flatten()
-                    .map(|u| u.email),
+                    .map(|u| u.email.to_string()),
                 None => None,
             };
             pages::render(

@@ -6,6 +6,7 @@ use super::login::{client_name_for, fold_email, hash_password, signed_in};
 use super::pages::{BRAND, Register, render};
 use super::{posted_session, request_id, session, unavailable_page, with_cookie};
 use crate::app::App;
+use crate::domain::{Email, UserId};
 use crate::http::Req;
 use crate::http::response::Resp;
 use crate::store::{StoreError, User};
@@ -41,7 +42,7 @@ pub fn check(email: &str, password: &str) -> Result<(), &'static str> {
 /// an operator vouches for the address.
 pub async fn create_user(
     app: &App,
-    email: &str,
+    email: &Email,
     password: &str,
     email_verified: bool,
 ) -> Result<User, StoreError> {
@@ -49,8 +50,8 @@ pub async fn create_user(
         .await
         .ok_or_else(|| StoreError::Unavailable("password hashing failed".into()))?;
     let user = User {
-        sub: app.random.id(),
-        email: fold_email(email),
+        sub: UserId::generate(app.random.as_ref()),
+        email: email.clone(),
         password_hash: hash,
         metadata: "{}".into(),
         email_verified,
@@ -103,10 +104,13 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
             render(status, &page)
         }
     };
-    if let Err(msg) = check(&email, password) {
-        return refuse(StatusCode::BAD_REQUEST, msg).await;
-    }
-    match create_user(app, &email, password, false).await {
+    let checked = check(&email, password)
+        .and_then(|()| Email::parse(&email).map_err(|_| "Enter a valid email address."));
+    let key = match checked {
+        Ok(key) => key,
+        Err(msg) => return refuse(StatusCode::BAD_REQUEST, msg).await,
+    };
+    match create_user(app, &key, password, false).await {
         Ok(user) => {
             tracing::info!(sub = %user.sub, "account created");
             signed_in(app, user.sub, request, Some(&browser)).await

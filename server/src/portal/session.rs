@@ -3,6 +3,7 @@
 //! CSRF token its forms must echo.
 
 use crate::app::App;
+use crate::domain::UserId;
 use crate::http::Req;
 use crate::http::cookies;
 use crate::secret::{SecretHash, constant_time_eq};
@@ -18,8 +19,8 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn signed_in(&self) -> Option<(&str, i64)> {
-        Some((self.data.sub.as_deref()?, self.data.auth_time?))
+    pub fn signed_in(&self) -> Option<(&UserId, i64)> {
+        Some((self.data.sub.as_ref()?, self.data.auth_time?))
     }
 
     /// Whether the posted `csrf_token` is this session's (constant time).
@@ -60,7 +61,7 @@ pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
 /// fixation, and a new CSRF token goes with it.
 pub async fn start(
     app: &App,
-    sub: Option<String>,
+    sub: Option<UserId>,
     pending: Option<String>,
     replacing: Option<&Browser>,
 ) -> Result<Browser, StoreError> {

@@ -87,18 +87,18 @@ fn log_applied(report: &refinery::Report, database: &str) {
 pub trait UserStore: Send + Sync {
     /// Fails with `Conflict` when the (case-folded) email is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
-    async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>>;
+    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, client: &Client) -> StoreResult<()>;
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
     async fn clients(&self) -> StoreResult<Vec<Client>>;
     /// Removes the client and everything granted to it.
-    async fn remove_client(&self, id: &str) -> StoreResult<bool>;
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool>;
     /// Removes up to `limit` dynamically registered clients made before `before` that hold
     /// no live grant (none, or all expired or revoked), with their consents and dead
     /// grants; returns how many went. Clients that register on every connection leave
@@ -117,17 +117,17 @@ pub trait GrantStore: Send + Sync {
     /// The scopes the user already allowed this client for this resource.
     async fn consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> StoreResult<Option<Vec<String>>>;
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+    ) -> StoreResult<Option<ScopeSet>>;
     /// Records a consent, widening any earlier one to the union.
     async fn record_consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-        scopes: &[String],
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+        scopes: &ScopeSet,
         now: UnixTime,
     ) -> StoreResult<()>;
 

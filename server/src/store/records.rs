@@ -5,6 +5,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
+pub use crate::domain::{
+    AuthMethod, ClientId, Email, GrantType, PolicyOutcome, ResourceUri, ScopeSet, UserId,
+};
 
 /// A stored name that is none of the values the code knows: the store is read strictly,
 /// so such a record is an error, never a guess.
@@ -27,10 +30,9 @@ impl UnknownValue {
 /// One person, across every app the operator publishes.
 #[derive(Debug, Clone)]
 pub struct User {
-    /// Stable, opaque, never the email (emails change; `sub` must not).
-    pub sub: String,
-    /// Case-folded: the uniqueness key.
-    pub email: String,
+    pub sub: UserId,
+    /// The uniqueness key.
+    pub email: Email,
     /// argon2id PHC string.
     pub password_hash: String,
     /// Operator-defined JSON object, as the text the store holds. Only policies read it, and
@@ -48,12 +50,11 @@ pub struct User {
 pub struct DecisionEntry {
     pub jti: String,
     pub at: UnixTime,
-    pub client_id: String,
-    pub sub: String,
-    pub resource: String,
-    pub grant_type: String,
-    /// `allow`, `deny` or `failed`.
-    pub outcome: String,
+    pub client_id: ClientId,
+    pub sub: UserId,
+    pub resource: ResourceUri,
+    pub grant_type: GrantType,
+    pub outcome: PolicyOutcome,
     /// The policies that ran, as a JSON array of `{policy, digest, outcome, micros,
     /// detail}`; kept as text, which is how it is written and shown.
     pub runs: String,
@@ -93,15 +94,14 @@ impl FromStr for ClientSource {
 /// echoes back); the typed fields are the ones Lanyard acts on.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     pub secret_hash: Option<String>,
     pub name: Option<String>,
     pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    /// `none`, `client_secret_post` or `client_secret_basic`.
-    pub auth_method: String,
-    /// Registered scope limit, if the client named one.
-    pub scope: Option<String>,
+    pub grant_types: Vec<GrantType>,
+    pub auth_method: AuthMethod,
+    /// Registered scope limit, if the client named one. Kept as the `scope` string.
+    pub scope: Option<ScopeSet>,
     pub metadata: serde_json::Value,
     pub source: ClientSource,
     pub created_at: UnixTime,
@@ -111,10 +111,10 @@ pub struct Client {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     pub id: String,
-    pub client_id: String,
-    pub sub: String,
-    pub resource: String,
-    pub scopes: Vec<String>,
+    pub client_id: ClientId,
+    pub sub: UserId,
+    pub resource: ResourceUri,
+    pub scopes: ScopeSet,
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
@@ -177,12 +177,12 @@ impl std::fmt::Debug for StoredKey {
 /// What an authorization code stands for until it is exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingGrant {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     pub code_challenge: String,
-    pub resource: String,
-    pub scopes: Vec<String>,
-    pub sub: String,
+    pub resource: ResourceUri,
+    pub scopes: ScopeSet,
+    pub sub: UserId,
     pub auth_time: UnixTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -192,12 +192,12 @@ pub struct PendingGrant {
 /// A validated authorization request waiting for login and consent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    pub scopes: Vec<String>,
-    pub resource: String,
+    pub scopes: ScopeSet,
+    pub resource: ResourceUri,
     pub code_challenge: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -214,7 +214,7 @@ pub struct AuthRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    pub sub: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixTime>,
     pub csrf: String,

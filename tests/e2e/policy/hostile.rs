@@ -347,7 +347,7 @@ fn hostile_input(config: Value) -> lanyard::policy::PolicyInput {
     use lanyard::policy::input::{ClientInput, UserInput};
     lanyard::policy::PolicyInput {
         phase: lanyard::policy::Phase::Token,
-        grant_type: Some("refresh_token".into()),
+        grant_type: Some(lanyard::domain::GrantType::RefreshToken),
         user: UserInput {
             sub: "u1".into(),
             email: "ada@example.com".into(),

@@ -22,6 +22,7 @@ use super::cimd::AddressGuard;
 use super::error::OAuthError;
 use super::types::{AuthMethod, GrantType, RedirectUri, ScopeSet};
 use crate::clock::UnixTime;
+use crate::domain::ClientId;
 use crate::secret::SecretHash;
 use crate::store::{Client, ClientSource};
 
@@ -226,7 +227,7 @@ impl ClientMetadata {
     /// The store's record of a client registered with this metadata.
     pub fn into_client(
         self,
-        id: String,
+        id: ClientId,
         secret: Option<&str>,
         source: ClientSource,
         created_at: UnixTime,
@@ -240,13 +241,9 @@ impl ClientMetadata {
                 .iter()
                 .map(|r| r.as_str().to_string())
                 .collect(),
-            grant_types: self
-                .grant_types
-                .iter()
-                .map(|g| g.as_str().to_string())
-                .collect(),
-            auth_method: self.token_endpoint_auth_method.as_str().to_string(),
-            scope: self.scope.as_ref().map(ScopeSet::to_string),
+            grant_types: self.grant_types.clone(),
+            auth_method: self.token_endpoint_auth_method,
+            scope: self.scope.clone(),
             metadata: Value::Object(self.to_json()),
             source,
             created_at,

@@ -58,7 +58,7 @@ pub(super) fn listed_methods(raw: Option<&Value>) -> Vec<AuthMethod> {
     raw.and_then(Value::as_array)
         .map(|l| {
             l.iter()
-                .filter_map(|m| m.as_str().and_then(AuthMethod::parse))
+                .filter_map(|m| m.as_str().and_then(|m| AuthMethod::parse(m).ok()))
                 .collect()
         })
         .unwrap_or_default()
@@ -72,7 +72,7 @@ pub(super) fn auth_method(
     let document = matches!(profile, Profile::Document { .. });
     let method = match named {
         Some(m) => AuthMethod::parse(m)
-            .ok_or_else(|| invalid(format!("unsupported token_endpoint_auth_method {m:?}")))?,
+            .map_err(|_| invalid(format!("unsupported token_endpoint_auth_method {m:?}")))?,
         None if document && supported.contains(&AuthMethod::PrivateKeyJwt) => {
             AuthMethod::PrivateKeyJwt
         }
@@ -125,7 +125,7 @@ pub(super) fn grant_types(
         return Ok(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
     };
     let mut kept: Vec<GrantType> = Vec::new();
-    for g in list.iter().filter_map(|g| GrantType::parse(g)) {
+    for g in list.iter().filter_map(|g| GrantType::parse(g).ok()) {
         if !kept.contains(&g) {
             kept.push(g);
         }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::json;
 
 use super::*;
+use crate::domain::GrantType;
 use crate::policy::guest::UserView;
 use crate::policy::input::{ClientInput, Phase};
 
@@ -76,7 +77,7 @@ fn input(scopes: &[&str]) -> GuestInput {
     };
     GuestInput::new(
         Phase::Token,
-        Some("refresh_token"),
+        Some(GrantType::RefreshToken),
         user,
         client,
         "https://notes.example.com/mcp",

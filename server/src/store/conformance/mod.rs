@@ -6,13 +6,29 @@ use serde_json::json;
 use super::*;
 use crate::secret::SecretHash;
 
+pub(super) fn uid(s: &str) -> UserId {
+    UserId::parse(s).unwrap()
+}
+
+pub(super) fn cid(s: &str) -> ClientId {
+    ClientId::parse(s).unwrap()
+}
+
+pub(super) fn resource() -> ResourceUri {
+    ResourceUri::parse("https://r.example/mcp").unwrap()
+}
+
+pub(super) fn scopes(s: &str) -> ScopeSet {
+    ScopeSet::parse(s).unwrap()
+}
+
 pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
     Grant {
         id: id.into(),
-        client_id: client.into(),
-        sub: sub.into(),
-        resource: "https://r.example/mcp".into(),
-        scopes: vec!["read".into()],
+        client_id: cid(client),
+        sub: uid(sub),
+        resource: resource(),
+        scopes: scopes("read"),
         auth_time: 100,
         created_at: 100,
         expires_at: 10_000,
@@ -22,8 +38,8 @@ pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
 
 pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
     let u = User {
-        sub: sub.into(),
-        email: email.into(),
+        sub: uid(sub),
+        email: Email::parse(email).unwrap(),
         password_hash: "x".into(),
         metadata: "{}".into(),
         email_verified: false,
@@ -36,8 +52,8 @@ pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
 pub async fn users(stores: &Stores) {
     user(stores, "u1", "ada@example.com").await;
     let dup = User {
-        sub: "u2".into(),
-        ..stores.users.user_by_sub("u1").await.unwrap().unwrap()
+        sub: uid("u2"),
+        ..stores.users.user_by_sub(&uid("u1")).await.unwrap().unwrap()
     };
     assert!(matches!(
         stores.users.create_user(&dup).await,
@@ -45,19 +61,19 @@ pub async fn users(stores: &Stores) {
     ));
     stores
         .users
-        .set_metadata("u1", &json!({"tier": "pro"}))
+        .set_metadata(&uid("u1"), &json!({"tier": "pro"}))
         .await
         .unwrap();
     let u = stores
         .users
-        .user_by_email("ada@example.com")
+        .user_by_email(&Email::parse("ada@example.com").unwrap())
         .await
         .unwrap()
         .unwrap();
     let metadata: serde_json::Value = serde_json::from_str(&u.metadata).expect("JSON");
     assert_eq!(metadata, json!({"tier": "pro"}));
     assert!(matches!(
-        stores.users.set_metadata("nobody", &json!({})).await,
+        stores.users.set_metadata(&uid("nobody"), &json!({})).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -172,12 +188,12 @@ pub async fn ephemeral(stores: &Stores) {
     let e = &stores.ephemeral;
     let code = SecretHash::of("code");
     let pending = PendingGrant {
-        client_id: "c".into(),
+        client_id: cid("c"),
         redirect_uri: "https://app.example/cb".into(),
         code_challenge: "x".into(),
-        resource: "https://r.example/mcp".into(),
-        scopes: vec![],
-        sub: "s".into(),
+        resource: resource(),
+        scopes: ScopeSet::default(),
+        sub: uid("s"),
         auth_time: 1,
         nonce: None,
         expires_at: 160,
@@ -212,43 +228,47 @@ pub async fn ephemeral(stores: &Stores) {
 pub async fn consents_and_clients(stores: &Stores) {
     user(stores, "c1u", "c1u@example.com").await;
     let g = &stores.grants;
-    g.record_consent("c1u", "app", "https://r.example/mcp", &["read".into()], 1)
+    g.record_consent(&uid("c1u"), &cid("app"), &resource(), &scopes("read"), 1)
         .await
         .unwrap();
-    g.record_consent("c1u", "app", "https://r.example/mcp", &["write".into()], 2)
+    g.record_consent(&uid("c1u"), &cid("app"), &resource(), &scopes("write"), 2)
         .await
         .unwrap();
     assert_eq!(
-        g.consent("c1u", "app", "https://r.example/mcp")
+        g.consent(&uid("c1u"), &cid("app"), &resource())
             .await
             .unwrap(),
-        Some(vec!["read".into(), "write".into()])
+        Some(scopes("read write"))
     );
     let client = Client {
-        id: "app".into(),
+        id: cid("app"),
         secret_hash: None,
         name: Some("App".into()),
         redirect_uris: vec!["https://app.example/cb".into()],
-        grant_types: vec!["authorization_code".into()],
-        auth_method: "none".into(),
-        scope: None,
+        grant_types: vec![GrantType::AuthorizationCode],
+        auth_method: AuthMethod::None,
+        scope: Some(scopes("read write")),
         metadata: json!({}),
         source: ClientSource::Dynamic,
         created_at: 1,
     };
     stores.clients.create_client(&client).await.unwrap();
+    let stored = stores.clients.client(&cid("app")).await.unwrap().unwrap();
+    assert_eq!(stored.scope, Some(scopes("read write")));
+    assert_eq!(stored.grant_types, [GrantType::AuthorizationCode]);
+    assert_eq!(stored.auth_method, AuthMethod::None);
     g.create_grant(&grant("ga", "app", "c1u"), Some(&SecretHash::of("ta")))
         .await
         .unwrap();
-    assert!(stores.clients.remove_client("app").await.unwrap());
+    assert!(stores.clients.remove_client(&cid("app")).await.unwrap());
     assert!(
-        g.consent("c1u", "app", "https://r.example/mcp")
+        g.consent(&uid("c1u"), &cid("app"), &resource())
             .await
             .unwrap()
             .is_none()
     );
     assert!(g.grant("ga").await.unwrap().is_none());
-    assert!(!stores.clients.remove_client("app").await.unwrap());
+    assert!(!stores.clients.remove_client(&cid("app")).await.unwrap());
 }
 
 /// Idle dynamic clients are swept: old ones without a live grant go, with their consents
@@ -256,12 +276,12 @@ pub async fn consents_and_clients(stores: &Stores) {
 pub async fn idle_clients(stores: &Stores) {
     user(stores, "ic", "ic@example.com").await;
     let client = |id: &str, created_at: i64, source: ClientSource| Client {
-        id: id.into(),
+        id: cid(id),
         secret_hash: None,
         name: None,
         redirect_uris: vec!["https://app.example/cb".into()],
-        grant_types: vec!["authorization_code".into()],
-        auth_method: "none".into(),
+        grant_types: vec![GrantType::AuthorizationCode],
+        auth_method: AuthMethod::None,
         scope: None,
         metadata: json!({}),
         source,
@@ -288,7 +308,7 @@ pub async fn idle_clients(stores: &Stores) {
     g.create_grant(&expired, Some(&SecretHash::of("t-lapsed")))
         .await
         .unwrap();
-    g.record_consent("ic", "lapsed", "https://r.example/mcp", &["read".into()], 1)
+    g.record_consent(&uid("ic"), &cid("lapsed"), &resource(), &scopes("read"), 1)
         .await
         .unwrap();
     g.create_grant(&grant("g-live", "in-use", "ic"), None)
@@ -305,12 +325,12 @@ pub async fn idle_clients(stores: &Stores) {
         .await
         .unwrap()
         .into_iter()
-        .map(|c| c.id)
+        .map(|c| c.id.to_string())
         .collect();
     assert_eq!(left, ["in-use", "operator", "recent"]);
     assert!(g.grant("g-lapsed").await.unwrap().is_none());
     assert!(
-        g.consent("ic", "lapsed", "https://r.example/mcp")
+        g.consent(&uid("ic"), &cid("lapsed"), &resource())
             .await
             .unwrap()
             .is_none()
@@ -323,11 +343,11 @@ pub(super) fn decision_entry(jti: &str, at: i64) -> DecisionEntry {
     DecisionEntry {
         jti: jti.into(),
         at,
-        client_id: "c".into(),
-        sub: "u".into(),
-        resource: "https://r.example/mcp".into(),
-        grant_type: "refresh_token".into(),
-        outcome: "allow".into(),
+        client_id: cid("c"),
+        sub: uid("u"),
+        resource: resource(),
+        grant_type: GrantType::RefreshToken,
+        outcome: PolicyOutcome::Allow,
         runs: r#"[{"policy":"tier","outcome":"allow"}]"#.into(),
     }
 }

@@ -111,7 +111,7 @@ async fn concurrent_start_ups_migrate_once() {
 }
 
 /// What the code cannot read is an error, never a guess or a panic: a column of
-/// another type, a client of an unknown source, a rotation outcome the database
+/// another type, a client of an unknown source or grant type, a rotation outcome the database
 /// function should not return.
 #[tokio::test]
 async fn unreadable_rows_are_errors() {
@@ -127,7 +127,7 @@ async fn unreadable_rows_are_errors() {
         ))
         .await
         .unwrap();
-    let user = s.stores.users.user_by_sub("u").await;
+    let user = s.stores.users.user_by_sub(&super::uid("u")).await;
     assert!(matches!(user, Err(StoreError::Corrupt(_))), "{user:?}");
 
     s.admin
@@ -138,7 +138,18 @@ async fn unreadable_rows_are_errors() {
         ))
         .await
         .unwrap();
-    let client = s.stores.clients.client("app").await;
+    let client = s.stores.clients.client(&super::cid("app")).await;
+    assert!(matches!(client, Err(StoreError::Corrupt(_))), "{client:?}");
+
+    s.admin
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.clients (id, redirect_uris, grant_types, auth_method, \
+             metadata, source, created_at) VALUES ('magic', '{{}}', '{{password}}', 'none', \
+             '{{}}', 'dynamic', 1)"
+        ))
+        .await
+        .unwrap();
+    let client = s.stores.clients.client(&super::cid("magic")).await;
     assert!(matches!(client, Err(StoreError::Corrupt(_))), "{client:?}");
 
     s.admin

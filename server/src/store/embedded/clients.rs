@@ -18,7 +18,10 @@ fn client_row(r: &Row<'_>) -> rusqlite::Result<Client> {
         redirect_uris: json_col(r, 3)?,
         grant_types: json_col(r, 4)?,
         auth_method: r.get(5)?,
-        scope: r.get(6)?,
+        scope: match r.get::<_, Option<String>>(6)? {
+            Some(_) => Some(parsed(r, 6, ScopeSet::parse)?),
+            None => None,
+        },
         metadata: json_col(r, 7)?,
         source: parsed(r, 8, str::parse::<ClientSource>)?,
         created_at: r.get(9)?,
@@ -43,7 +46,7 @@ impl ClientStore for Embedded {
                     redirect_uris,
                     grant_types,
                     c.auth_method,
-                    c.scope,
+                    c.scope.as_ref().map(ToString::to_string),
                     c.metadata.to_string(),
                     c.source.as_str(),
                     c.created_at
@@ -52,7 +55,7 @@ impl ClientStore for Embedded {
             .map_err(map_err)?;
         Ok(())
     }
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
         self.db()?
             .one(
                 select!(client_cols, "FROM clients WHERE id = ?1"),
@@ -72,7 +75,7 @@ impl ClientStore for Embedded {
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
 
-    async fn remove_client(&self, id: &str) -> StoreResult<bool> {
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
         let mut db = self.db()?;
         let tx = db.transaction().map_err(map_err)?;
         // Refresh tokens go with their grants (ON DELETE CASCADE).
@@ -144,23 +147,36 @@ mod tests {
                 "b",
                 "UPDATE clients SET redirect_uris = 'https://b' WHERE id = 'b'",
             ),
+            (
+                "c",
+                "UPDATE clients SET auth_method = 'magic' WHERE id = 'c'",
+            ),
+            (
+                "d",
+                "UPDATE clients SET grant_types = '[\"password\"]' WHERE id = 'd'",
+            ),
+            (
+                "e",
+                "UPDATE clients SET scope = 'read \"all' WHERE id = 'e'",
+            ),
         ] {
+            let id = ClientId::parse(id).unwrap();
             let client = Client {
-                id: id.into(),
+                id: id.clone(),
                 secret_hash: None,
                 name: None,
                 redirect_uris: vec!["https://app.example/cb".into()],
-                grant_types: vec!["authorization_code".into()],
-                auth_method: "none".into(),
+                grant_types: vec![GrantType::AuthorizationCode],
+                auth_method: AuthMethod::None,
                 scope: None,
                 metadata: serde_json::json!({}),
                 source: ClientSource::Dynamic,
                 created_at: 1,
             };
             store.create_client(&client).await.unwrap();
-            assert!(store.client(id).await.unwrap().is_some());
+            assert!(store.client(&id).await.unwrap().is_some());
             store.db().unwrap().execute_batch(corruption).unwrap();
-            let read = store.client(id).await;
+            let read = store.client(&id).await;
             assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
         }
     }

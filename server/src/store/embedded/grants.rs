@@ -43,10 +43,10 @@ const GRANT_BY_REFRESH: &str = select!(
 impl GrantStore for Embedded {
     async fn consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> StoreResult<Option<Vec<String>>> {
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+    ) -> StoreResult<Option<ScopeSet>> {
         self.db()?
             .one(CONSENT, params![sub, client_id, resource], |r| {
                 json_col(r, 0)
@@ -57,27 +57,26 @@ impl GrantStore for Embedded {
 
     async fn record_consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-        scopes: &[String],
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+        scopes: &ScopeSet,
         now: UnixTime,
     ) -> StoreResult<()> {
         let mut db = self.db()?;
         let tx = db
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        let prior: Option<Vec<String>> = tx
+        let prior: Option<ScopeSet> = tx
             .one(CONSENT, params![sub, client_id, resource], |r| {
                 json_col(r, 0)
             })
             .optional()
             .map_err(map_err)?;
+        // A set keeps the first place of each scope: earlier ones first, then new ones.
         let mut all = prior.unwrap_or_default();
-        for s in scopes {
-            if !all.contains(s) {
-                all.push(s.clone());
-            }
+        for s in scopes.iter() {
+            all.insert(s.clone());
         }
         tx.run(
             "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \

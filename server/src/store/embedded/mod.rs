@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
-use rusqlite::types::Type;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, ValueRef};
 use rusqlite::{Connection, ErrorCode, Row};
 
 use super::*;
@@ -99,6 +99,34 @@ macro_rules! select {
     };
 }
 use select;
+
+/// The domain's values are text columns: written as their text, and read by parsing it,
+/// so a value the code does not know reads as `Corrupt` (through [`map_err`]), never a
+/// guess.
+macro_rules! text_column {
+    ($($t:ty),+) => {$(
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.as_str().as_bytes())))
+            }
+        }
+    )+};
+}
+text_column!(
+    UserId,
+    ClientId,
+    Email,
+    GrantType,
+    AuthMethod,
+    PolicyOutcome,
+    ResourceUri
+);
 
 /// Column `i`, parsed by `parse`; a value it refuses is an unreadable row, not a default.
 fn parsed<T, E: Into<Cause>>(

@@ -44,7 +44,7 @@ impl UserStore for Embedded {
         Ok(())
     }
 
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         self.db()?
             .one(
                 select!(user_cols, "FROM users WHERE email = ?1"),
@@ -55,7 +55,7 @@ impl UserStore for Embedded {
             .map_err(map_err)
     }
 
-    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+    async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>> {
         self.db()?
             .one(
                 select!(user_cols, "FROM users WHERE sub = ?1"),
@@ -66,7 +66,7 @@ impl UserStore for Embedded {
             .map_err(map_err)
     }
 
-    async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()> {
+    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
         let n = self
             .db()?
             .run(

@@ -11,6 +11,7 @@ macro_rules! client_cols {
 fn client_row(r: &Row) -> StoreResult<Client> {
     let metadata: String = col(r, 7)?;
     let source: &str = col(r, 8)?;
+    let scope: Option<&str> = col(r, 6)?;
     Ok(Client {
         id: col(r, 0)?,
         secret_hash: col(r, 1)?,
@@ -18,7 +19,7 @@ fn client_row(r: &Row) -> StoreResult<Client> {
         redirect_uris: col(r, 3)?,
         grant_types: col(r, 4)?,
         auth_method: col(r, 5)?,
-        scope: col(r, 6)?,
+        scope: scope.map(ScopeSet::parse).transpose().map_err(corrupt)?,
         metadata: serde_json::from_str(&metadata).map_err(corrupt)?,
         source: source.parse().map_err(corrupt)?,
         created_at: col(r, 9)?,
@@ -40,7 +41,7 @@ impl ClientStore for Postgres {
                 &c.redirect_uris,
                 &c.grant_types,
                 &c.auth_method,
-                &c.scope,
+                &c.scope.as_ref().map(ToString::to_string),
                 &c.metadata.to_string(),
                 &c.source.as_str(),
                 &c.created_at,
@@ -50,7 +51,7 @@ impl ClientStore for Postgres {
         Ok(())
     }
 
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
         let c = self.client().await?;
         let row = opt(
             &c,
@@ -72,7 +73,7 @@ impl ClientStore for Postgres {
         rows.iter().map(client_row).collect()
     }
 
-    async fn remove_client(&self, id: &str) -> StoreResult<bool> {
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
         // Refresh tokens go with their grants (ON DELETE CASCADE).

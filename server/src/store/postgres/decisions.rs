@@ -41,11 +41,11 @@ impl DecisionLog for Postgres {
             &[
                 &col(|e| &e.jti),
                 &at,
-                &col(|e| &e.client_id),
-                &col(|e| &e.sub),
-                &col(|e| &e.resource),
-                &col(|e| &e.grant_type),
-                &col(|e| &e.outcome),
+                &col(|e| e.client_id.as_str()),
+                &col(|e| e.sub.as_str()),
+                &col(|e| e.resource.as_str()),
+                &col(|e| e.grant_type.as_str()),
+                &col(|e| e.outcome.as_str()),
                 &col(|e| &e.runs),
             ],
         )

@@ -60,10 +60,10 @@ const GRANT_BY_REFRESH: &str = select!(
 impl GrantStore for Postgres {
     async fn consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-    ) -> StoreResult<Option<Vec<String>>> {
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+    ) -> StoreResult<Option<ScopeSet>> {
         let c = self.client().await?;
         let row = opt(
             &c,
@@ -76,20 +76,14 @@ impl GrantStore for Postgres {
 
     async fn record_consent(
         &self,
-        sub: &str,
-        client_id: &str,
-        resource: &str,
-        scopes: &[String],
+        sub: &UserId,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+        scopes: &ScopeSet,
         now: UnixTime,
     ) -> StoreResult<()> {
         // The union is taken in the statement, so two consents recorded at once by two
         // instances both survive. Order is kept: earlier scopes first, then new ones.
-        let mut fresh: Vec<&String> = Vec::with_capacity(scopes.len());
-        for s in scopes {
-            if !fresh.contains(&s) {
-                fresh.push(s);
-            }
-        }
         run(
             &self.client().await?,
             "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) \
@@ -98,7 +92,7 @@ impl GrantStore for Postgres {
              scopes = consents.scopes || ARRAY(SELECT s FROM unnest(excluded.scopes) WITH ORDINALITY AS u(s, i) \
              WHERE s <> ALL (consents.scopes) ORDER BY i), \
              updated_at = excluded.updated_at",
-            &[&sub, &client_id, &resource, &fresh, &now],
+            &[&sub, &client_id, &resource, &scopes, &now],
         )
         .await?;
         Ok(())

@@ -17,10 +17,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::BytesMut;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -76,6 +77,63 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
 /// `Corrupt` instead, so a schema that disagrees with the code fails one request, loudly.
 fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
     r.try_get(i).map_err(corrupt)
+}
+
+/// The domain's values are text columns: written as their text, and read by parsing it,
+/// so a value the code does not know reads as `Corrupt` (through [`col`]), never a guess.
+macro_rules! text_column {
+    ($($t:ty),+) => {$(
+        impl<'a> FromSql<'a> for $t {
+            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Cause> {
+                Ok(<&str as FromSql>::from_sql(ty, raw)?.parse::<$t>()?)
+            }
+            fn accepts(ty: &Type) -> bool {
+                <&str as FromSql>::accepts(ty)
+            }
+        }
+
+        impl ToSql for $t {
+            fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Cause> {
+                self.as_str().to_sql(ty, out)
+            }
+            fn accepts(ty: &Type) -> bool {
+                <&str as ToSql>::accepts(ty)
+            }
+            to_sql_checked!();
+        }
+    )+};
+}
+text_column!(
+    UserId,
+    ClientId,
+    Email,
+    GrantType,
+    AuthMethod,
+    PolicyOutcome,
+    ResourceUri
+);
+
+/// A scope set is a `TEXT[]` column, in its order.
+impl<'a> FromSql<'a> for ScopeSet {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Cause> {
+        Ok(ScopeSet::try_from(<Vec<String> as FromSql>::from_sql(
+            ty, raw,
+        )?)?)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<String> as FromSql>::accepts(ty)
+    }
+}
+
+impl ToSql for ScopeSet {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Cause> {
+        let list: Vec<&str> = self.iter().map(|s| s.as_str()).collect();
+        list.to_sql(ty, out)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<&str> as ToSql>::accepts(ty)
+    }
+    to_sql_checked!();
 }
 
 impl Postgres {

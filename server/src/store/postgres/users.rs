@@ -39,7 +39,7 @@ impl UserStore for Postgres {
         Ok(())
     }
 
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let c = self.client().await?;
         let row = opt(
             &c,
@@ -50,13 +50,13 @@ impl UserStore for Postgres {
         row.as_ref().map(user_row).transpose()
     }
 
-    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+    async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>> {
         let c = self.client().await?;
         let row = opt(&c, select!(user_cols, "FROM users WHERE sub = $1"), &[&sub]).await?;
         row.as_ref().map(user_row).transpose()
     }
 
-    async fn set_metadata(&self, sub: &str, metadata: &serde_json::Value) -> StoreResult<()> {
+    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
         let n = run(
             &self.client().await?,
             "UPDATE users SET metadata = $2::TEXT::JSONB WHERE sub = $1",
