@@ -293,6 +293,6 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 29);
+        assert_eq!(names.len(), 34);
     }
 }
