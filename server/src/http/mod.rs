@@ -62,6 +62,41 @@ pub enum Port {
     Admin,
 }
 
+/// What every connection's requests share.
+struct Served {
+    app: Arc<App>,
+    lifecycle: Lifecycle,
+    ids: AtomicU64,
+}
+
+/// One accepted connection, held to its deadlines, each request tagged with an id.
+fn connection(
+    served: &Arc<Served>,
+    builder: &auto::Builder<TokioExecutor>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    port: Port,
+) -> impl hyper_util::server::graceful::GracefulConnection<Error: std::fmt::Display> + use<> {
+    let (stream, activity) = conn::Timed::new(stream, served.app.config.connections);
+    let served = served.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let serving = activity.begin();
+        let served = served.clone();
+        let id = served.ids.fetch_add(1, Ordering::Relaxed);
+        let span =
+            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
+        async move {
+            let resp = handle(&served.app, &served.lifecycle, port, req, peer, id).await;
+            drop(serving);
+            Ok::<_, Infallible>(resp)
+        }
+        .instrument(span)
+    });
+    builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned()
+}
+
 /// Serves until `shutdown` resolves, then drains.
 pub async fn serve(
     app: Arc<App>,
@@ -72,9 +107,13 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Header deadlines are `conn::Timed`'s, which also bounds idle keep-alive connections.
     builder.http1().header_read_timeout(None);
-    let ids = Arc::new(AtomicU64::new(0));
-    let lifecycle = Arc::new(Lifecycle::default());
     let limits = app.config.connections;
+    let served = Arc::new(Served {
+        app,
+        lifecycle: Lifecycle::default(),
+        ids: AtomicU64::new(0),
+    });
+    let lifecycle = &served.lifecycle;
     // Far off until the drain begins.
     let drain_ends = tokio::time::sleep(Duration::from_secs(86_400 * 365));
     tokio::pin!(shutdown, drain_ends);
@@ -101,25 +140,8 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (stream, activity) = conn::Timed::new(stream, limits);
-        let app = app.clone();
-        let ids = ids.clone();
-        let lifecycle = lifecycle.clone();
-        let service = service_fn(move |req: hyper::Request<Incoming>| {
-            let serving = activity.begin();
-            let app = app.clone();
-            let lifecycle = lifecycle.clone();
-            let id = ids.fetch_add(1, Ordering::Relaxed);
-            let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
-            async move {
-                let resp = handle(&app, &lifecycle, port, req, peer, id).await;
-                drop(serving);
-                Ok::<_, Infallible>(resp)
-            }
-            .instrument(span)
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
+        let conn = connection(&served, &builder, stream, peer, port);
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection closed with error");

@@ -14,6 +14,7 @@ use super::pkce::Challenge;
 use super::policies::{Blocked, consent_gate};
 use super::types::{RedirectUri, ResourceUri, ScopeSet};
 use crate::app::App;
+use crate::config::ResourceConfig;
 use crate::domain::{ClientId, GrantType, UserId};
 use crate::http::Req;
 use crate::http::request::Params;
@@ -93,60 +94,46 @@ fn validate(
     p: &Params,
     status: StatusCode,
 ) -> Result<Validated, Rejected> {
-    let fail = |e: OAuthError| Rejected::Redirect(Box::new(error_redirect(app, to, &e, status)));
+    checked(app, client, to, p)
+        .map_err(|e| Rejected::Redirect(Box::new(error_redirect(app, to, &e, status))))
+}
+
+fn checked(
+    app: &App,
+    client: &ResolvedClient,
+    to: &ReplyTo<'_>,
+    p: &Params,
+) -> Result<Validated, OAuthError> {
     if let Some(name) = p.repeated() {
-        return Err(fail(OAuthError::invalid_request(format!(
+        return Err(OAuthError::invalid_request(format!(
             "parameter {name} was sent more than once"
-        ))));
+        )));
     }
     match p.get("response_type") {
         Some("code") => {}
         Some(other) => {
-            return Err(fail(OAuthError::UnsupportedResponseType(format!(
+            return Err(OAuthError::UnsupportedResponseType(format!(
                 "response_type {other} is not supported; use code"
-            ))));
-        }
-        None => {
-            return Err(fail(OAuthError::invalid_request(
-                "response_type is required",
             )));
         }
+        None => return Err(OAuthError::invalid_request("response_type is required")),
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail(OAuthError::UnauthorizedClient(
+        return Err(OAuthError::UnauthorizedClient(
             "this client may not use the authorization code grant".into(),
-        )));
+        ));
     }
     let challenge = Challenge::parse(p.get("code_challenge"), p.get("code_challenge_method"))
-        .map_err(|e| fail(OAuthError::invalid_request(e.to_string())))?;
-    let resource = match p.get("resource") {
-        None => app.config.default_resource(),
-        Some(raw) => {
-            let uri = ResourceUri::parse(raw)
-                .map_err(|e| fail(OAuthError::InvalidTarget(e.to_string())))?;
-            app.config.resource(&uri).ok_or_else(|| {
-                fail(OAuthError::InvalidTarget(format!(
-                    "{raw} is not a resource this server issues tokens for"
-                )))
-            })?
-        }
-    };
-    let scopes = requested_scopes(app, client, resource, p.get("scope")).map_err(fail)?;
-    let prompt = Prompt::parse(p.get("prompt")).map_err(fail)?;
-    let max_age = match p.get("max_age") {
-        None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            fail(OAuthError::invalid_request(
-                "max_age must be a whole number of seconds",
-            ))
-        })?),
-    };
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let resource = resource_for(app, p.get("resource"))?;
+    let scopes = requested_scopes(app, client, resource, p.get("scope"))?;
+    let prompt = Prompt::parse(p.get("prompt"))?;
+    let max_age = max_age(p.get("max_age"))?;
     if p.get("request").is_some() || p.get("request_uri").is_some() {
-        return Err(fail(OAuthError::invalid_request(
+        return Err(OAuthError::invalid_request(
             "request objects are not supported",
-        )));
+        ));
     }
-
     let now = app.now();
     let request = AuthRequest {
         client_id: client.id.clone(),
@@ -161,12 +148,35 @@ fn validate(
         created_at: now,
         expires_at: now + app.config.request_ttl,
     };
-
     Ok(Validated {
         request,
         prompt,
         max_age,
     })
+}
+
+/// The resource asked for (RFC 8707), or the default one.
+fn resource_for<'a>(app: &'a App, raw: Option<&str>) -> Result<&'a ResourceConfig, OAuthError> {
+    let Some(raw) = raw else {
+        return Ok(app.config.default_resource());
+    };
+    let uri = ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
+    app.config.resource(&uri).ok_or_else(|| {
+        OAuthError::InvalidTarget(format!(
+            "{raw} is not a resource this server issues tokens for"
+        ))
+    })
+}
+
+/// OIDC `max_age`, in seconds.
+fn max_age(raw: Option<&str>) -> Result<Option<i64>, OAuthError> {
+    raw.map(|v| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| OAuthError::invalid_request("max_age must be a whole number of seconds"))
+    })
+    .transpose()
 }
 
 /// A request that passed validation, with what decides how it proceeds.
@@ -176,7 +186,9 @@ struct Validated {
     max_age: Option<i64>,
 }
 
-async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<Resp, Rejected> {
+/// The client the request names; an unknown or unverifiable one gets a page, never a
+/// redirect (its redirect URI cannot be trusted).
+async fn client_for(app: &App, p: &Params) -> Result<ResolvedClient, Rejected> {
     let client_id = p.get("client_id").ok_or_else(|| {
         page(
             "Invalid request",
@@ -188,19 +200,21 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
         // An id that cannot be one names no client.
         Err(_) => Err(LookupError::Unknown),
     };
-    let client = match client {
-        Ok(c) => c,
-        Err(LookupError::Unknown) => {
-            return Err(page(
-                "Unknown application",
-                "This application is not registered with this server. Ask it to register again.",
-            ));
-        }
+    match client {
+        Ok(c) => Ok(c),
+        Err(LookupError::Unknown) => Err(page(
+            "Unknown application",
+            "This application is not registered with this server. Ask it to register again.",
+        )),
         Err(LookupError::Metadata(e)) => {
-            return Err(page("Application could not be verified", e.to_string()));
+            Err(page("Application could not be verified", e.to_string()))
         }
-        Err(LookupError::Store(_)) => return Err(Rejected::Unavailable),
-    };
+        Err(LookupError::Store(_)) => Err(Rejected::Unavailable),
+    }
+}
+
+async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<Resp, Rejected> {
+    let client = client_for(app, p).await?;
     let redirect_uri = redirect_for(&client, p.get("redirect_uri"))?;
     let state = p.get("state");
     let to = ReplyTo {
@@ -415,7 +429,7 @@ fn redirect_for(client: &ResolvedClient, sent: Option<&str>) -> Result<String, R
 fn requested_scopes(
     app: &App,
     client: &ResolvedClient,
-    resource: &crate::config::ResourceConfig,
+    resource: &ResourceConfig,
     raw: Option<&str>,
 ) -> Result<ScopeSet, OAuthError> {
     let offered = ScopeSet::parse(&scopes_supported(&app.config).join(" ")).unwrap_or_default();

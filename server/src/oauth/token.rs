@@ -7,12 +7,13 @@ use super::issue::{RefreshPlan, TokenRequestContext, issue_tokens};
 use super::pkce::Challenge;
 use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
+use crate::clock::UnixTime;
 use crate::domain::GrantType;
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
 use crate::secret::SecretHash;
-use crate::store::{Grant, RevocationKey};
+use crate::store::{Grant, PendingGrant, RevocationKey};
 
 /// A token request, by grant.
 #[derive(Debug)]
@@ -104,6 +105,29 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
     }
 }
 
+/// The code's pending grant, taken so that it works once. A code seen before revokes what
+/// its first use issued (RFC 6749 §4.1.2).
+async fn take_code(
+    app: &App,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> Result<PendingGrant, OAuthError> {
+    if let Some(pending) = app.stores.ephemeral.take_code(hash, now).await? {
+        return Ok(pending);
+    }
+    if let Some(grant_id) = app.stores.ephemeral.code_used_by(hash, now).await? {
+        revoke_family(app, &grant_id).await?;
+        app.metrics
+            .code_reuse_detected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(grant = %grant_id, "authorization code reused; grant revoked");
+        return Err(OAuthError::invalid_grant("authorization code already used"));
+    }
+    Err(OAuthError::invalid_grant(
+        "authorization code is invalid or expired",
+    ))
+}
+
 async fn exchange_code(
     app: &App,
     client: &ResolvedClient,
@@ -114,20 +138,7 @@ async fn exchange_code(
 ) -> Result<Resp, OAuthError> {
     let now = app.now();
     let hash = SecretHash::of(code);
-    let Some(pending) = app.stores.ephemeral.take_code(&hash, now).await? else {
-        // RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
-        if let Some(grant_id) = app.stores.ephemeral.code_used_by(&hash, now).await? {
-            revoke_family(app, &grant_id).await?;
-            app.metrics
-                .code_reuse_detected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(grant = %grant_id, "authorization code reused; grant revoked");
-            return Err(OAuthError::invalid_grant("authorization code already used"));
-        }
-        return Err(OAuthError::invalid_grant(
-            "authorization code is invalid or expired",
-        ));
-    };
+    let pending = take_code(app, &hash, now).await?;
     // Whatever happens next, this code is spent; remember what it becomes.
     let grant_id = app.random.id();
     app.stores
