@@ -503,7 +503,7 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
         "invalid_client",
         "no assertion",
     );
-    let another_key = SigningKey::new("k1").assertion(&client_id, &token_url, "j0", 60);
+    let another_key = SigningKey::new("k1").assertion(&client_id, &server.base, "j0", 60);
     assert_refused(
         token_signed(&server, &form, &another_key).await,
         401,
@@ -517,14 +517,14 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
         "invalid_client",
         "another audience",
     );
-    let hour_long = key.assertion(&client_id, &token_url, "j2", 3_600);
+    let hour_long = key.assertion(&client_id, &server.base, "j2", 3_600);
     assert_refused(
         token_signed(&server, &form, &hour_long).await,
         401,
         "invalid_client",
         "an hour-long assertion",
     );
-    let expired = key.assertion(&client_id, &token_url, "j3", -120);
+    let expired = key.assertion(&client_id, &server.base, "j3", -120);
     assert_refused(
         token_signed(&server, &form, &expired).await,
         401,
@@ -532,7 +532,22 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
         "expired",
     );
     // None of those spent the code: authentication comes first.
-    let good = key.assertion(&client_id, &token_url, "j4", 60);
+    // The issuer alone is the audience (RFC 7523bis): not an endpoint, not a list.
+    let to_endpoint = key.assertion(&client_id, &token_url, "j6", 60);
+    assert_refused(
+        token_signed(&server, &form, &to_endpoint).await,
+        401,
+        "invalid_client",
+        "the token endpoint as audience",
+    );
+    let listed = key.assertion_to(&client_id, json!([&server.base]), "j7", 60);
+    assert_refused(
+        token_signed(&server, &form, &listed).await,
+        401,
+        "invalid_client",
+        "the issuer in a list",
+    );
+    let good = key.assertion(&client_id, &server.base, "j4", 60);
     let (status, tokens, _) = token_signed(&server, &form, &good).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(
@@ -540,7 +555,7 @@ async fn a_client_that_publishes_keys_authenticates_with_signed_assertions() {
         client_id
     );
 
-    // An assertion is good once; the refresh needs a new one (the issuer works as audience).
+    // An assertion is good once; the refresh needs a new one.
     let refresh_form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", str_of(&tokens, "refresh_token")),
@@ -586,7 +601,7 @@ async fn a_document_listing_none_too_may_be_served_as_a_public_client() {
         "invalid_client",
         "forged",
     );
-    let signed = key.assertion(&client_id, &server.url("/oauth/token"), "s1", 60);
+    let signed = key.assertion(&client_id, &server.base, "s1", 60);
     let (status, body, _) = token_signed(&server, &refresh_form, &signed).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -260,8 +260,7 @@ async fn a_registered_client_can_sign_assertions_with_keys_it_registered() {
         "invalid_client",
         "no assertion",
     );
-    let token_url = server.url("/oauth/token");
-    let assertion = key.assertion(id, &token_url, "a1", 60);
+    let assertion = key.assertion(id, &server.base, "a1", 60);
     let (status, body, _) = token_signed(&server, &form, &assertion).await;
     assert_eq!(status, 200, "{body}");
 

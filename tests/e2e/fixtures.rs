@@ -476,6 +476,11 @@ impl SigningKey {
 
     /// An assertion for `client_id` to `aud`, expiring in `ttl` seconds.
     pub fn assertion(&self, client_id: &str, aud: &str, jti: &str, ttl: i64) -> String {
+        self.assertion_to(client_id, json!(aud), jti, ttl)
+    }
+
+    /// The same with any JSON as its audience.
+    pub fn assertion_to(&self, client_id: &str, aud: Value, jti: &str, ttl: i64) -> String {
         let now = unix_now();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(self.kid.clone());

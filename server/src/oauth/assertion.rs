@@ -2,9 +2,11 @@
 //! shared secret proves who it is with a short-lived JWT signed by a key its metadata
 //! document publishes. ChatGPT authenticates this way when the server offers it.
 //!
-//! An assertion is accepted once: its `jti` is counted in the store's rate-limit counters
-//! (shared by every instance) until it expires, and its lifetime is capped so that this
-//! memory stays small.
+//! Its audience is the issuer, alone (RFC 7523bis): not a list, and not an endpoint's URL,
+//! so that an assertion made for another server, or for one of this server's endpoints in
+//! a confused deployment, is never taken here. An assertion is accepted once: its `jti` is
+//! counted in the store's rate-limit counters (shared by every instance) until it expires,
+//! and its lifetime is capped so that this memory stays small.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,6 +36,8 @@ const ALGORITHMS: [Algorithm; 6] = [
 struct Claims {
     jti: Option<String>,
     exp: i64,
+    /// Checked to be one string, not a list; `Validation` has checked its value.
+    aud: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,54 +54,18 @@ pub fn claimed_client(assertion: &str) -> Option<String> {
 }
 
 /// Checks that `assertion` was signed by one of the client's keys, names the client as its
-/// issuer and subject and this server as its audience (the issuer, the token endpoint or
-/// the endpoint called), expires soon, and has not been presented before.
+/// issuer and subject and this server's issuer as its only audience, expires soon, and has
+/// not been presented before.
 pub async fn verify(
     app: &App,
     client_id: &str,
     keys: &KeySource,
     assertion: &str,
-    endpoint: &str,
 ) -> Result<(), String> {
-    let header =
-        jsonwebtoken::decode_header(assertion).map_err(|_| "malformed client assertion")?;
-    if !ALGORITHMS.contains(&header.alg) {
-        return Err(format!(
-            "client assertions signed with {:?} are not accepted",
-            header.alg
-        ));
+    let claims = decode(app, client_id, keys, assertion).await?;
+    if !claims.aud.is_string() {
+        return Err("a client assertion's audience must be the issuer alone".into());
     }
-    let set = app
-        .cimd
-        .keys(keys, app.now())
-        .await
-        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
-    let mut validation = Validation::new(header.alg);
-    validation.leeway = LEEWAY;
-    validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    validation.set_issuer(&[client_id]);
-    validation.sub = Some(client_id.to_string());
-    validation.set_audience(&[
-        app.config.issuer.clone(),
-        app.config.url("/oauth/token"),
-        app.config.url(endpoint),
-    ]);
-    let candidates = set
-        .keys
-        .iter()
-        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid);
-    let mut claims = None;
-    for jwk in candidates {
-        let Ok(key) = DecodingKey::from_jwk(jwk) else {
-            continue;
-        };
-        if let Ok(data) = jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
-            claims = Some(data.claims);
-            break;
-        }
-    }
-    let claims = claims.ok_or("the client assertion is not valid for this client")?;
     let now = app.now();
     if claims.exp - now > MAX_LIFETIME {
         return Err(format!(
@@ -123,4 +91,41 @@ pub async fn verify(
         return Err("the client assertion was already used".into());
     }
     Ok(())
+}
+
+/// The assertion's claims, once one of the client's keys verifies its signature, its
+/// issuer, subject, audience and time claims.
+async fn decode(
+    app: &App,
+    client_id: &str,
+    keys: &KeySource,
+    assertion: &str,
+) -> Result<Claims, String> {
+    let header =
+        jsonwebtoken::decode_header(assertion).map_err(|_| "malformed client assertion")?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(format!(
+            "client assertions signed with {:?} are not accepted",
+            header.alg
+        ));
+    }
+    let set = app
+        .cimd
+        .keys(keys, app.now())
+        .await
+        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = LEEWAY;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.set_issuer(&[client_id]);
+    validation.sub = Some(client_id.to_string());
+    validation.set_audience(&[app.config.issuer.as_str()]);
+    set.keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
+        .find_map(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
+        .map(|data| data.claims)
+        .ok_or_else(|| "the client assertion is not valid for this client".into())
 }

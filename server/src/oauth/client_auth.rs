@@ -142,7 +142,7 @@ pub async fn authenticate(
     };
     match (&client.credential, &p.secret, &p.assertion) {
         (ClientCredential::KeyJwt { keys, .. }, None, Some(assertion)) => {
-            verify(app, client.id.as_str(), keys, assertion, &req.path)
+            verify(app, client.id.as_str(), keys, assertion)
                 .await
                 .map_err(|why| fail(&why))?;
             Ok(client)
