@@ -17,7 +17,7 @@ use crate::http::response::{Resp, json as json_resp, no_store};
 use crate::store::{ClientSource, StoreError};
 
 pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
-    let raw: RawMetadata = serde_json::from_slice(&req.body).map_err(|_| {
+    let raw = RawMetadata::from_json(&req.body).ok_or_else(|| {
         OAuthError::InvalidClientMetadata(
             "the body must be a JSON object of client metadata".into(),
         )

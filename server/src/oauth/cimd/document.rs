@@ -51,8 +51,8 @@ pub fn parse(
     body: &[u8],
     guard: &AddressGuard,
 ) -> Result<CimdClient, CimdError> {
-    let raw: RawMetadata =
-        serde_json::from_slice(body).map_err(|_| CimdError::Invalid("not a JSON object".into()))?;
+    let raw = RawMetadata::from_json(body)
+        .ok_or_else(|| CimdError::Invalid("not a JSON object".into()))?;
     let m = ClientMetadata::validate(raw, Profile::Document { client_id }, guard)?;
     let auth = match (m.token_endpoint_auth_method, m.jwks_uri, m.jwks) {
         (AuthMethod::PrivateKeyJwt, Some(url), _) => CimdAuth::PrivateKeyJwt {

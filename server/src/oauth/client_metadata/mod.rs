@@ -90,6 +90,16 @@ pub struct RawMetadata {
     pub client_secret_expires_at: Option<Value>,
 }
 
+impl RawMetadata {
+    /// Metadata from a JSON body, which must be an object: serde's derived `Deserialize`
+    /// would also take an array of the members in order, which no client sends and only a
+    /// probe would.
+    pub fn from_json(body: &[u8]) -> Option<Self> {
+        let object: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
+        serde_json::from_value(Value::Object(object)).ok()
+    }
+}
+
 /// OIDC DCR `application_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
