@@ -47,7 +47,7 @@ async fn main() {
                 azp: "client-0123456789",
                 client_id: "client-0123456789",
                 scope: "read write",
-                email: Some("ada@example.com"),
+                email: Some(("ada@example.com", true)),
                 iat: now,
                 exp: now + 900,
                 jti: "grant-0123456789.abcdefghij",

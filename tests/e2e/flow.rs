@@ -36,6 +36,8 @@ async fn first_connect_then_refresh_then_reconnect() {
     assert_eq!(at["client_id"], c.client_id);
     assert_eq!(at["azp"], c.client_id);
     assert_eq!(at["email"], email);
+    // Made by the operator's CLI, so vouched for.
+    assert_eq!(at["email_verified"], true);
     assert_ne!(at["sub"], email, "sub is never the email");
     let id = jwt_claims(c.tokens["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], c.client_id);

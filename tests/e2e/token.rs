@@ -39,7 +39,7 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
     // Refresh tokens are opaque and carry 256 bits.
     assert!(rt.len() >= 43 && !rt.contains('.'), "{rt}");
 
-    // RFC 9068 §2.2, plus azp and email (design.md "Tokens").
+    // RFC 9068 §2.2, plus azp, email and email_verified (design.md "Tokens").
     let claims = jwt_claims(at);
     let iat = claims["iat"].as_i64().unwrap();
     assert_eq!(
@@ -47,7 +47,8 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
         json!({
             "iss": server.base, "sub": user["sub"], "aud": server.resource(),
             "azp": grant.client_id, "client_id": grant.client_id, "scope": "read write",
-            "email": EMAIL, "iat": iat, "exp": iat + 900, "jti": claims["jti"],
+            "email": EMAIL, "email_verified": true, "iat": iat, "exp": iat + 900,
+            "jti": claims["jti"],
         })
     );
     assert_ne!(claims["sub"], EMAIL, "sub is never the email");

@@ -94,7 +94,7 @@ pub async fn issue_tokens(
         azp: client.id.as_str(),
         client_id: client.id.as_str(),
         scope: &scope,
-        email: Some(user.email.as_str()),
+        email: Some((user.email.as_str(), user.email_verified)),
         iat: now,
         exp: now + app.config.access_token_ttl,
         jti: &jti,

@@ -12,8 +12,9 @@ use super::keyring::Ring;
 use super::keys::KeyError;
 use crate::clock::UnixTime;
 
-/// RFC 9068 §2.2 claims, then whatever policies added.
-#[derive(Debug, Serialize)]
+/// RFC 9068 §2.2 claims, the user's email and whether it is verified, then whatever
+/// policies added.
+#[derive(Debug)]
 pub struct AccessClaims<'a> {
     pub iss: &'a str,
     pub sub: &'a str,
@@ -21,13 +22,55 @@ pub struct AccessClaims<'a> {
     pub azp: &'a str,
     pub client_id: &'a str,
     pub scope: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<&'a str>,
+    /// The email, and whether it was verified: a resource server keys on `sub`, and can
+    /// tell a self-registered address from a vouched one.
+    pub email: Option<(&'a str, bool)>,
     pub iat: UnixTime,
     pub exp: UnixTime,
     pub jti: &'a str,
-    #[serde(flatten)]
     pub extra: &'a Map<String, Value>,
+}
+
+/// The claims an access token sets itself; an added claim of one of these names is left
+/// out, so a token never carries a name twice (the policy chain refuses them earlier).
+const OWN_CLAIMS: [&str; 11] = [
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "client_id",
+    "scope",
+    "email",
+    "email_verified",
+    "iat",
+    "exp",
+    "jti",
+];
+
+impl Serialize for AccessClaims<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("iss", self.iss)?;
+        m.serialize_entry("sub", self.sub)?;
+        m.serialize_entry("aud", self.aud)?;
+        m.serialize_entry("azp", self.azp)?;
+        m.serialize_entry("client_id", self.client_id)?;
+        m.serialize_entry("scope", self.scope)?;
+        if let Some((email, verified)) = self.email {
+            m.serialize_entry("email", email)?;
+            m.serialize_entry("email_verified", &verified)?;
+        }
+        m.serialize_entry("iat", &self.iat)?;
+        m.serialize_entry("exp", &self.exp)?;
+        m.serialize_entry("jti", self.jti)?;
+        for (name, value) in self.extra {
+            if !OWN_CLAIMS.contains(&name.as_str()) {
+                m.serialize_entry(name, value)?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// OIDC ID token claims.
@@ -157,6 +200,39 @@ mod tests {
     use crate::store::embedded::Embedded;
     use crate::tokens::KeyRing;
 
+    /// Whatever the added claims hold, the payload names each claim once, and the token's
+    /// own claims win.
+    #[test]
+    fn added_claims_never_duplicate_the_tokens_own() {
+        let mut extra = Map::new();
+        for (name, value) in [
+            ("email", "evil@example.com"),
+            ("sub", "someone-else"),
+            ("email_verified", "yes"),
+            ("tier", "pro"),
+        ] {
+            extra.insert(name.into(), Value::String(value.into()));
+        }
+        let claims = AccessClaims {
+            iss: "http://i",
+            sub: "u1",
+            aud: "http://i/mcp",
+            azp: "c1",
+            client_id: "c1",
+            scope: "read",
+            email: Some(("a@b.c", false)),
+            iat: 1,
+            exp: 2,
+            jti: "g1.r",
+            extra: &extra,
+        };
+        let text = serde_json::to_string(&claims).unwrap();
+        assert_eq!(
+            text,
+            r#"{"iss":"http://i","sub":"u1","aud":"http://i/mcp","azp":"c1","client_id":"c1","scope":"read","email":"a@b.c","email_verified":false,"iat":1,"exp":2,"jti":"g1.r","tier":"pro"}"#
+        );
+    }
+
     #[tokio::test]
     async fn minted_tokens_verify_and_wrong_audience_fails() {
         let store = Embedded::in_memory().unwrap();
@@ -174,7 +250,7 @@ mod tests {
             azp: "c1",
             client_id: "c1",
             scope: "read write",
-            email: Some("a@b.c"),
+            email: Some(("a@b.c", false)),
             iat: now,
             exp: now + 60,
             jti: "g1.r",
