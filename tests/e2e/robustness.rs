@@ -279,3 +279,48 @@ async fn an_https_issuer_sends_hsts_and_a_host_prefixed_session_cookie() {
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("lanyard_session="), "{cookie}");
 }
+
+/// A burst of sign-ins larger than the password checks can queue is turned away at once
+/// with 503 and `Retry-After`, not queued for ever; once it passes, sign-in works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sign_ins_past_the_hashing_queue_gets_503_with_retry_after() {
+    let server = TestServer::spawn().await;
+    server.add_user("ada@example.com");
+    let login = server.url("/login");
+    let mut browsers = Vec::new();
+    for _ in 0..200 {
+        let mut b = Browser::default();
+        let page = b.get(&login).await;
+        let csrf = hidden(&page.body, "csrf_token").expect("csrf");
+        browsers.push((b, csrf));
+    }
+    let attempts = browsers.into_iter().enumerate().map(|(i, (mut b, csrf))| {
+        let login = login.clone();
+        tokio::spawn(async move {
+            let email = format!("nobody-{i}@example.com");
+            b.post_credentials(&login, &email, "not the password", &csrf)
+                .await
+        })
+    });
+    let mut busy = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        let page = attempt.await.unwrap();
+        match page.status.as_u16() {
+            401 => {}
+            503 => {
+                assert_eq!(page.headers["retry-after"], "2");
+                busy += 1;
+            }
+            other => panic!("{other}: {}", page.body),
+        }
+    }
+    assert!(busy > 0, "two hundred checks at once all queued");
+
+    let mut b = Browser::default();
+    let page = b.get(&login).await;
+    let csrf = hidden(&page.body, "csrf_token").expect("csrf");
+    let page = b
+        .post_credentials(&login, "ada@example.com", PASSWORD, &csrf)
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}

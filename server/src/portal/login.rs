@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use super::pages::{BRAND, Login, render};
 use super::session::{self, Browser};
-use super::{request_id, unavailable_page, with_cookie};
+use super::{busy_page, request_id, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::clock::Random;
 use crate::domain::{Email, UserId};
@@ -25,19 +25,21 @@ pub fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Runs argon2 on a few dedicated threads. Each run holds 19 MiB; on the shared blocking
-/// pool a burst of sign-ins would land on many threads, and glibc keeps a heap per thread,
-/// so the process would keep hundreds of MiB. One thread per core bounds both the CPU and
-/// the memory a burst can take.
+/// Runs argon2 on a few dedicated threads, behind a bounded queue. Each run holds 19 MiB;
+/// on the shared blocking pool a burst of sign-ins would land on many threads, and glibc
+/// keeps a heap per thread, so the process would keep hundreds of MiB. One thread per core
+/// bounds the CPU and the memory a burst can take, and the bounded queue the wait: past it
+/// a request is turned away at once (`Busy`) rather than queued for ever.
 async fn on_hashing_thread<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
+) -> Result<T, Busy> {
     type Job = Box<dyn FnOnce() + Send>;
-    static POOL: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
+    static POOL: OnceLock<std::sync::mpsc::SyncSender<Job>> = OnceLock::new();
     let pool = POOL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(threads * QUEUED_PER_THREAD);
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+        for i in 0..threads {
             let rx = rx.clone();
             let _ = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
@@ -57,9 +59,18 @@ async fn on_hashing_thread<T: Send + 'static>(
     let job: Job = Box::new(move || {
         let _ = done.send(job());
     });
-    pool.send(job).ok()?;
-    result.await.ok()
+    pool.try_send(job).map_err(|_| Busy)?;
+    result.await.map_err(|_| Busy)
 }
+
+/// Runs waiting per hashing thread: with a run at tens of milliseconds, about a second's
+/// worth of work.
+const QUEUED_PER_THREAD: usize = 16;
+
+/// Too many passwords are being checked at once; the caller answers 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many passwords are being checked; try again shortly")]
+pub struct Busy;
 
 /// The salt comes from the injected `random`, like every other secret Lanyard draws.
 pub async fn hash_password(random: &dyn Random, password: String) -> Option<String> {
@@ -72,6 +83,7 @@ pub async fn hash_password(random: &dyn Random, password: String) -> Option<Stri
             .map(|h| h.to_string())
     })
     .await
+    .ok()
     .flatten()
 }
 
@@ -86,7 +98,7 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, Busy> {
     on_hashing_thread(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
@@ -96,7 +108,6 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
         ok && known
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Emails are unique after case-folding (and trimming).
@@ -189,9 +200,14 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Ok(u) => u,
         Err(_) => return unavailable_page(app),
     };
-    let ok = !password.is_empty()
-        && password.len() <= 1024
-        && verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let ok = if password.is_empty() || password.len() > 1024 {
+        false
+    } else {
+        match verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await {
+            Ok(ok) => ok,
+            Err(Busy) => return busy_page(app),
+        }
+    };
     let Some(user) = user.filter(|_| ok) else {
         if let Err(e) = app.login_throttle.failed(&email, app.now()).await {
             tracing::warn!(error = %e, "could not count a failed sign-in");

@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::{Resp, html, redirect};
-pub use pages::{error_page, unavailable_page};
+pub use pages::{busy_page, error_page, unavailable_page};
 use session::Browser;
 
 /// Attaches the session cookie, when the session is new.

@@ -102,10 +102,29 @@ pub fn error_page(_app: &App, status: StatusCode, title: &str, message: &str) ->
 }
 
 pub fn unavailable_page(app: &App) -> Resp {
-    error_page(
+    retry_soon(error_page(
         app,
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",
         "The sign-in service cannot reach its storage right now. Nothing was changed; please try again in a moment.",
-    )
+    ))
+}
+
+/// Too many sign-ins at once: the password checks are full.
+pub fn busy_page(app: &App) -> Resp {
+    retry_soon(error_page(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Busy",
+        "Too many people are signing in right now. Nothing was changed; please try again in a moment.",
+    ))
+}
+
+/// A 503 says when to come back (RFC 9110 §10.2.3).
+fn retry_soon(mut resp: Resp) -> Resp {
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("2"),
+    );
+    resp
 }
