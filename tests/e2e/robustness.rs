@@ -324,3 +324,28 @@ async fn a_burst_of_sign_ins_past_the_hashing_queue_gets_503_with_retry_after() 
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
 }
+
+/// The embedded store's directory and files are the server user's alone, and a directory
+/// others can read stops the server with the command that fixes it.
+#[tokio::test]
+async fn the_data_directory_is_private_and_a_shared_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = TestServer::spawn().await;
+    server.add_user("ada@example.com");
+    let data = server.dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["lanyard.db", "lanyard.db-wal", "decisions.db"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    server.stop();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!server.start().await, "started on a shared data directory");
+    assert!(
+        server.logs().contains("run `chmod 700"),
+        "{}",
+        server.logs()
+    );
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(server.start().await, "{}", server.logs());
+}

@@ -12,6 +12,7 @@
 mod clients;
 mod decisions;
 mod ephemeral;
+mod files;
 mod grants;
 mod keys;
 mod migrate;
@@ -151,7 +152,7 @@ impl Embedded {
     /// Opens (creating) `dir/lanyard.db` and `dir/decisions.db` and applies pending
     /// migrations.
     pub fn open(dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(unavailable)?;
+        files::prepare(dir, &[migrate::RECORDS.file, migrate::DECISIONS.file])?;
         let open =
             |db: &migrate::Database| Connection::open(dir.join(db.file)).map_err(unavailable);
         Self::from_connections(open(&migrate::RECORDS)?, open(&migrate::DECISIONS)?)
