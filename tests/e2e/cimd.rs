@@ -98,7 +98,11 @@ async fn answer(mut sock: tokio::net::TcpStream, routes: Shared<Reply>, hits: Sh
 
 impl DocServer {
     async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0).await
+    }
+
+    async fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let routes: Shared<Reply> = Arc::default();
         let hits: Shared<usize> = Arc::default();
@@ -414,6 +418,31 @@ async fn a_failed_fetch_is_not_cached_and_a_good_one_is() {
         .await;
     assert_eq!(page.status, 302);
     assert_eq!(docs.hits("/flaky.json"), 3);
+}
+
+/// A client id on a host that does not answer cannot make Lanyard knock again at once:
+/// the host is left alone for a while, even once something listens there.
+#[tokio::test]
+async fn a_host_that_did_not_answer_is_not_probed_again_at_once() {
+    let server = TestServer::spawn_with(&[("LANYARD_CIMD_ALLOW_LOOPBACK", "true")]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client_id = format!("http://127.0.0.1:{port}/c.json");
+    let page = Browser::default()
+        .get(&authorize(&server, &client_id, REDIRECT))
+        .await;
+    assert_error_page(&page, "could not connect");
+
+    let docs = DocServer::start_on(port).await;
+    docs.set("/c.json", Reply::json(&document(&client_id)));
+    let page = Browser::default()
+        .get(&authorize(&server, &client_id, REDIRECT))
+        .await;
+    assert_error_page(&page, "did not answer a moment ago");
+    assert_eq!(docs.hits("/c.json"), 0, "the host was probed again");
 }
 
 #[tokio::test]

@@ -45,14 +45,15 @@ impl AddressGuard {
         if url.path() == "/" || url.path().is_empty() {
             return Err(CimdError::BadUrl("must contain a path"));
         }
-        // The parsed URL has its dot segments resolved already; the draft forbids them in
-        // the text the client sent.
-        let raw_path = raw.splitn(4, '/').nth(3).unwrap_or_default();
-        if raw_path
-            .split(['/', '?'])
-            .any(|seg| seg == "." || seg == "..")
-        {
-            return Err(CimdError::BadUrl("must not contain dot segments"));
+        // The parser resolves dot segments, `%2e%2e` and backslashes on its way; the draft
+        // forbids them in the text the client sent. So the path and query as sent must be
+        // exactly what the parser made of them.
+        let sent = raw.splitn(4, '/').nth(3).unwrap_or_default();
+        let parsed = &url[url::Position::BeforePath..];
+        if parsed.strip_prefix('/') != Some(sent) {
+            return Err(CimdError::BadUrl(
+                "must not contain dot segments or other non-canonical path forms",
+            ));
         }
         let literal = match url.host() {
             Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -82,6 +83,8 @@ impl AddressGuard {
                     || v6.is_multicast()
                     || (s[0] & 0xfe00) == 0xfc00 // unique local
                     || (s[0] & 0xffc0) == 0xfe80 // link local
+                    || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated, still routed)
+                    || s[..6] == [0; 6] // IPv4-compatible ::/96 (deprecated)
                     || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                     || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64
                     || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
@@ -156,6 +159,9 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:10.0.0.1",
+            "fec0::1",
+            "::10.0.0.1",
+            "::8.8.8.8",
         ] {
             assert!(strict.blocked(ip.parse().unwrap()), "{ip}");
         }
@@ -179,7 +185,22 @@ mod tests {
             g.check_url("http://app.example/c.json").unwrap_err(),
             CimdError::BadUrl("must use https")
         );
-        assert!(g.check_url("https://app.example/a/../c.json").is_err());
+        for sneaky in [
+            "https://app.example/a/../c.json",
+            "https://app.example/a/%2e%2e/c.json",
+            "https://app.example/a/%2E./c.json",
+            "https://app.example/a\\..\\c.json",
+            "https://app.example/a/./c.json",
+        ] {
+            assert_eq!(
+                g.check_url(sneaky).unwrap_err(),
+                CimdError::BadUrl(
+                    "must not contain dot segments or other non-canonical path forms"
+                ),
+                "{sneaky}"
+            );
+        }
+        assert!(g.check_url("https://app.example/c.json?v=1").is_ok());
         assert!(g.check_url("https://u:p@app.example/c.json").is_err());
         assert!(g.check_url("https://10.0.0.1/c.json").is_err());
         assert!(g.check_url("http://127.0.0.1:9/c.json").is_err());

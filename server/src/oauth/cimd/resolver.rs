@@ -1,5 +1,6 @@
 //! Fetching documents and the key sets they point to: a short timeout, no redirects, a
-//! size cap, no proxies, and only addresses the guard allows.
+//! size cap, no proxies, and only addresses the guard allows. A host that could not be
+//! reached is not tried again for a minute, so client ids cannot make Lanyard probe hosts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,13 @@ pub struct CimdResolver {
     guard: AddressGuard,
     documents: Fresh<String, CimdClient>,
     keys: Fresh<Url, JwkSet>,
+    /// `host:port` that did not answer lately, and until when it is not tried again.
+    unreachable: quick_cache::sync::Cache<String, UnixTime>,
 }
+
+/// How long a host that did not answer is left alone, and how many such hosts are kept.
+const UNREACHABLE_FOR: i64 = 60;
+const UNREACHABLE_HOSTS: usize = 4096;
 
 /// A key set may be larger than a document (several RSA keys during a rotation).
 const MAX_JWKS_BYTES: usize = 32 * 1024;
@@ -53,6 +60,7 @@ impl CimdResolver {
             guard,
             documents: Fresh::new(CACHE_BYTES),
             keys: Fresh::new(CACHE_BYTES),
+            unreachable: quick_cache::sync::Cache::new(UNREACHABLE_HOSTS),
         })
     }
 
@@ -71,7 +79,7 @@ impl CimdResolver {
         if let Some(keys) = self.keys.get(url, now) {
             return Ok(keys);
         }
-        let (body, ttl) = self.get(url.clone(), MAX_JWKS_BYTES).await?;
+        let (body, ttl) = self.get(url.clone(), MAX_JWKS_BYTES, now).await?;
         let keys: JwkSet = serde_json::from_slice(&body)
             .map_err(|_| CimdError::Invalid("jwks_uri does not hold a JWK set".into()))?;
         let keys = Arc::new(keys);
@@ -95,7 +103,7 @@ impl CimdResolver {
         }
         let url = self.guard.check_url(client_id)?;
         let host = url.host_str().unwrap_or_default().to_string();
-        let (body, ttl) = self.get(url, self.config.max_bytes).await?;
+        let (body, ttl) = self.get(url, self.config.max_bytes, now).await?;
         let client = Arc::new(document::parse(client_id, host, &body, &self.guard)?);
         self.documents
             .keep(client_id.to_string(), client.clone(), body.len(), ttl, now);
@@ -104,14 +112,37 @@ impl CimdResolver {
 
     /// One guarded GET: 200 only, at most `max_bytes`; the body and how long it may be
     /// reused.
-    async fn get(&self, url: Url, max_bytes: usize) -> Result<(Vec<u8>, i64), CimdError> {
-        let mut resp = self
+    async fn get(
+        &self,
+        url: Url,
+        max_bytes: usize,
+        now: UnixTime,
+    ) -> Result<(Vec<u8>, i64), CimdError> {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        if self.unreachable.get(&host).is_some_and(|until| until > now) {
+            return Err(CimdError::Fetch(
+                "the host did not answer a moment ago".into(),
+            ));
+        }
+        let sent = self
             .http
             .get(url)
             .header("accept", "application/json")
             .send()
-            .await
-            .map_err(|e| CimdError::Fetch(describe(&e)))?;
+            .await;
+        let mut resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.is_connect() || e.is_timeout() {
+                    self.unreachable.insert(host, now + UNREACHABLE_FOR);
+                }
+                return Err(CimdError::Fetch(describe(&e)));
+            }
+        };
         // Only 200 is success; a redirect is not followed (draft §4).
         if resp.status() != reqwest::StatusCode::OK {
             return Err(CimdError::Fetch(format!(
