@@ -8,6 +8,7 @@ mod flow;
 mod instances;
 mod js;
 
+mod abuse;
 mod authorize;
 mod cimd;
 mod client_auth;

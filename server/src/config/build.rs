@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::settings::{Resources, Settings};
 use super::{
     CimdConfig, Config, ConfigError, ConnectionLimits, PolicyBindingConfig, PolicyConfig,
-    ProductionStores, ResourceConfig, canonical_issuer, invalid,
+    ProductionStores, RateLimits, ResourceConfig, canonical_issuer, invalid,
 };
 use crate::oauth::types::{ResourceUri, Scope};
 use crate::secret::Secret;
@@ -64,6 +64,22 @@ impl Config {
                 body_timeout: timeout("LANYARD_BODY_TIMEOUT_SECS", s.body_timeout_secs)?,
                 idle_timeout: timeout("LANYARD_IDLE_TIMEOUT_SECS", s.idle_timeout_secs)?,
                 drain_delay: Duration::from_secs(s.drain_delay_secs),
+            },
+            trusted_proxies: s
+                .trusted_proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| {
+                    c.parse()
+                        .map_err(|e: String| invalid("LANYARD_TRUSTED_PROXIES", e))
+                })
+                .collect::<Result<_, _>>()?,
+            rate_limits: RateLimits {
+                register: s.rate_register_per_min,
+                signup: s.rate_signup_per_min,
+                login: s.rate_login_per_min,
+                authorize: s.rate_authorize_per_min,
             },
             cimd: CimdConfig {
                 enabled: s.cimd,

@@ -19,6 +19,7 @@ use url::Url;
 
 use self::settings::{Settings, read_toml};
 
+use crate::http::client_addr::Cidr;
 use crate::oauth::types::{ResourceUri, Scope};
 use crate::secret::Secret;
 
@@ -109,6 +110,9 @@ pub struct Config {
     pub signing_alg: SigningAlg,
     pub max_body_bytes: usize,
     pub connections: ConnectionLimits,
+    /// Proxies whose `X-Forwarded-For` names the client (see `http::client_addr`).
+    pub trusted_proxies: Vec<Cidr>,
+    pub rate_limits: RateLimits,
     pub cimd: CimdConfig,
     /// How often a running server re-reads signing keys (rotation by the CLI).
     pub key_reload_secs: u64,
@@ -131,6 +135,21 @@ pub struct ConnectionLimits {
     /// closing each connection after its response) before it stops accepting, so that a
     /// load balancer sees it leave before it does.
     pub drain_delay: Duration,
+}
+
+/// Requests per minute one client address may make to the endpoints anyone can call
+/// without an account; 0 turns a limit off. Generous, because vendors (ChatGPT, Claude)
+/// send many users' requests from a few egress addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `POST /oauth/register`.
+    pub register: u32,
+    /// `POST /register`.
+    pub signup: u32,
+    /// `POST /login`.
+    pub login: u32,
+    /// `GET /oauth/authorize`.
+    pub authorize: u32,
 }
 
 /// Where the production store lives. The URLs may carry passwords, so they redact

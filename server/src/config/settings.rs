@@ -40,6 +40,11 @@ pub(super) struct Settings {
     pub body_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub drain_delay_secs: u64,
+    pub trusted_proxies: String,
+    pub rate_register_per_min: u32,
+    pub rate_signup_per_min: u32,
+    pub rate_login_per_min: u32,
+    pub rate_authorize_per_min: u32,
     pub cimd: bool,
     pub cimd_timeout_ms: u64,
     pub cimd_max_bytes: u64,
@@ -79,6 +84,11 @@ impl Default for Settings {
             body_timeout_secs: 30,
             idle_timeout_secs: 60,
             drain_delay_secs: 5,
+            trusted_proxies: String::new(),
+            rate_register_per_min: 600,
+            rate_signup_per_min: 60,
+            rate_login_per_min: 300,
+            rate_authorize_per_min: 1_200,
             cimd: true,
             cimd_timeout_ms: 3_000,
             cimd_max_bytes: 5 * 1024,
@@ -293,6 +303,6 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 39);
     }
 }

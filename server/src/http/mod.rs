@@ -7,9 +7,11 @@
 //! keeps sending on a connection about to close. Then it stops accepting and lets requests
 //! in flight finish.
 
+pub mod client_addr;
 pub mod conn;
 pub mod cookies;
 pub mod cors;
+pub mod rate;
 pub mod request;
 pub mod response;
 mod router;
@@ -165,15 +167,16 @@ async fn handle(
     id: u64,
 ) -> Resp {
     let started = std::time::Instant::now();
-    let limits = &app.config;
-    let mut resp = match Req::read(
+    let config = &app.config;
+    let client = client_addr::client_addr(peer.ip(), req.headers(), &config.trusted_proxies);
+    let read = Req::read(
         req,
-        limits.max_body_bytes,
-        limits.connections.body_timeout,
+        config.max_body_bytes,
+        config.connections.body_timeout,
         peer,
-    )
-    .await
-    {
+        client,
+    );
+    let mut resp = match read.await {
         Ok(req) => match port {
             Port::Public => router::route(app, lifecycle, &req).await,
             Port::Admin => router::admin(app, lifecycle, &req).await,

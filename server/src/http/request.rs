@@ -2,7 +2,7 @@
 //! handlers need.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -21,6 +21,8 @@ pub struct Req {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub peer: SocketAddr,
+    /// The client's address: the peer, or whom a trusted proxy forwarded for.
+    pub client: IpAddr,
 }
 
 /// Parameters from a query string or form body. OAuth forbids repeating a parameter
@@ -92,6 +94,7 @@ impl Req {
         limit: usize,
         timeout: Duration,
         peer: SocketAddr,
+        client: IpAddr,
     ) -> Result<Self, Resp> {
         let (parts, body) = req.into_parts();
         let declared = parts
@@ -116,6 +119,7 @@ impl Req {
             headers: parts.headers,
             body: body.map_err(BodyError::response)?,
             peer,
+            client,
         })
     }
 

@@ -2,9 +2,9 @@
 
 use http::{HeaderValue, Method, StatusCode};
 
-use super::cors;
 use super::response::{Resp, json_bytes, method_not_allowed, not_found, text};
 use super::{Lifecycle, Req};
+use super::{cors, rate};
 use crate::app::App;
 use crate::oauth::{self, OAuthError};
 use crate::portal;
@@ -19,9 +19,32 @@ pub async fn route(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
             method_not_allowed("GET, POST")
         };
     }
+    if let Some(limit) = rate::Limit::of(&req.method, path)
+        && let Some(wait) = rate::over(app, req, limit).await
+    {
+        return too_many(app, path, wait);
+    }
     let mut resp = dispatch(app, lifecycle, req, path).await;
     if cors::applies(path) {
         cors::add_headers(&mut resp);
+    }
+    resp
+}
+
+/// 429 for an address over its limit: the OAuth endpoints' JSON, or a page in the portal.
+fn too_many(app: &App, path: &str, wait: i64) -> Resp {
+    let mut resp = if path.starts_with("/oauth/") {
+        OAuthError::TooManyRequests.response()
+    } else {
+        portal::error_page(
+            app,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many requests came from your network just now. Please wait a minute and try again.",
+        )
+    };
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(http::header::RETRY_AFTER, v);
     }
     resp
 }

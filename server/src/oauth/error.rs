@@ -46,6 +46,9 @@ pub enum OAuthError {
     /// A backend is down: nothing was written.
     #[error("temporarily_unavailable")]
     TemporarilyUnavailable,
+    /// The client's address is over a rate limit (429; `Retry-After` says when to return).
+    #[error("temporarily_unavailable: too many requests")]
+    TooManyRequests,
     /// Something Lanyard got wrong, or a policy failed closed. `cause` is logged only.
     #[error("server_error: {cause}")]
     ServerError { cause: String },
@@ -93,7 +96,7 @@ impl OAuthError {
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TemporarilyUnavailable | Self::TooManyRequests => "temporarily_unavailable",
             Self::ServerError { .. } => "server_error",
         }
     }
@@ -115,6 +118,7 @@ impl OAuthError {
                 Some(d.as_str()).filter(|d| !d.is_empty())
             }
             Self::LoginRequired | Self::ConsentRequired | Self::TemporarilyUnavailable => None,
+            Self::TooManyRequests => Some("too many requests from this address; retry later"),
             Self::ServerError { .. } => Some("the server could not complete the request"),
         }
     }
@@ -123,6 +127,7 @@ impl OAuthError {
         match self {
             Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerError { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -224,6 +229,11 @@ mod tests {
                 OAuthError::TemporarilyUnavailable,
                 503,
                 json!({"error":"temporarily_unavailable"}),
+            ),
+            (
+                OAuthError::TooManyRequests,
+                429,
+                json!({"error":"temporarily_unavailable","error_description":"too many requests from this address; retry later"}),
             ),
             (
                 OAuthError::server("db exploded"),

@@ -180,7 +180,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         }
     };
     // Checked before the password, so a locked account costs no argon2 run.
-    let locked = match app.login_throttle.locked_for(&email, app.now()).await {
+    let locked = match app
+        .login_throttle
+        .locked_for(&email, req.client, app.now())
+        .await
+    {
         Ok(locked) => locked,
         Err(_) => return unavailable_page(app),
     };
@@ -209,7 +213,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        if let Err(e) = app.login_throttle.failed(&email, app.now()).await {
+        if let Err(e) = app
+            .login_throttle
+            .failed(&email, req.client, app.now())
+            .await
+        {
             tracing::warn!(error = %e, "could not count a failed sign-in");
         }
         return refuse(
@@ -218,7 +226,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         )
         .await;
     };
-    if let Err(e) = app.login_throttle.succeeded(&email).await {
+    if let Err(e) = app.login_throttle.succeeded(&email, req.client).await {
         tracing::warn!(error = %e, "could not clear failed sign-ins");
     }
     tracing::info!(sub = %user.sub, "signed in");
