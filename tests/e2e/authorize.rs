@@ -450,3 +450,47 @@ async fn errors_without_state_carry_iss_alone() {
         ],
     );
 }
+
+/// `state` and `nonce` are capped at 512 bytes before anything is stored: an oversized
+/// `state` gets a page (it would be echoed back), an oversized `nonce` the client's error.
+#[tokio::test]
+async fn oversized_state_and_nonce_are_refused() {
+    let server = TestServer::spawn().await;
+    let client = server.register_client(REDIRECT).await;
+    let id = str_of(&client, "client_id").to_string();
+    let (_, challenge) = pkce();
+    let long = "s".repeat(513);
+    let request = |state: &str, extra: Vec<(&'static str, &str)>| {
+        let auth = Authorize {
+            client_id: &id,
+            redirect_uri: REDIRECT,
+            challenge: &challenge,
+            scope: None,
+            resource: None,
+            state,
+            extra,
+        };
+        auth.url(&server)
+    };
+    let page = Browser::default().get(&request(&long, vec![])).await;
+    assert_error_page(&page, "state parameter that is too long");
+
+    let page = Browser::default()
+        .get(&request(STATE, vec![("nonce", &long)]))
+        .await;
+    assert_error_back(
+        &page,
+        &server,
+        302,
+        "invalid_request",
+        Some("nonce is too long"),
+    );
+    // 512 bytes is still fine.
+    let page = Browser::default()
+        .get(&request(
+            &"s".repeat(512),
+            vec![("nonce", &"n".repeat(512))],
+        ))
+        .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+}

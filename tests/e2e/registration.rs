@@ -336,3 +336,28 @@ async fn a_registered_scope_limits_what_the_client_is_granted() {
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["scope"], "read");
 }
+
+/// A client's name is shown on the consent page: at most 100 characters.
+#[tokio::test]
+async fn a_client_name_over_100_characters_is_refused() {
+    let server = TestServer::spawn().await;
+    let register = |name: String| {
+        let server = &server;
+        async move {
+            server
+                .http
+                .post(server.url("/oauth/register"))
+                .json(&json!({"redirect_uris": [REDIRECT], "client_name": name}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(register("é".repeat(100)).await.status(), 201);
+    assert_json(
+        register("n".repeat(101)).await,
+        400,
+        json!({"error": "invalid_client_metadata", "error_description": "client_name is too long"}),
+    )
+    .await;
+}

@@ -85,6 +85,10 @@ pub fn error_redirect(app: &App, to: &ReplyTo<'_>, err: &OAuthError, status: Sta
     redirect(status, &uri.with_params(&params))
 }
 
+/// The longest `state` or `nonce` taken, in bytes: both are stored with the request and
+/// echoed back, and clients use far less (a random value or a short encoded blob).
+const MAX_STATE_BYTES: usize = 512;
+
 /// The checks that come after the client and redirect URI are trusted (their errors go
 /// back to the client): the request as it will wait for sign-in and consent.
 fn validate(
@@ -129,6 +133,9 @@ fn checked(
     let scopes = requested_scopes(app, client, resource, p.get("scope"))?;
     let prompt = Prompt::parse(p.get("prompt"))?;
     let max_age = max_age(p.get("max_age"))?;
+    if p.get("nonce").is_some_and(|n| n.len() > MAX_STATE_BYTES) {
+        return Err(OAuthError::invalid_request("nonce is too long"));
+    }
     if p.get("request").is_some() || p.get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "request objects are not supported",
@@ -142,7 +149,7 @@ fn checked(
         scopes,
         resource: resource.uri.clone(),
         code_challenge: challenge.as_str().to_string(),
-        nonce: p.get("nonce").map(|n| n.chars().take(512).collect()),
+        nonce: p.get("nonce").map(str::to_string),
         force_login: prompt.login,
         force_consent: prompt.consent,
         created_at: now,
@@ -217,6 +224,13 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
     let client = client_for(app, p).await?;
     let redirect_uri = redirect_for(&client, p.get("redirect_uri"))?;
     let state = p.get("state");
+    // Echoed into the redirect: an oversized one is not sent back, so it gets a page.
+    if state.is_some_and(|s| s.len() > MAX_STATE_BYTES) {
+        return Err(page(
+            "Invalid request",
+            "The application sent a state parameter that is too long.",
+        ));
+    }
     let to = ReplyTo {
         redirect_uri: &redirect_uri,
         state,

@@ -9,7 +9,9 @@ use super::{ApplicationType, MetadataError, Profile, RawMetadata, invalid};
 use crate::oauth::cimd::AddressGuard;
 use crate::oauth::types::{AuthMethod, GrantType, ParseError, RedirectKind, RedirectUri, ScopeSet};
 
-const MAX_NAME_CHARS: usize = 200;
+/// A client's name is shown on the consent page: long enough for any product's name, short
+/// enough that it cannot push the page's real content out of sight.
+const MAX_NAME_CHARS: usize = 100;
 
 /// The draft's rules for a document: it names itself by a simple string comparison (no
 /// normalisation), and being public it carries no secret.
