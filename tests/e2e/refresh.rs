@@ -114,6 +114,8 @@ async fn two_racing_refreshes_within_the_grace_window_both_succeed() {
     );
     assert_eq!(a.0, 200, "{}", a.1);
     assert_eq!(b.0, 200, "{}", b.1);
+    // The family never forks: both get the same successor.
+    assert_eq!(str_of(&a.1, "refresh_token"), str_of(&b.1, "refresh_token"));
     for successor in [&a.1, &b.1] {
         assert_eq!(
             mcp_status(&server, str_of(successor, "access_token")).await,
@@ -248,4 +250,28 @@ async fn unknown_and_expired_refresh_tokens_are_invalid_grant() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, body, _) = refresh(&server, &c.client_id, c.refresh_token()).await;
     assert_eq!((status.as_u16(), body), (400, invalid_grant(REVOKED)));
+}
+
+/// A thief racing the client within the grace window gets only what the client got, and
+/// once the window is over, using that token a second time is a replay: the family goes.
+#[tokio::test]
+async fn a_raced_token_gives_nothing_new_and_a_late_divergent_use_revokes_the_family() {
+    let server = TestServer::spawn_with(&[("LANYARD_REFRESH_GRACE", "1")]).await;
+    server.add_user(EMAIL);
+    let c = server.connect(EMAIL, None).await;
+    let client = refreshed(&server, &c.client_id, c.refresh_token()).await;
+    let thief = refreshed(&server, &c.client_id, c.refresh_token()).await;
+    let successor = str_of(&client, "refresh_token");
+    assert_eq!(str_of(&thief, "refresh_token"), successor);
+
+    let next = refreshed(&server, &c.client_id, successor).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let (status, body, _) = refresh(&server, &c.client_id, successor).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": "refresh token was already used; the grant is revoked"})
+    );
+    let (status, _, _) = refresh(&server, &c.client_id, str_of(&next, "refresh_token")).await;
+    assert_eq!(status, 400, "the family is revoked");
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::client::ResolvedClient;
 use super::error::OAuthError;
 use super::policies::{log_decision, token_gate};
+use super::successor;
 use super::token::revoke_family;
 use super::types::{EMAIL, OPENID, ScopeSet};
 use crate::app::App;
@@ -39,7 +40,7 @@ pub enum RefreshPlan {
     NewGrant(Option<String>),
     /// Spend `presented`, make `successor` current.
     Rotate {
-        presented: SecretHash,
+        presented: String,
         successor: String,
     },
 }
@@ -141,18 +142,29 @@ async fn persist_refresh(
             presented,
             successor,
         } => {
+            let sealed = successor::seal(&presented, &successor, app.random.as_ref())
+                .ok_or_else(|| OAuthError::server("could not seal a refresh token"))?;
             let outcome = app
                 .stores
                 .grants
                 .rotate_refresh(
-                    &presented,
+                    &SecretHash::of(&presented),
                     &SecretHash::of(&successor),
+                    &sealed,
                     now,
                     app.config.refresh_grace,
                 )
                 .await?;
             match outcome {
-                Rotation::Rotated(_) | Rotation::Raced(_) => Ok(Some(successor)),
+                Rotation::Rotated(_) => Ok(Some(successor)),
+                // A race within the grace window: the first presentation's successor again,
+                // so the family keeps one current token.
+                Rotation::Raced(_, kept) => kept
+                    .and_then(|sealed| successor::open(&presented, &sealed))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        OAuthError::invalid_grant("refresh token was just used; use its successor")
+                    }),
                 Rotation::Reused(g) => {
                     // RFC 9700 §4.14: a replayed refresh token means one copy is stolen;
                     // the whole family goes, access tokens included.

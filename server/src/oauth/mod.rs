@@ -15,6 +15,7 @@ pub mod pkce;
 pub mod policies;
 pub mod register;
 pub mod revoke;
+pub mod successor;
 pub mod token;
 pub mod types;
 pub mod userinfo;

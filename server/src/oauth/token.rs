@@ -235,7 +235,7 @@ async fn rotate_refresh(
         issue_id_token: false,
     };
     let plan = RefreshPlan::Rotate {
-        presented,
+        presented: token.to_string(),
         successor: app.random.token(),
     };
     issue_tokens(app, client, &grant, &ctx, plan).await

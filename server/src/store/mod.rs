@@ -134,11 +134,14 @@ pub trait GrantStore: Send + Sync {
     /// Creates a grant (a refresh-token family) with its first refresh token, if any.
     async fn create_grant(&self, grant: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()>;
     async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
-    /// Rotates a refresh token in one atomic step (see [`Rotation`]).
+    /// Rotates a refresh token in one atomic step (see [`Rotation`]). `sealed` is the
+    /// successor itself, sealed so that only the presented token opens it; it is kept with
+    /// the spent token for the grace window.
     async fn rotate_refresh(
         &self,
         presented: &SecretHash,
         successor: &SecretHash,
+        sealed: &[u8],
         now: UnixTime,
         grace: i64,
     ) -> StoreResult<Rotation>;
@@ -160,8 +163,9 @@ pub enum Rotation {
     /// The token was current: it is now spent and `successor` is current.
     Rotated(Grant),
     /// The token was spent moments ago (within the grace window): a racing refresh from
-    /// the same client. `successor` is current alongside the first successor.
-    Raced(Grant),
+    /// the same client. Nothing changes: the sealed successor of the first presentation is
+    /// handed back, so the family keeps one current token (`None` if it was not kept).
+    Raced(Grant, Option<Vec<u8>>),
     /// The token was spent before the grace window: a replay. The family is revoked.
     Reused(Grant),
     /// Unknown token, or its family is revoked or expired.

@@ -78,87 +78,53 @@ pub async fn users(stores: &Stores) {
     ));
 }
 
-/// Refresh rotation: current rotates, a race within the grace window gets a sibling, a
-/// replay after it revokes the family, and a revoked family refuses every member.
+/// Refresh rotation: current rotates; a race within the grace window gets the first
+/// successor's seal back and changes nothing (the family never forks); a replay after it
+/// revokes the family, and a revoked family refuses every member.
 pub async fn refresh_rotation(stores: &Stores) {
     user(stores, "r1", "r1@example.com").await;
     let g = grant("g1", "c1", "r1");
-    let (t1, t2, t3, t4) = (
-        SecretHash::of("t1"),
-        SecretHash::of("t2"),
-        SecretHash::of("t3"),
-        SecretHash::of("t4"),
-    );
-    stores.grants.create_grant(&g, Some(&t1)).await.unwrap();
-    assert!(matches!(
-        stores
-            .grants
-            .rotate_refresh(&t1, &t2, 200, 10)
-            .await
-            .unwrap(),
-        Rotation::Rotated(_)
-    ));
-    assert!(matches!(
-        stores
-            .grants
-            .rotate_refresh(&t1, &t3, 205, 10)
-            .await
-            .unwrap(),
-        Rotation::Raced(_)
-    ));
-    // Both successors of the race are good.
-    assert!(
-        stores
-            .grants
-            .grant_by_refresh(&t2, 206, false)
+    let [t1, t2, t3, t4] = ["t1", "t2", "t3", "t4"].map(SecretHash::of);
+    let grants = &stores.grants;
+    grants.create_grant(&g, Some(&t1)).await.unwrap();
+    let live = |t: SecretHash, at| async move {
+        grants
+            .grant_by_refresh(&t, at, false)
             .await
             .unwrap()
             .is_some()
-    );
-    assert!(
-        stores
-            .grants
-            .grant_by_refresh(&t3, 206, false)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(matches!(
-        stores
-            .grants
-            .rotate_refresh(&t1, &t4, 211, 10)
-            .await
-            .unwrap(),
-        Rotation::Reused(_)
-    ));
-    assert!(matches!(
-        stores
-            .grants
-            .rotate_refresh(&t2, &t4, 212, 10)
-            .await
-            .unwrap(),
-        Rotation::Invalid
-    ));
-    assert!(
-        stores
-            .grants
-            .grant_by_refresh(&t3, 212, false)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(matches!(
-        stores
-            .grants
-            .rotate_refresh(&SecretHash::of("never"), &t4, 212, 10)
-            .await
-            .unwrap(),
-        Rotation::Invalid
-    ));
+    };
+    let rotated = grants.rotate_refresh(&t1, &t2, b"sealed t2", 200, 10).await;
+    assert!(matches!(rotated.unwrap(), Rotation::Rotated(_)));
+    let raced = grants.rotate_refresh(&t1, &t3, b"sealed t3", 205, 10).await;
+    match raced.unwrap() {
+        Rotation::Raced(_, kept) => assert_eq!(kept.as_deref(), Some(&b"sealed t2"[..])),
+        other => panic!("{other:?}"),
+    }
+    // One current token: the race made no sibling.
+    assert!(live(t2.clone(), 206).await);
+    assert!(!live(t3.clone(), 206).await);
+
+    // Rotating the successor past the window drops the first seal; within it, keeps it.
+    let rotated = grants.rotate_refresh(&t2, &t4, b"sealed t4", 211, 10).await;
+    assert!(matches!(rotated.unwrap(), Rotation::Rotated(_)));
+    let raced = grants.rotate_refresh(&t2, &t3, b"-", 212, 10).await;
+    assert!(matches!(raced.unwrap(), Rotation::Raced(_, Some(k)) if k == b"sealed t4"));
+
+    let replayed = grants.rotate_refresh(&t1, &t3, b"-", 212, 10).await;
+    assert!(matches!(replayed.unwrap(), Rotation::Reused(_)));
+    let after = grants.rotate_refresh(&t4, &t3, b"-", 213, 10).await;
+    assert!(matches!(after.unwrap(), Rotation::Invalid));
+    assert!(!live(t4.clone(), 213).await);
+    let unknown = grants
+        .rotate_refresh(&SecretHash::of("never"), &t3, b"-", 213, 10)
+        .await;
+    assert!(matches!(unknown.unwrap(), Rotation::Invalid));
 }
 
 /// One token presented twice at once (two instances, say): one presentation rotates, the
-/// other counts as a race within the grace window, and both successors work.
+/// other counts as a race within the grace window and gets the first's seal; one successor
+/// is current.
 pub async fn concurrent_rotation(stores: &Stores) {
     user(stores, "cr", "cr@example.com").await;
     let g = &stores.grants;
@@ -167,19 +133,27 @@ pub async fn concurrent_rotation(stores: &Stores) {
         .unwrap();
     let [c0, c1, c2] = ["c0", "c1", "c2"].map(SecretHash::of);
     let (first, second) = tokio::join!(
-        g.rotate_refresh(&c0, &c1, 200, 10),
-        g.rotate_refresh(&c0, &c2, 200, 10)
+        g.rotate_refresh(&c0, &c1, b"c1", 200, 10),
+        g.rotate_refresh(&c0, &c2, b"c2", 200, 10)
     );
-    let mut outcomes = [first, second].map(|r| match r.unwrap() {
-        Rotation::Rotated(_) => "rotated",
-        Rotation::Raced(_) => "raced",
-        other => panic!("{other:?}"),
-    });
-    outcomes.sort_unstable();
-    assert_eq!(outcomes, ["raced", "rotated"]);
+    let (mut rotated, mut kept) = (0, None);
+    for outcome in [first, second] {
+        match outcome.unwrap() {
+            Rotation::Rotated(_) => rotated += 1,
+            Rotation::Raced(_, k) => kept = k,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+    let winner = if kept.as_deref() == Some(&b"c1"[..]) {
+        &c1
+    } else {
+        &c2
+    };
+    assert!(matches!(kept.as_deref(), Some(b"c1" | b"c2")), "{kept:?}");
     for successor in [&c1, &c2] {
         let found = g.grant_by_refresh(successor, 200, false).await.unwrap();
-        assert_eq!(found.map(|g| g.id).as_deref(), Some("gc"));
+        assert_eq!(found.is_some(), successor == winner, "{successor:?}");
     }
 }
 

@@ -31,7 +31,8 @@ const GRANT_BY_ID: &str = select!(grant_cols, "FROM grants g WHERE g.id = ?1");
 /// The refresh lookup of a rotation: spent tokens too, with when they were spent.
 const ROTATION_LOOKUP: &str = select!(
     grant_cols,
-    ", t.spent_at FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1"
+    ", t.spent_at, t.sealed_successor FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id \
+     WHERE t.hash = ?1"
 );
 const GRANT_BY_REFRESH: &str = select!(
     grant_cols,
@@ -118,6 +119,7 @@ impl GrantStore for Embedded {
         &self,
         presented: &SecretHash,
         successor: &SecretHash,
+        sealed: &[u8],
         now: UnixTime,
         grace: i64,
     ) -> StoreResult<Rotation> {
@@ -127,26 +129,44 @@ impl GrantStore for Embedded {
             .map_err(map_err)?;
         let found = tx
             .one(ROTATION_LOOKUP, [presented.as_str()], |r| {
-                Ok((grant_row(r)?, r.get::<_, Option<i64>>(9)?))
+                Ok((
+                    grant_row(r)?,
+                    r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, Option<Vec<u8>>>(10)?,
+                ))
             })
             .optional()
             .map_err(map_err)?;
-        let Some((grant, spent_at)) = found else {
+        let Some((grant, spent_at, kept)) = found else {
             return Ok(Rotation::Invalid);
         };
         if grant.revoked_at.is_some() || grant.expires_at <= now {
             return Ok(Rotation::Invalid);
         }
-        let outcome = match spent_at {
+        match spent_at {
             None => {
+                // The successor sealed for this token is kept for the grace window only:
+                // older ones of the family are dropped as this one is stored.
                 tx.run(
-                    "UPDATE refresh_tokens SET spent_at = ?2 WHERE hash = ?1",
-                    params![presented.as_str(), now],
+                    "UPDATE refresh_tokens SET sealed_successor = NULL \
+                     WHERE grant_id = ?1 AND sealed_successor IS NOT NULL AND spent_at <= ?2",
+                    params![grant.id, now - grace],
                 )
                 .map_err(map_err)?;
-                Rotation::Rotated(grant)
+                tx.run(
+                    "UPDATE refresh_tokens SET spent_at = ?2, sealed_successor = ?3 WHERE hash = ?1",
+                    params![presented.as_str(), now, sealed],
+                )
+                .map_err(map_err)?;
+                tx.run(
+                    "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
+                    params![successor.as_str(), grant.id, now],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(Rotation::Rotated(grant))
             }
-            Some(t) if now - t < grace => Rotation::Raced(grant),
+            Some(t) if now - t < grace => Ok(Rotation::Raced(grant, kept)),
             Some(_) => {
                 tx.run(
                     "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
@@ -154,19 +174,9 @@ impl GrantStore for Embedded {
                 )
                 .map_err(map_err)?;
                 tx.commit().map_err(map_err)?;
-                return Ok(Rotation::Reused(grant));
+                Ok(Rotation::Reused(grant))
             }
-        };
-        let (Rotation::Rotated(g) | Rotation::Raced(g)) = &outcome else {
-            return Ok(outcome);
-        };
-        tx.run(
-            "INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (?1, ?2, ?3)",
-            params![successor.as_str(), g.id, now],
-        )
-        .map_err(map_err)?;
-        tx.commit().map_err(map_err)?;
-        Ok(outcome)
+        }
     }
 
     async fn grant_by_refresh(
@@ -222,7 +232,9 @@ mod tests {
                 .unwrap();
             assert_eq!(found.map(|g| g.id), Some("g".to_string()));
             let next = SecretHash::of(&format!("t{i}"));
-            let rotated = store.rotate_refresh(&current, &next, 100 + i, 0).await;
+            let rotated = store
+                .rotate_refresh(&current, &next, b"-", 100 + i, 0)
+                .await;
             assert!(matches!(rotated, Ok(Rotation::Rotated(_))));
             current = next;
         }

@@ -138,6 +138,7 @@ impl GrantStore for Postgres {
         &self,
         presented: &SecretHash,
         successor: &SecretHash,
+        sealed: &[u8],
         now: UnixTime,
         grace: i64,
     ) -> StoreResult<Rotation> {
@@ -147,8 +148,14 @@ impl GrantStore for Postgres {
         let Some(row) = opt(
             &c,
             "SELECT outcome, id, client_id, sub, resource, scopes, auth_time, created_at, \
-             expires_at, revoked_at FROM lanyard_rotate_refresh($1, $2, $3, $4)",
-            &[&presented.as_str(), &successor.as_str(), &now, &grace],
+             expires_at, revoked_at, kept FROM lanyard_rotate_refresh($1, $2, $3, $4, $5)",
+            &[
+                &presented.as_str(),
+                &successor.as_str(),
+                &sealed,
+                &now,
+                &grace,
+            ],
         )
         .await?
         else {
@@ -158,7 +165,7 @@ impl GrantStore for Postgres {
         Ok(match outcome {
             Outcome::Invalid => Rotation::Invalid,
             Outcome::Rotated => Rotation::Rotated(grant_at(&row, 1)?),
-            Outcome::Raced => Rotation::Raced(grant_at(&row, 1)?),
+            Outcome::Raced => Rotation::Raced(grant_at(&row, 1)?, col(&row, 10)?),
             Outcome::Reused => Rotation::Reused(grant_at(&row, 1)?),
         })
     }
