@@ -244,6 +244,7 @@ async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
     let settings = store.env_with(&[("LANYARD_REDIS_URL", &through_gate)]);
     let a = TestServer::spawn_with(&settings).await;
     a.add_user(EMAIL);
+    let connected = a.connect(EMAIL, None).await;
     // The code is in Redis when Redis goes away.
     let grant = CodeGrant::new(&a, EMAIL, None, Some(&a.resource())).await;
     gate.cut();
@@ -254,6 +255,9 @@ async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
         "Redis cut",
     );
     assert_store_down_but_instance_ready(&a).await;
+    // A refresh needs only Postgres: it goes on while Redis is away.
+    let refreshed = refresh(&a, &connected.client_id, connected.refresh_token()).await;
+    assert_eq!(refreshed.0, 200, "{}", refreshed.1);
 
     // Back again: the server reconnects, and the code it could not redeem still works.
     gate.restore().await;
