@@ -192,6 +192,13 @@ async fn a_metadata_document_client_signs_in_and_is_named_by_its_host() {
         "{}",
         page.body
     );
+    assert!(
+        page.body
+            .contains("The answer goes to <code>127.0.0.1</code>."),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Check the address"), "{}", page.body);
     let csrf = hidden(&page.body, "csrf_token").unwrap();
     let page = browser
         .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
@@ -368,6 +375,36 @@ async fn bad_documents_get_an_error_page_never_a_redirect() {
         ))
         .await;
     assert_error_page(&page, "does not match any URI registered");
+}
+
+/// A document may send the code to another host than its own; the consent page says so.
+#[tokio::test]
+async fn the_consent_page_warns_when_the_code_goes_to_another_host_than_the_documents() {
+    let (server, docs) = setup(&[]).await;
+    let client_id = docs.url("/elsewhere.json");
+    let elsewhere = "http://localhost:9/callback";
+    let mut doc = document(&client_id);
+    doc["redirect_uris"] = json!([elsewhere]);
+    docs.set("/elsewhere.json", Reply::json(&doc));
+    let (_, challenge) = pkce();
+    let url = Authorize {
+        client_id: &client_id,
+        redirect_uri: elsewhere,
+        challenge: &challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    }
+    .url(&server);
+    let (_, page) = to_consent(&server, &mut Browser::default(), &url).await;
+    assert!(
+        page.body.contains(
+            "This app is published by <code>127.0.0.1</code>, but the answer goes to <code>localhost</code>."
+        ),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]

@@ -326,3 +326,53 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
 }
+
+/// What a dynamically registered client calls itself is its own claim: labelled so, and
+/// stripped of characters that could disguise it. Allow takes no click for a moment.
+#[tokio::test]
+async fn a_registered_name_is_labelled_unverified_and_cannot_disguise_itself() {
+    let server = TestServer::spawn().await;
+    server.add_user(EMAIL);
+    let registered = server
+        .http
+        .post(server.url("/oauth/register"))
+        .json(&serde_json::json!({"redirect_uris": [REDIRECT], "client_name": "Notes\u{202E}moc.live\u{200B}"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let id = str_of(&registered, "client_id").to_string();
+    let (_, challenge) = pkce();
+    let url = Authorize {
+        client_id: &id,
+        redirect_uri: REDIRECT,
+        challenge: &challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra: vec![],
+    }
+    .url(&server);
+    let (_, page) = to_consent(&server, &mut Browser::default(), &url).await;
+    assert!(
+        page.body.contains(
+            "<strong>Notesmoc.live</strong> <span class=\"unverified\">(name not verified)</span>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains('\u{202E}') && !page.body.contains('\u{200B}'));
+    assert!(
+        page.body
+            .contains("The answer goes to <code>127.0.0.1</code>.")
+    );
+    assert!(
+        page.body.contains(
+            r#"<button class="primary arming" type="submit" name="decision" value="allow">"#
+        ),
+        "{}",
+        page.body
+    );
+}

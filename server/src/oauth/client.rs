@@ -9,7 +9,7 @@ use super::types::{RedirectUri, ScopeSet};
 use crate::app::App;
 use crate::domain::{AuthMethod, ClientId, GrantType};
 use crate::secret::SecretHash;
-use crate::store::Client;
+use crate::store::{Client, ClientSource};
 
 /// How a client proves who it is at the token endpoint.
 #[derive(Debug, Clone)]
@@ -26,11 +26,12 @@ pub enum ClientCredential {
 /// Where the client's registration came from, which the consent page tells the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientOrigin {
-    Registered,
+    /// Registered by an operator (`lanyard client add`): its name is vouched for.
+    Operator,
+    /// Registered by anyone (RFC 7591): its name is the registrant's claim.
+    Dynamic,
     /// A Client ID Metadata Document, hosted at this host.
-    MetadataDocument {
-        host: String,
-    },
+    MetadataDocument { host: String },
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +77,10 @@ impl ResolvedClient {
             scope: c.scope,
             name: c.name,
             id: c.id,
-            origin: ClientOrigin::Registered,
+            origin: match c.source {
+                ClientSource::Operator => ClientOrigin::Operator,
+                ClientSource::Dynamic => ClientOrigin::Dynamic,
+            },
             resource_server: c.metadata["lanyard_resource_server"]
                 .as_array()
                 .map(|a| {
@@ -99,17 +103,24 @@ impl ResolvedClient {
             .any(|r| requested.matches_registered(r))
     }
 
-    /// What to call the client on the consent page: its name, else where it redirects.
+    /// What to call the client on the pages: its name, else where it redirects; stripped of
+    /// the characters that could make it read as something else.
     pub fn display_name(&self) -> String {
-        match (&self.name, &self.origin) {
+        let name = match (&self.name, &self.origin) {
             (Some(n), _) => n.clone(),
             (None, ClientOrigin::MetadataDocument { host }) => host.clone(),
-            (None, ClientOrigin::Registered) => self
+            (None, _) => self
                 .redirect_uris
                 .first()
                 .map(RedirectUri::host)
                 .unwrap_or_else(|| self.id.to_string()),
-        }
+        };
+        displayable(&name)
+    }
+
+    /// Whether anyone could have chosen this client's name (dynamic registration).
+    pub fn name_unverified(&self) -> bool {
+        self.origin == ClientOrigin::Dynamic
     }
 }
 
@@ -165,5 +176,35 @@ pub async fn find_client(app: &App, id: &ClientId) -> Result<ResolvedClient, Loo
         Ok(Some(c)) => Ok(ResolvedClient::from_stored(c)),
         Ok(None) => Err(LookupError::Unknown),
         Err(e) => Err(LookupError::Store(e.into())),
+    }
+}
+
+/// `text` without the characters a client could use to disguise what a page shows:
+/// controls, bidirectional overrides and isolates (which reorder what follows them: a name
+/// "Notes\u{202E}moc.evil" reads as another), and invisible formatting characters.
+pub fn displayable(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !(c.is_control()
+                || matches!(c,
+                    '\u{00AD}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{180E}'
+                    | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+                    | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+                    | '\u{E0000}'..='\u{E007F}'))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::displayable;
+
+    #[test]
+    fn disguising_characters_are_stripped() {
+        assert_eq!(displayable("Notes\u{202E}moc.live"), "Notesmoc.live");
+        assert_eq!(displayable("Pay\u{200B}Pal\u{2066}x\u{2069}"), "PayPalx");
+        assert_eq!(displayable("tab\there\u{0007}"), "tabhere");
+        assert_eq!(displayable("Café 東京 🎉"), "Café 東京 🎉");
     }
 }

@@ -111,14 +111,18 @@ pub async fn show(app: &App, req: &Req) -> Resp {
     let resource_name = resource_cfg
         .map(|r| r.name.clone())
         .unwrap_or_else(|| p.auth.resource.to_string());
-    let redirect = RedirectUri::parse(&p.auth.redirect_uri).ok();
-    let (client_host, verified_by_document) = match &p.client.origin {
-        ClientOrigin::MetadataDocument { host } => (host.clone(), true),
-        ClientOrigin::Registered => (
-            redirect.as_ref().map(RedirectUri::host).unwrap_or_default(),
-            false,
-        ),
+    // Where the code goes is what matters: always shown. A metadata document's host is who
+    // vouches for the app; when the code goes elsewhere, the page says so.
+    let redirect_host = RedirectUri::parse(&p.auth.redirect_uri)
+        .map(|r| r.host())
+        .unwrap_or_default();
+    let document_host = match &p.client.origin {
+        ClientOrigin::MetadataDocument { host } => Some(host.clone()),
+        ClientOrigin::Operator | ClientOrigin::Dynamic => None,
     };
+    let elsewhere = document_host
+        .as_ref()
+        .is_some_and(|h| !h.eq_ignore_ascii_case(&redirect_host));
     let localhost_only = !p.client.redirect_uris.is_empty()
         && p.client
             .redirect_uris
@@ -133,8 +137,10 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         csrf_token: p.browser.data.csrf.clone(),
         request: p.id.clone(),
         client_name: p.client.display_name(),
-        client_host,
-        verified_by_document,
+        name_unverified: p.client.name_unverified(),
+        redirect_host,
+        document_host,
+        elsewhere,
         localhost_only,
         resource_name: resource_name.clone(),
         resource_uri: p.auth.resource.to_string(),

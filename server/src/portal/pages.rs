@@ -45,9 +45,14 @@ pub struct Consent<'a> {
     pub csrf_token: String,
     pub request: String,
     pub client_name: String,
-    /// Where the app will receive the answer: its redirect host, or its metadata host.
-    pub client_host: String,
-    pub verified_by_document: bool,
+    /// The name is whatever its dynamic registrant chose.
+    pub name_unverified: bool,
+    /// Where the code will be sent.
+    pub redirect_host: String,
+    /// Who published the app's metadata document, for such apps.
+    pub document_host: Option<String>,
+    /// The code goes to another host than the one that published the document.
+    pub elsewhere: bool,
     /// Redirects only to this machine (a local app, or one impersonating one).
     pub localhost_only: bool,
     pub resource_name: String,
