@@ -257,15 +257,30 @@ async fn sigterm_when_idle_exits_zero_promptly() {
     assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
 }
 
-/// Behind TLS (an https issuer), every response pins https, and the session cookie carries
-/// the `__Host-` prefix, so no sibling subdomain or plain-http page can set or shadow it.
+/// Behind TLS (an https issuer), every response pins https, and the cookies carry the
+/// `__Host-` prefix, so no sibling subdomain or plain-http page can set or shadow them.
 #[tokio::test]
-async fn an_https_issuer_sends_hsts_and_a_host_prefixed_session_cookie() {
+async fn an_https_issuer_sends_hsts_and_host_prefixed_cookies() {
     let server = TestServer::spawn_with(&[("LANYARD_ISSUER", "https://auth.example.test")]).await;
-    let r = server.http.get(server.url("/login")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    server.add_user("ada@example.com");
+    let mut browser = Browser::default();
+    let page = browser.get(&server.url("/login")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-lanyard_form=") && cookie.contains("; Secure; Path=/;"),
+        "{cookie}"
+    );
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post_credentials(&server.url("/login"), "ada@example.com", PASSWORD, &csrf)
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_string();
     assert!(
         cookie.starts_with("__Host-lanyard_session=") && cookie.contains("; Secure; Path=/;"),
         "{cookie}"
@@ -277,7 +292,47 @@ async fn an_https_issuer_sends_hsts_and_a_host_prefixed_session_cookie() {
     let r = plain.http.get(plain.url("/login")).send().await.unwrap();
     assert!(r.headers().get("strict-transport-security").is_none());
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("lanyard_session="), "{cookie}");
+    assert!(cookie.starts_with("lanyard_form="), "{cookie}");
+}
+
+/// Pages seen by a browser that is not signed in keep nothing on the server: the store
+/// holds a session only once someone signs in.
+#[tokio::test]
+async fn anonymous_page_views_store_nothing() {
+    let server = TestServer::spawn().await;
+    server.add_user("ada@example.com");
+    let sessions = || {
+        let db = rusqlite::Connection::open(server.dir.path().join("data/lanyard.db")).unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM ephemeral WHERE key LIKE 'session:%'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    for path in ["/login", "/register", "/logout", "/login?request=nope"] {
+        for _ in 0..20 {
+            let page = Browser::default().get(&server.url(path)).await;
+            assert_eq!(page.status, 200, "{path}");
+        }
+    }
+    assert_eq!(sessions(), 0);
+    // A form from such a page still works: the token rides in the browser's cookie.
+    let mut browser = Browser::default();
+    let page = browser.get(&server.url("/login")).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post_credentials(&server.url("/login"), "ada@example.com", PASSWORD, &csrf)
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(sessions(), 1);
+    // A forged form, with a token of its own but not the browser's, is refused.
+    let mut other = Browser::default();
+    other.get(&server.url("/login")).await;
+    let page = other
+        .post_credentials(&server.url("/login"), "ada@example.com", PASSWORD, &csrf)
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
 }
 
 /// A burst of sign-ins larger than the password checks can queue is turned away at once

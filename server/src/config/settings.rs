@@ -77,7 +77,7 @@ impl Default for Settings {
             refresh_grace: 10,
             code_ttl: 60,
             session_ttl: 7 * 86_400,
-            request_ttl: 1_800,
+            request_ttl: 600,
             signing_alg: SigningAlg::RS256,
             max_body_bytes: 64 * 1024,
             header_timeout_secs: 10,

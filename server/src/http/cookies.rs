@@ -34,7 +34,26 @@ pub fn find<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// navigation back from a client's authorize link, not on cross-site POSTs), Secure when
 /// the issuer is https.
 pub fn session(value: &str, max_age: i64, secure: bool) -> String {
-    Cookie::build((session_name(secure), value))
+    build(session_name(secure), value, max_age, secure)
+}
+
+/// The cookie of a browser that is not signed in: its form token (and the authorization
+/// request it is on), with nothing kept on the server. On https it carries the `__Host-`
+/// prefix, so no other origin can plant a token a forged form would then match.
+pub fn anonymous_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-lanyard_form"
+    } else {
+        "lanyard_form"
+    }
+}
+
+pub fn anonymous(value: &str, max_age: i64, secure: bool) -> String {
+    build(anonymous_name(secure), value, max_age, secure)
+}
+
+fn build(name: &'static str, value: &str, max_age: i64, secure: bool) -> String {
+    Cookie::build((name, value))
         .path("/")
         .max_age(Duration::seconds(max_age))
         .http_only(true)

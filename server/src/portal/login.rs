@@ -139,7 +139,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         && browser.data.pending.as_deref() != Some(id.as_str())
     {
         browser.data.pending = Some(id.clone());
-        if session::save(app, &browser).await.is_err() {
+        if session::save(app, &mut browser).await.is_err() {
             return unavailable_page(app);
         }
     }

@@ -31,7 +31,9 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Ok(b) => b,
         Err(page) => return page,
     };
-    if app.stores.ephemeral.end_session(&browser.id).await.is_err() {
+    if let Some(id) = &browser.id
+        && app.stores.ephemeral.end_session(id).await.is_err()
+    {
         return unavailable_page(app);
     }
     let mut r = redirect(StatusCode::SEE_OTHER, &app.config.url("/login"));

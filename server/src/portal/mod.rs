@@ -49,7 +49,8 @@ pub fn request_id(req: &Req, b: Option<&Browser>) -> Option<String> {
 pub async fn posted_session(app: &App, req: &Req, form: &Params) -> Result<Browser, Resp> {
     let browser = session::current(app, req)
         .await
-        .map_err(|_| unavailable_page(app))?;
+        .map_err(|_| unavailable_page(app))?
+        .or_else(|| session::posted_anonymous(app, req));
     browser
         .filter(|b| b.csrf_ok(form.get("csrf_token")))
         .ok_or_else(|| stale_form_page(app))

@@ -1,6 +1,8 @@
-//! Browser sessions: an opaque cookie naming a server-side record (stored by hash). Every
-//! browser that reaches a form gets one, signed in or not, because the session carries the
-//! CSRF token its forms must echo.
+//! Browser sessions. A signed-in browser holds an opaque cookie naming a server-side record
+//! (stored by hash), made at sign-in. A browser that is not signed in keeps nothing on the
+//! server: its form token (double-submitted: cookie and hidden field must match) and the
+//! authorization request it is on live in a cookie of its own, so anonymous page views
+//! cannot fill the store.
 
 use crate::app::App;
 use crate::domain::UserId;
@@ -12,7 +14,8 @@ use crate::store::{Session, StoreError};
 /// A session as this request sees it.
 #[derive(Debug, Clone)]
 pub struct Browser {
-    pub id: SecretHash,
+    /// The server-side record's id; `None` for a browser that is not signed in.
+    pub id: Option<SecretHash>,
     pub data: Session,
     /// A `Set-Cookie` value, when the session is new to this browser.
     pub set_cookie: Option<String>,
@@ -29,6 +32,7 @@ impl Browser {
     }
 }
 
+/// The signed-in session, if the browser has a live one.
 pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError> {
     let Some(raw) = req
         .cookie(cookies::session_name(app.config.is_https()))
@@ -43,18 +47,62 @@ pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError
         .session(&id, app.now())
         .await?
         .map(|data| Browser {
-            id,
+            id: Some(id),
             data,
             set_cookie: None,
         }))
 }
 
-/// The current session, or a new anonymous one.
+/// The current session, or this browser's anonymous state (a new one when it has none).
 pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
     match current(app, req).await? {
         Some(b) => Ok(b),
-        None => start(app, None, None, None).await,
+        None => Ok(posted_anonymous(app, req).unwrap_or_else(|| {
+            let mut b = anonymous(app, app.random.token(), None);
+            remember(app, &mut b);
+            b
+        })),
     }
+}
+
+/// The anonymous state the browser's cookie carries, if it carries one: form token, then
+/// the pending request after a dot (neither contains one).
+pub fn posted_anonymous(app: &App, req: &Req) -> Option<Browser> {
+    let raw = req
+        .cookie(cookies::anonymous_name(app.config.is_https()))
+        .filter(|c| c.len() <= 160)?;
+    let (csrf, pending) = match raw.split_once('.') {
+        Some((csrf, pending)) => (csrf, Some(pending.to_string())),
+        None => (raw, None),
+    };
+    (csrf.len() >= 32).then(|| anonymous(app, csrf.to_string(), pending))
+}
+
+fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
+    Browser {
+        id: None,
+        data: Session {
+            sub: None,
+            auth_time: None,
+            csrf,
+            pending: pending.filter(|p| !p.is_empty()),
+            expires_at: app.now() + app.config.request_ttl,
+        },
+        set_cookie: None,
+    }
+}
+
+/// Sets the anonymous cookie to what `b` holds now.
+fn remember(app: &App, b: &mut Browser) {
+    let value = match &b.data.pending {
+        Some(p) => format!("{}.{p}", b.data.csrf),
+        None => b.data.csrf.clone(),
+    };
+    b.set_cookie = Some(cookies::anonymous(
+        &value,
+        app.config.request_ttl,
+        app.config.is_https(),
+    ));
 }
 
 /// Starts a fresh session. Signing in always does this: a new id defeats session
@@ -65,8 +113,8 @@ pub async fn start(
     pending: Option<String>,
     replacing: Option<&Browser>,
 ) -> Result<Browser, StoreError> {
-    if let Some(old) = replacing {
-        app.stores.ephemeral.end_session(&old.id).await?;
+    if let Some(id) = replacing.and_then(|old| old.id.as_ref()) {
+        app.stores.ephemeral.end_session(id).await?;
     }
     let now = app.now();
     let raw = app.random.token();
@@ -80,7 +128,7 @@ pub async fn start(
     };
     app.stores.ephemeral.put_session(&id, &data).await?;
     Ok(Browser {
-        id,
+        id: Some(id),
         data,
         set_cookie: Some(cookies::session(
             &raw,
@@ -90,6 +138,13 @@ pub async fn start(
     })
 }
 
-pub async fn save(app: &App, b: &Browser) -> Result<(), StoreError> {
-    app.stores.ephemeral.put_session(&b.id, &b.data).await
+/// Keeps what `b` holds now: in its record, or, for an anonymous browser, in its cookie.
+pub async fn save(app: &App, b: &mut Browser) -> Result<(), StoreError> {
+    match &b.id {
+        Some(id) => app.stores.ephemeral.put_session(id, &b.data).await,
+        None => {
+            remember(app, b);
+            Ok(())
+        }
+    }
 }
