@@ -146,6 +146,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// One arm per subcommand, each a call into the library: long only because there are many.
 async fn run(args: Args) -> anyhow::Result<()> {
     // A fixture test needs no configuration or store.
     if let Command::Policy(PolicyCommand::Test { module, input }) = &args.command {

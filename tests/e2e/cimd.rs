@@ -387,16 +387,7 @@ async fn the_consent_page_warns_when_the_code_goes_to_another_host_than_the_docu
     doc["redirect_uris"] = json!([elsewhere]);
     docs.set("/elsewhere.json", Reply::json(&doc));
     let (_, challenge) = pkce();
-    let url = Authorize {
-        client_id: &client_id,
-        redirect_uri: elsewhere,
-        challenge: &challenge,
-        scope: None,
-        resource: None,
-        state: STATE,
-        extra: vec![],
-    }
-    .url(&server);
+    let url = code_flow_url(&server, &client_id, elsewhere, &challenge, vec![]);
     let (_, page) = to_consent(&server, &mut Browser::default(), &url).await;
     assert!(
         page.body.contains(

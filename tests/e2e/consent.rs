@@ -345,16 +345,7 @@ async fn a_registered_name_is_labelled_unverified_and_cannot_disguise_itself() {
         .unwrap();
     let id = str_of(&registered, "client_id").to_string();
     let (_, challenge) = pkce();
-    let url = Authorize {
-        client_id: &id,
-        redirect_uri: REDIRECT,
-        challenge: &challenge,
-        scope: None,
-        resource: None,
-        state: STATE,
-        extra: vec![],
-    }
-    .url(&server);
+    let url = code_flow_url(&server, &id, REDIRECT, &challenge, vec![]);
     let (_, page) = to_consent(&server, &mut Browser::default(), &url).await;
     assert!(
         page.body.contains(

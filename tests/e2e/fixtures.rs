@@ -496,3 +496,24 @@ impl SigningKey {
         .unwrap()
     }
 }
+
+/// The authorization URL for a code flow with PKCE, [`STATE`], no scope or resource, and
+/// any `extra` parameters.
+pub fn code_flow_url(
+    server: &TestServer,
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: &str,
+    extra: Vec<(&str, &str)>,
+) -> String {
+    Authorize {
+        client_id,
+        redirect_uri,
+        challenge,
+        scope: None,
+        resource: None,
+        state: STATE,
+        extra,
+    }
+    .url(server)
+}

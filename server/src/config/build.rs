@@ -11,12 +11,14 @@ use super::{
     CimdConfig, Config, ConfigError, ConnectionLimits, PolicyBindingConfig, PolicyConfig,
     ProductionStores, RateLimits, ResourceConfig, canonical_issuer, invalid,
 };
+use crate::http::client_addr::Cidr;
 use crate::oauth::types::{ResourceUri, Scope};
 use crate::secret::Secret;
 
 impl Config {
     /// Turns the settings into the configuration; `vars` only for `PORT`, which platforms
-    /// set and which counts when `LANYARD_LISTEN` does not.
+    /// set and which counts when `LANYARD_LISTEN` does not. It is long because it names
+    /// every field; each piece with rules of its own is a function below.
     pub(super) fn build(
         s: Settings,
         vars: &HashMap<String, String>,
@@ -30,6 +32,7 @@ impl Config {
             _ => parse_listen("LANYARD_LISTEN", &s.listen)?,
         };
         let issuer = canonical_issuer(&s.issuer)?;
+        let connections = connections(&s)?;
         let resources = resources(s.resources, &s.scopes, &issuer)?;
         let production = production(s.database_url, s.redis_url, s.redis_prefix, s.store_ca)?;
         // A module path in the file is relative to the file.
@@ -59,22 +62,8 @@ impl Config {
             request_ttl: seconds("LANYARD_REQUEST_TTL", s.request_ttl)?,
             signing_alg: s.signing_alg,
             max_body_bytes: s.max_body_bytes as usize,
-            connections: ConnectionLimits {
-                header_timeout: timeout("LANYARD_HEADER_TIMEOUT_SECS", s.header_timeout_secs)?,
-                body_timeout: timeout("LANYARD_BODY_TIMEOUT_SECS", s.body_timeout_secs)?,
-                idle_timeout: timeout("LANYARD_IDLE_TIMEOUT_SECS", s.idle_timeout_secs)?,
-                drain_delay: Duration::from_secs(s.drain_delay_secs),
-            },
-            trusted_proxies: s
-                .trusted_proxies
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(|c| {
-                    c.parse()
-                        .map_err(|e: String| invalid("LANYARD_TRUSTED_PROXIES", e))
-                })
-                .collect::<Result<_, _>>()?,
+            connections,
+            trusted_proxies: trusted_proxies(&s.trusted_proxies)?,
             rate_limits: RateLimits {
                 register: s.rate_register_per_min,
                 signup: s.rate_signup_per_min,
@@ -121,6 +110,27 @@ impl Config {
 fn parse_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
     s.parse()
         .map_err(|_| invalid(key, format!("expected host:port, got {s:?}")))
+}
+
+fn connections(s: &Settings) -> Result<ConnectionLimits, ConfigError> {
+    Ok(ConnectionLimits {
+        header_timeout: timeout("LANYARD_HEADER_TIMEOUT_SECS", s.header_timeout_secs)?,
+        body_timeout: timeout("LANYARD_BODY_TIMEOUT_SECS", s.body_timeout_secs)?,
+        idle_timeout: timeout("LANYARD_IDLE_TIMEOUT_SECS", s.idle_timeout_secs)?,
+        drain_delay: Duration::from_secs(s.drain_delay_secs),
+    })
+}
+
+/// `LANYARD_TRUSTED_PROXIES`: CIDR blocks or addresses, separated by commas.
+fn trusted_proxies(list: &str) -> Result<Vec<Cidr>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse()
+                .map_err(|e: String| invalid("LANYARD_TRUSTED_PROXIES", e))
+        })
+        .collect()
 }
 
 fn seconds(key: &str, value: u64) -> Result<i64, ConfigError> {

@@ -158,31 +158,7 @@ macro_rules! named_enum {
             }
         }
 
-        impl FromStr for $t {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> {
-                Self::parse(s)
-            }
-        }
-
-        impl TryFrom<String> for $t {
-            type Error = ParseError;
-            fn try_from(s: String) -> Result<Self, ParseError> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.as_str().to_string()
-            }
-        }
-
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+        text_value!($t);
     };
 }
 

@@ -18,6 +18,7 @@ use crate::http::response::{Resp, redirect};
 use crate::oauth::authorize::{Rejected, continue_signed_in};
 use crate::oauth::client::find_client;
 use crate::portal::{error_page, posted_session};
+use crate::store::User;
 
 /// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
 pub fn argon2() -> Argon2<'static> {
@@ -196,23 +197,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         )
         .await;
     }
-    let user = match Email::parse(&email) {
-        Ok(email) => app.stores.users.user_by_email(&email).await,
-        Err(_) => Ok(None),
+    let user = match check_password(app, &email, password).await {
+        Ok(user) => user,
+        Err(page) => return page,
     };
-    let user = match user {
-        Ok(u) => u,
-        Err(_) => return unavailable_page(app),
-    };
-    let ok = if password.is_empty() || password.len() > 1024 {
-        false
-    } else {
-        match verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await {
-            Ok(ok) => ok,
-            Err(Busy) => return busy_page(app),
-        }
-    };
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user else {
         if let Err(e) = app
             .login_throttle
             .failed(&email, req.client, app.now())
@@ -231,6 +220,25 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     }
     tracing::info!(sub = %user.sub, "signed in");
     signed_in(app, user.sub, request, Some(&browser)).await
+}
+
+/// The account `email` names, if `password` is its password. Unknown emails cost an
+/// argon2 run all the same, so timing tells nothing.
+async fn check_password(app: &App, email: &str, password: String) -> Result<Option<User>, Resp> {
+    let user = match Email::parse(email) {
+        Ok(email) => app.stores.users.user_by_email(&email).await,
+        Err(_) => Ok(None),
+    };
+    let user = user.map_err(|_| unavailable_page(app))?;
+    if password.is_empty() || password.len() > 1024 {
+        return Ok(None);
+    }
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    match verify_password(password, hash).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Ok(None),
+        Err(Busy) => Err(busy_page(app)),
+    }
 }
 
 /// After sign-in or sign-up: a new session, then on to the pending request or home.
