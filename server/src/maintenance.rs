@@ -102,6 +102,10 @@ pub fn spawn(app: &Arc<App>) {
             if let Err(e) = app.stores.ephemeral.0.purge_expired(app.now()).await {
                 tracing::warn!(error = %e, "could not purge expired records");
             }
+            let seals_before = app.now() - app.config.refresh_grace;
+            if let Err(e) = app.stores.grants.drop_seals(seals_before).await {
+                tracing::warn!(error = %e, "could not drop spent refresh-token seals");
+            }
             purge_decision_log(&app).await;
             purge_idle_clients(&app).await;
         }

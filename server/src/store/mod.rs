@@ -155,6 +155,9 @@ pub trait GrantStore: Send + Sync {
     ) -> StoreResult<Option<Grant>>;
     /// Revokes the whole family; returns whether it was live.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Drops the sealed successors of tokens spent before `before` (the grace window is
+    /// over for them); returns how many.
+    async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// The outcome of presenting a refresh token.

@@ -110,6 +110,11 @@ pub async fn refresh_rotation(stores: &Stores) {
     assert!(matches!(rotated.unwrap(), Rotation::Rotated(_)));
     let raced = grants.rotate_refresh(&t2, &t3, b"-", 212, 10).await;
     assert!(matches!(raced.unwrap(), Rotation::Raced(_, Some(k)) if k == b"sealed t4"));
+    // Once dropped, a seal is gone: a late race gets nothing, and still makes no sibling.
+    assert_eq!(grants.drop_seals(211).await.unwrap(), 1);
+    let raced = grants.rotate_refresh(&t2, &t3, b"-", 212, 10).await;
+    assert!(matches!(raced.unwrap(), Rotation::Raced(_, None)));
+    assert!(!live(t3.clone(), 212).await);
 
     let replayed = grants.rotate_refresh(&t1, &t3, b"-", 212, 10).await;
     assert!(matches!(replayed.unwrap(), Rotation::Reused(_)));

@@ -205,6 +205,18 @@ impl GrantStore for Embedded {
             .map_err(map_err)?;
         Ok(n > 0)
     }
+
+    async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64> {
+        let n = self
+            .db()?
+            .run(
+                "UPDATE refresh_tokens SET sealed_successor = NULL \
+                 WHERE sealed_successor IS NOT NULL AND spent_at <= ?1",
+                params![before],
+            )
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
 }
 
 #[cfg(test)]

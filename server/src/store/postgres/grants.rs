@@ -195,6 +195,16 @@ impl GrantStore for Postgres {
         .await?;
         Ok(n > 0)
     }
+
+    async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64> {
+        run(
+            &self.client().await?,
+            "UPDATE refresh_tokens SET sealed_successor = NULL \
+             WHERE sealed_successor IS NOT NULL AND spent_at <= $1",
+            &[&before],
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
