@@ -104,6 +104,13 @@ async function checkConsent(page) {
   }
   check(await page.getByRole('button', { name: 'Allow' }).isVisible(), 'no visible Allow button');
   check(await page.getByRole('button', { name: 'Deny' }).isVisible(), 'no visible Deny button');
+  // Double-clickjacking: Allow takes no click until it has been on screen for a moment.
+  const allow = page.locator('form button[value=allow]');
+  const arming = await allow.evaluate((b) => getComputedStyle(b).animationName);
+  check(arming === 'arming', `the Allow button is not armed after a delay (animation "${arming}")`);
+  await page.waitForTimeout(800);
+  const armed = await allow.evaluate((b) => getComputedStyle(b).pointerEvents);
+  check(armed === 'auto', `the Allow button still takes no clicks after the delay ("${armed}")`);
   return items.length;
 }
 
