@@ -86,7 +86,7 @@ fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
             auth_time: None,
             csrf,
             pending: pending.filter(|p| !p.is_empty()),
-            expires_at: app.now() + app.config.request_ttl,
+            expires_at: app.now() + app.config.session_ttl,
         },
         set_cookie: None,
     }
@@ -100,7 +100,7 @@ fn remember(app: &App, b: &mut Browser) {
     };
     b.set_cookie = Some(cookies::anonymous(
         &value,
-        app.config.request_ttl,
+        app.config.session_ttl,
         app.config.is_https(),
     ));
 }
