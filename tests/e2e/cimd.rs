@@ -278,28 +278,10 @@ async fn bad_documents_get_an_error_page_never_a_redirect() {
         ("/html.json", not_json, "not a JSON object"),
         (
             "/array.json",
-            Reply::json(&json!([
-                docs.url("/array.json"),
-                ["http://127.0.0.1:9/cb"],
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                null
-            ])),
+            Reply::json(&metadata_as_array(
+                Some(&docs.url("/array.json")),
+                "http://127.0.0.1:9/cb",
+            )),
             "not a JSON object",
         ),
         (

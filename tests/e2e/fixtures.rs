@@ -517,3 +517,13 @@ pub fn code_flow_url(
     }
     .url(server)
 }
+
+/// Client metadata as a JSON array of its members in the order Lanyard declares them
+/// (`client_id`, `redirect_uris`, then 18 more, null): serde's derived `Deserialize` would
+/// take it for the struct, so a server must refuse it by shape.
+pub fn metadata_as_array(client_id: Option<&str>, redirect_uri: &str) -> Value {
+    let mut members = vec![Value::Null; 20];
+    members[0] = json!(client_id);
+    members[1] = json!([redirect_uri]);
+    Value::Array(members)
+}

@@ -238,9 +238,7 @@ async fn malformed_metadata_is_invalid_client_metadata() {
     ];
     // Every member of the metadata in order, as an array: serde would take it for the
     // struct, and a client it is not.
-    let mut in_order = vec![json!(null); 20];
-    in_order[1] = json!(["https://a.example/cb"]);
-    let in_order = serde_json::to_vec(&in_order).unwrap();
+    let in_order = serde_json::to_vec(&metadata_as_array(None, "https://a.example/cb")).unwrap();
     let bodies = bodies
         .into_iter()
         .chain([("application/json", in_order.as_slice())]);
