@@ -383,3 +383,32 @@ async fn assert_store_down_but_instance_ready(server: &TestServer) {
     assert_eq!(r.text().await.unwrap(), "store unavailable");
     assert_eq!(server.get_json("/readyz").await.0, StatusCode::OK);
 }
+
+/// A rolling restart on the production store: the instance told to stop says so at
+/// `/readyz` while it keeps serving, so requests never fail; the other instance carries on
+/// with everything the first one issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_instance_keeps_serving_while_the_other_takes_over() {
+    let Some((mut a, b, store)) = pair(&[("LANYARD_DRAIN_DELAY_SECS", "2")]).await else {
+        return;
+    };
+    a.add_user(EMAIL);
+    let c = a.connect(EMAIL, None).await;
+    a.signal_terminate();
+    let told = Instant::now();
+    while a.get_json("/readyz").await.0 != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(told.elapsed() < Duration::from_secs(1), "never drained");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.get_json("/readyz").await.0, StatusCode::OK);
+    // Still serving while it drains: a refresh on A works, and its successor works on B.
+    let on_a = refresh(&a, &c.client_id, c.refresh_token()).await;
+    assert_eq!(on_a.0, 200, "{}", on_a.1);
+    assert!(told.elapsed() < Duration::from_secs(2));
+    let status = tokio::task::block_in_place(|| a.terminate()).expect("running");
+    assert!(status.success(), "{status:?}\n{}", a.logs());
+    let on_b = refresh(&b, &c.client_id, str_of(&on_a.1, "refresh_token")).await;
+    assert_eq!(on_b.0, 200, "{}", on_b.1);
+    drop((a, b));
+    store.finish().await;
+}
