@@ -455,8 +455,41 @@ async fn a_host_that_did_not_answer_is_not_probed_again_at_once() {
     assert_eq!(docs.hits("/c.json"), 0, "the host was probed again");
 }
 
+/// A `no-store` document is fetched once per authorization: its later steps (sign-in,
+/// consent, the token request) use what was fetched when it started.
 #[tokio::test]
-async fn no_store_documents_are_fetched_every_time() {
+async fn a_no_store_document_is_fetched_once_per_authorization() {
+    let (server, docs) = setup(&[]).await;
+    let client_id = docs.url("/once.json");
+    let mut reply = Reply::json(&document(&client_id));
+    reply
+        .headers
+        .push(("cache-control".into(), "no-store".into()));
+    docs.set("/once.json", reply);
+    let (verifier, challenge) = pkce();
+    let url = code_flow_url(&server, &client_id, REDIRECT, &challenge, vec![]);
+    let mut browser = Browser::default();
+    let (consent, page) = to_consent(&server, &mut browser, &url).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
+        .await;
+    let q = query(page.location.as_deref().unwrap());
+    let (status, tokens, _) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(docs.hits("/once.json"), 1);
+}
+
+#[tokio::test]
+async fn no_store_documents_are_fetched_again_for_each_authorization() {
     let (server, docs) = setup(&[]).await;
     let client_id = docs.url("/fresh.json");
     let mut reply = Reply::json(&document(&client_id));

@@ -75,6 +75,7 @@ impl Config {
                 timeout_ms: s.cimd_timeout_ms,
                 max_bytes: s.cimd_max_bytes as usize,
                 max_cache_secs: 86_400,
+                flow_secs: s.request_ttl,
                 allow_loopback: s.cimd_allow_loopback,
             },
             key_reload_secs: s.key_reload_secs,

@@ -80,6 +80,9 @@ pub struct CimdConfig {
     pub max_bytes: usize,
     /// Longest time a document is reused when its headers allow caching.
     pub max_cache_secs: u64,
+    /// How long a document fetched when an authorization starts serves that
+    /// authorization's later steps, whatever its headers (the pending request's lifetime).
+    pub flow_secs: u64,
     /// Lets tests host documents on loopback (over plain http). Never in production: it
     /// opens the SSRF hole that the block list closes.
     pub allow_loopback: bool,

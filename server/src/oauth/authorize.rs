@@ -7,7 +7,8 @@
 
 use http::StatusCode;
 
-use super::client::{LookupError, ResolvedClient, find_client};
+use super::cimd::Step;
+use super::client::{LookupError, ResolvedClient, find_client, find_client_at};
 use super::error::OAuthError;
 use super::metadata::scopes_supported;
 use super::pkce::Challenge;
@@ -203,7 +204,7 @@ async fn client_for(app: &App, p: &Params) -> Result<ResolvedClient, Rejected> {
         )
     })?;
     let client = match ClientId::parse(client_id) {
-        Ok(id) => find_client(app, &id).await,
+        Ok(id) => find_client_at(app, &id, Step::Start).await,
         // An id that cannot be one names no client.
         Err(_) => Err(LookupError::Unknown),
     };

@@ -3,7 +3,7 @@
 
 use jsonwebtoken::jwk::JwkSet;
 
-use super::cimd::{CimdAuth, CimdError, KeySource};
+use super::cimd::{CimdAuth, CimdError, KeySource, Step};
 use super::error::OAuthError;
 use super::types::{RedirectUri, ScopeSet};
 use crate::app::App;
@@ -138,11 +138,21 @@ fn registered_keys(metadata: &serde_json::Value) -> KeySource {
     KeySource::Inline(std::sync::Arc::new(set))
 }
 
+/// The client `id` names, at a later step of an authorization (or outside one).
 pub async fn find_client(app: &App, id: &ClientId) -> Result<ResolvedClient, LookupError> {
+    find_client_at(app, id, Step::Later).await
+}
+
+/// The client `id` names, at `step` of an authorization.
+pub async fn find_client_at(
+    app: &App,
+    id: &ClientId,
+    step: Step,
+) -> Result<ResolvedClient, LookupError> {
     if app.cimd.is_candidate(id.as_str()) {
         let doc = app
             .cimd
-            .resolve(id.as_str(), app.now())
+            .resolve(id.as_str(), app.now(), step)
             .await
             .map_err(LookupError::Metadata)?;
         return Ok(ResolvedClient {

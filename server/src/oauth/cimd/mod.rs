@@ -13,7 +13,7 @@ mod resolver;
 
 pub use document::{CimdAuth, CimdClient, KeySource};
 pub use guard::AddressGuard;
-pub use resolver::CimdResolver;
+pub use resolver::{CimdResolver, Step};
 
 use crate::oauth::client_metadata::MetadataError;
 

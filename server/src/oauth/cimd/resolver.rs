@@ -14,6 +14,17 @@ use super::{AddressGuard, CimdError};
 use crate::clock::UnixTime;
 use crate::config::CimdConfig;
 
+/// Which step of an authorization asks for a client's document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// An authorization starts: the document as its caching headers allow.
+    Start,
+    /// A later step (sign-in, consent, the token request): the document fetched when an
+    /// authorization started is reused for the pending request's lifetime, even when it
+    /// said `no-store`, so one authorization fetches it once.
+    Later,
+}
+
 /// Fetches and caches documents, and the key sets they point to.
 pub struct CimdResolver {
     http: reqwest::Client,
@@ -23,7 +34,12 @@ pub struct CimdResolver {
     keys: Fresh<Url, JwkSet>,
     /// `host:port` that did not answer lately, and until when it is not tried again.
     unreachable: quick_cache::sync::Cache<String, UnixTime>,
+    /// Documents fetched as authorizations started, and until when they serve later steps.
+    flows: quick_cache::sync::Cache<String, (Arc<CimdClient>, UnixTime)>,
 }
+
+/// Authorizations in progress whose documents are kept for their later steps.
+const FLOWS: usize = 4096;
 
 /// How long a host that did not answer is left alone, and how many such hosts are kept.
 const UNREACHABLE_FOR: i64 = 60;
@@ -61,6 +77,7 @@ impl CimdResolver {
             documents: Fresh::new(CACHE_BYTES),
             keys: Fresh::new(CACHE_BYTES),
             unreachable: quick_cache::sync::Cache::new(UNREACHABLE_HOSTS),
+            flows: quick_cache::sync::Cache::new(FLOWS),
         })
     }
 
@@ -97,8 +114,15 @@ impl CimdResolver {
         &self,
         client_id: &str,
         now: UnixTime,
+        step: Step,
     ) -> Result<Arc<CimdClient>, CimdError> {
         if let Some(client) = self.documents.get(client_id, now) {
+            return Ok(client);
+        }
+        if step == Step::Later
+            && let Some((client, until)) = self.flows.get(client_id)
+            && until > now
+        {
             return Ok(client);
         }
         let url = self.guard.check_url(client_id)?;
@@ -107,6 +131,9 @@ impl CimdResolver {
         let client = Arc::new(document::parse(client_id, host, &body, &self.guard)?);
         self.documents
             .keep(client_id.to_string(), client.clone(), body.len(), ttl, now);
+        let flow = now + self.config.flow_secs as i64;
+        self.flows
+            .insert(client_id.to_string(), (client.clone(), flow));
         Ok(client)
     }
 
