@@ -215,7 +215,11 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         )
         .await;
     };
-    if let Err(e) = app.login_throttle.succeeded(&email, req.client).await {
+    if let Err(e) = app
+        .login_throttle
+        .succeeded(&email, req.client, app.now())
+        .await
+    {
         tracing::warn!(error = %e, "could not clear failed sign-ins");
     }
     tracing::info!(sub = %user.sub, "signed in");

@@ -1,7 +1,8 @@
 //! Sign-in throttling, so that a password cannot be guessed at the speed of argon2, and an
 //! attacker cannot lock anyone out. Wrong passwords count per (account, client address):
-//! ten lock that address out of that account for the rest of the window, while the owner
-//! still signs in from anywhere else. They also count per address across accounts, so that
+//! ten lock that address out of that account for the rest of the window, and each lockout
+//! within a day doubles the next window (backoff), while the owner still signs in from
+//! anywhere else. They also count per address across accounts, so that
 //! one address cannot try a few passwords on each of many accounts. The counters are the
 //! store's: in process on one machine, in Redis across instances, so that spreading
 //! guesses over the instances behind a load balancer gains nothing.
@@ -19,6 +20,9 @@ pub const MAX_FAILURES: u32 = 10;
 /// users can share an address.
 pub const MAX_ADDRESS_FAILURES: u32 = 100;
 pub const WINDOW_SECS: i64 = 15 * 60;
+/// How long lockouts are remembered for the backoff, and the most it doubles.
+const LOCKOUT_MEMORY_SECS: i64 = 24 * 3600;
+const MAX_DOUBLINGS: u32 = 6;
 
 pub struct Throttle {
     counters: Arc<dyn Counters>,
@@ -30,8 +34,18 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-fn pair(email: &str, client: IpAddr) -> String {
-    format!("sign-in-failures:{email}:{client}")
+/// Failures for one account from one address, at a backoff level (lockouts so far).
+fn pair(email: &str, client: IpAddr, level: u32) -> String {
+    format!("sign-in-failures:{email}:{client}:{level}")
+}
+
+fn lockouts(email: &str, client: IpAddr) -> String {
+    format!("sign-in-lockouts:{email}:{client}")
+}
+
+/// The window failures count in at `level`: doubling with each lockout.
+fn window(level: u32) -> i64 {
+    WINDOW_SECS << level.min(MAX_DOUBLINGS)
 }
 
 fn address(client: IpAddr) -> String {
@@ -43,6 +57,13 @@ impl Throttle {
         Self { counters }
     }
 
+    /// How many times `client` was locked out of `email` lately.
+    async fn level(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<u32> {
+        let key = lockouts(email, client);
+        let tally = self.counters.tally(&key, LOCKOUT_MEMORY_SECS, now).await?;
+        Ok(tally.map_or(0, |t| t.count))
+    }
+
     /// Seconds until `client` may try `email` again, if it is locked out now.
     pub async fn locked_for(
         &self,
@@ -50,13 +71,15 @@ impl Throttle {
         client: IpAddr,
         now: UnixTime,
     ) -> StoreResult<Option<i64>> {
+        let mut checks = vec![(address(client), MAX_ADDRESS_FAILURES, WINDOW_SECS)];
+        // The last lockout was the window before this level's.
+        if let Some(last) = self.level(email, client, now).await?.checked_sub(1) {
+            checks.push((pair(email, client, last), MAX_FAILURES, window(last)));
+        }
         let mut longest = None;
-        for (key, max) in [
-            (pair(email, client), MAX_FAILURES),
-            (address(client), MAX_ADDRESS_FAILURES),
-        ] {
-            if let Some(t) = self.counters.tally(&key, WINDOW_SECS, now).await? {
-                let left = t.since + WINDOW_SECS - now;
+        for (key, max, window) in checks {
+            if let Some(t) = self.counters.tally(&key, window, now).await? {
+                let left = t.since + window - now;
                 if t.count >= max && left > 0 {
                     longest = longest.max(Some(left));
                 }
@@ -66,19 +89,28 @@ impl Throttle {
     }
 
     pub async fn failed(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
-        self.counters
-            .hit(&pair(email, client), WINDOW_SECS, now)
-            .await?;
+        let level = self.level(email, client, now).await?;
+        let key = pair(email, client, level);
+        let tally = self.counters.hit(&key, window(level), now).await?;
+        if tally.count == MAX_FAILURES {
+            let memory = LOCKOUT_MEMORY_SECS;
+            self.counters
+                .hit(&lockouts(email, client), memory, now)
+                .await?;
+        }
         self.counters
             .hit(&address(client), WINDOW_SECS, now)
             .await?;
         Ok(())
     }
 
-    /// A right password clears the account's failures from that address (not the
-    /// address's count over other accounts).
-    pub async fn succeeded(&self, email: &str, client: IpAddr) -> StoreResult<()> {
-        self.counters.clear(&pair(email, client)).await
+    /// A right password clears the account's failures and lockouts from that address (not
+    /// the address's count over other accounts).
+    pub async fn succeeded(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
+        for level in 0..=self.level(email, client, now).await? {
+            self.counters.clear(&pair(email, client, level)).await?;
+        }
+        self.counters.clear(&lockouts(email, client)).await
     }
 }
 
@@ -122,7 +154,7 @@ mod tests {
                 .unwrap(),
             None
         );
-        t.succeeded("a@example.com", attacker).await.unwrap();
+        t.succeeded("a@example.com", attacker, 160).await.unwrap();
         assert_eq!(
             t.locked_for("a@example.com", attacker, 160).await.unwrap(),
             None
@@ -147,6 +179,35 @@ mod tests {
                 .await
                 .unwrap(),
             None
+        );
+    }
+
+    #[tokio::test]
+    async fn each_lockout_within_a_day_doubles_the_next() {
+        let t = Throttle::new(Arc::new(InProcess::default()));
+        let a = ip("203.0.113.9");
+        let mut now = 100;
+        for round in 0..3u32 {
+            for _ in 0..MAX_FAILURES {
+                t.failed("a@example.com", a, now).await.unwrap();
+            }
+            let lock = WINDOW_SECS << round;
+            assert_eq!(
+                t.locked_for("a@example.com", a, now).await.unwrap(),
+                Some(lock),
+                "round {round}"
+            );
+            now += lock;
+            assert_eq!(t.locked_for("a@example.com", a, now).await.unwrap(), None);
+        }
+        // A right password starts over.
+        t.succeeded("a@example.com", a, now).await.unwrap();
+        for _ in 0..MAX_FAILURES {
+            t.failed("a@example.com", a, now).await.unwrap();
+        }
+        assert_eq!(
+            t.locked_for("a@example.com", a, now).await.unwrap(),
+            Some(WINDOW_SECS)
         );
     }
 }
