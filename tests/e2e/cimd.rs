@@ -199,30 +199,51 @@ async fn a_metadata_document_client_signs_in_and_is_named_by_its_host() {
         page.body
     );
     assert!(!page.body.contains("Check the address"), "{}", page.body);
-    let csrf = hidden(&page.body, "csrf_token").unwrap();
-    let page = browser
-        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
-        .await;
-    assert_eq!(page.status, 303);
-    let q = query(page.location.as_deref().unwrap());
-    assert_eq!(q["iss"], server.base);
-
     // The URL is the client_id at the token endpoint too; the client is public (PKCE).
-    let (status, tokens, _) = server
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-        ])
-        .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = allow_and_exchange(
+        &server,
+        &mut browser,
+        &consent,
+        &page,
+        &client_id,
+        &verifier,
+    )
+    .await;
     let at = str_of(&tokens, "access_token");
     assert_eq!(jwt_claims(at)["client_id"], client_id);
     assert_eq!(mcp_status(&server, at).await, 200);
     let (status, body, _) = refresh(&server, &client_id, str_of(&tokens, "refresh_token")).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// Allows on the consent `page` at `consent`, then exchanges the code (with `iss` checked)
+/// as the public client `client_id`; returns the tokens.
+async fn allow_and_exchange(
+    server: &TestServer,
+    browser: &mut Browser,
+    consent: &str,
+    page: &Page,
+    client_id: &str,
+    verifier: &str,
+) -> Value {
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = browser
+        .post(consent, &[("decision", "allow"), ("csrf_token", &csrf)])
+        .await;
+    assert_eq!(page.status, 303);
+    let q = query(page.location.as_deref().unwrap());
+    assert_eq!(q["iss"], server.base);
+    let (status, tokens, _) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("code_verifier", verifier),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+        ])
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
 }
 
 #[tokio::test]
@@ -470,21 +491,15 @@ async fn a_no_store_document_is_fetched_once_per_authorization() {
     let url = code_flow_url(&server, &client_id, REDIRECT, &challenge, vec![]);
     let mut browser = Browser::default();
     let (consent, page) = to_consent(&server, &mut browser, &url).await;
-    let csrf = hidden(&page.body, "csrf_token").unwrap();
-    let page = browser
-        .post(&consent, &[("decision", "allow"), ("csrf_token", &csrf)])
-        .await;
-    let q = query(page.location.as_deref().unwrap());
-    let (status, tokens, _) = server
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-        ])
-        .await;
-    assert_eq!(status, 200, "{tokens}");
+    allow_and_exchange(
+        &server,
+        &mut browser,
+        &consent,
+        &page,
+        &client_id,
+        &verifier,
+    )
+    .await;
     assert_eq!(docs.hits("/once.json"), 1);
 }
 
