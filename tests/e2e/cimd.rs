@@ -476,17 +476,23 @@ async fn a_host_that_did_not_answer_is_not_probed_again_at_once() {
     assert_eq!(docs.hits("/c.json"), 0, "the host was probed again");
 }
 
+/// Serves a valid document at `path` with `Cache-Control: no-store`; returns its URL.
+fn serve_no_store(docs: &DocServer, path: &str) -> String {
+    let client_id = docs.url(path);
+    let mut reply = Reply::json(&document(&client_id));
+    reply
+        .headers
+        .push(("cache-control".into(), "no-store".into()));
+    docs.set(path, reply);
+    client_id
+}
+
 /// A `no-store` document is fetched once per authorization: its later steps (sign-in,
 /// consent, the token request) use what was fetched when it started.
 #[tokio::test]
 async fn a_no_store_document_is_fetched_once_per_authorization() {
     let (server, docs) = setup(&[]).await;
-    let client_id = docs.url("/once.json");
-    let mut reply = Reply::json(&document(&client_id));
-    reply
-        .headers
-        .push(("cache-control".into(), "no-store".into()));
-    docs.set("/once.json", reply);
+    let client_id = serve_no_store(&docs, "/once.json");
     let (verifier, challenge) = pkce();
     let url = code_flow_url(&server, &client_id, REDIRECT, &challenge, vec![]);
     let mut browser = Browser::default();
@@ -506,12 +512,7 @@ async fn a_no_store_document_is_fetched_once_per_authorization() {
 #[tokio::test]
 async fn no_store_documents_are_fetched_again_for_each_authorization() {
     let (server, docs) = setup(&[]).await;
-    let client_id = docs.url("/fresh.json");
-    let mut reply = Reply::json(&document(&client_id));
-    reply
-        .headers
-        .push(("cache-control".into(), "no-store".into()));
-    docs.set("/fresh.json", reply);
+    let client_id = serve_no_store(&docs, "/fresh.json");
     for n in 1..=2 {
         let page = Browser::default()
             .get(&authorize(&server, &client_id, REDIRECT))
