@@ -2,17 +2,17 @@
 -- opens, for the grace window: a second presentation within it gets the same successor
 -- back instead of forking the family.
 ALTER TABLE refresh_tokens ADD COLUMN sealed_successor BYTEA;
--- Only the few tokens that still hold a seal (at most the last one or two of a family) are
--- indexed, so that dropping spent seals never walks a family's history.
-CREATE INDEX refresh_tokens_sealed ON refresh_tokens (grant_id, spent_at)
+-- Only the few tokens that still hold a seal (those spent in the last minute or so) are
+-- indexed, so the maintenance sweep that drops spent seals reads only those.
+CREATE INDEX refresh_tokens_sealed ON refresh_tokens (spent_at)
     WHERE sealed_successor IS NOT NULL;
 
 DROP FUNCTION lanyard_rotate_refresh(TEXT, TEXT, BIGINT, BIGINT);
 
 -- One refresh-token presentation, atomically: the presented token's row is locked, so two
 -- instances presenting it at once take turns. A current token is spent (keeping its sealed
--- successor, and dropping the family's older ones past the window) and its successor made
--- current; one spent within the grace window hands back its sealed successor and changes
+-- successor, which the maintenance sweep drops once the window is over) and its successor
+-- made current; one spent within the grace window hands back its sealed successor and changes
 -- nothing; one spent before it revokes the family.
 CREATE FUNCTION lanyard_rotate_refresh(
     presented TEXT, successor TEXT, sealed BYTEA, now BIGINT, grace BIGINT
@@ -39,9 +39,6 @@ BEGIN
         RETURN;
     END IF;
     IF spent IS NULL THEN
-        UPDATE refresh_tokens t SET sealed_successor = NULL
-            WHERE t.grant_id = g.id AND t.sealed_successor IS NOT NULL
-              AND t.spent_at <= now - grace;
         UPDATE refresh_tokens t SET spent_at = now, sealed_successor = sealed
             WHERE t.hash = presented;
         INSERT INTO refresh_tokens (hash, grant_id, issued_at) VALUES (successor, g.id, now);

@@ -96,10 +96,6 @@ impl GuestInput {
         guest
     }
 
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
     pub fn resource(&self) -> &str {
         &self.request.resource
     }

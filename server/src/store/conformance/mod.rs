@@ -105,13 +105,14 @@ pub async fn refresh_rotation(stores: &Stores) {
     assert!(live(t2.clone(), 206).await);
     assert!(!live(t3.clone(), 206).await);
 
-    // Rotating the successor past the window drops the first seal; within it, keeps it.
+    // The successor's own seal serves a race on it within its window.
     let rotated = grants.rotate_refresh(&t2, &t4, b"sealed t4", 211, 10).await;
     assert!(matches!(rotated.unwrap(), Rotation::Rotated(_)));
     let raced = grants.rotate_refresh(&t2, &t3, b"-", 212, 10).await;
     assert!(matches!(raced.unwrap(), Rotation::Raced(_, Some(k)) if k == b"sealed t4"));
-    // Once dropped, a seal is gone: a late race gets nothing, and still makes no sibling.
-    assert_eq!(grants.drop_seals(211).await.unwrap(), 1);
+    // Once dropped (t1's and t2's: both spent by 211), a seal is gone: a late race gets
+    // nothing, and still makes no sibling.
+    assert_eq!(grants.drop_seals(211).await.unwrap(), 2);
     let raced = grants.rotate_refresh(&t2, &t3, b"-", 212, 10).await;
     assert!(matches!(raced.unwrap(), Rotation::Raced(_, None)));
     assert!(!live(t3.clone(), 212).await);

@@ -145,14 +145,8 @@ impl GrantStore for Embedded {
         }
         match spent_at {
             None => {
-                // The successor sealed for this token is kept for the grace window only:
-                // older ones of the family are dropped as this one is stored.
-                tx.run(
-                    "UPDATE refresh_tokens SET sealed_successor = NULL \
-                     WHERE grant_id = ?1 AND sealed_successor IS NOT NULL AND spent_at <= ?2",
-                    params![grant.id, now - grace],
-                )
-                .map_err(map_err)?;
+                // The sealed successor is kept until the maintenance sweep drops it, once
+                // the grace window is over (`drop_seals`).
                 tx.run(
                     "UPDATE refresh_tokens SET spent_at = ?2, sealed_successor = ?3 WHERE hash = ?1",
                     params![presented.as_str(), now, sealed],
