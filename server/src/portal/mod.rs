@@ -50,7 +50,7 @@ pub async fn posted_session(app: &App, req: &Req, form: &Params) -> Result<Brows
     let browser = session::current(app, req)
         .await
         .map_err(|_| unavailable_page(app))?
-        .or_else(|| session::posted_anonymous(app, req));
+        .or_else(|| session::anonymous_from_cookie(app, req));
     browser
         .filter(|b| b.csrf_ok(form.get("csrf_token")))
         .ok_or_else(|| stale_form_page(app))

@@ -57,7 +57,7 @@ pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError
 pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
     match current(app, req).await? {
         Some(b) => Ok(b),
-        None => Ok(posted_anonymous(app, req).unwrap_or_else(|| {
+        None => Ok(anonymous_from_cookie(app, req).unwrap_or_else(|| {
             let mut b = anonymous(app, app.random.token(), None);
             remember(app, &mut b);
             b
@@ -67,7 +67,7 @@ pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
 
 /// The anonymous state the browser's cookie carries, if it carries one: form token, then
 /// the pending request after a dot (neither contains one).
-pub fn posted_anonymous(app: &App, req: &Req) -> Option<Browser> {
+pub fn anonymous_from_cookie(app: &App, req: &Req) -> Option<Browser> {
     let raw = req
         .cookie(cookies::anonymous_name(app.config.is_https()))
         .filter(|c| c.len() <= 160)?;
