@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::policy::{PolicyRun, RunOutcome};
+use crate::store::health::Probe;
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -83,7 +84,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    /// The exposition text; `probes` are the backends' answers, pinged for this scrape.
+    pub fn render(&self, probes: &[Probe]) -> String {
         let mut out = String::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let _ = writeln!(out, "# TYPE lanyard_http_responses_total counter");
@@ -129,6 +131,24 @@ impl Metrics {
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", get(c));
+        }
+        let _ = writeln!(out, "# TYPE lanyard_store_up gauge");
+        for p in probes {
+            let _ = writeln!(
+                out,
+                "lanyard_store_up{{backend=\"{}\"}} {}",
+                p.backend,
+                u8::from(p.up)
+            );
+        }
+        let _ = writeln!(out, "# TYPE lanyard_store_ping_seconds gauge");
+        for p in probes {
+            let _ = writeln!(
+                out,
+                "lanyard_store_ping_seconds{{backend=\"{}\"}} {}",
+                p.backend,
+                p.took.as_secs_f64()
+            );
         }
         out
     }

@@ -248,9 +248,13 @@ async fn metrics_are_served_on_the_admin_listener_only() {
     let (status, body) = get(server.admin_url("/metrics")).await;
     assert_eq!(status, 200);
     assert!(body.contains("lanyard_http_responses_total"), "{body}");
+    assert!(
+        body.contains("lanyard_store_up{backend=\"sqlite\"} 1\n"),
+        "{body}"
+    );
     for (path, answer) in [
         ("/healthz", "ok"),
-        ("/healthz?deep=1", "ok"),
+        ("/healthz?deep=1", "sqlite ok\n"),
         ("/readyz", "ready"),
     ] {
         assert_eq!(get(server.url(path)).await, (200, answer.to_string()));

@@ -254,7 +254,7 @@ async fn while_redis_is_unreachable_requests_get_503_and_nothing_is_lost() {
         "temporarily_unavailable",
         "Redis cut",
     );
-    assert_store_down_but_instance_ready(&a).await;
+    assert_store_down_but_instance_ready(&a, "redis").await;
     // A refresh needs only Postgres: it goes on while Redis is away.
     let refreshed = refresh(&a, &connected.client_id, connected.refresh_token()).await;
     assert_eq!(refreshed.0, 200, "{}", refreshed.1);
@@ -293,7 +293,7 @@ async fn while_postgres_is_unreachable_refreshes_get_503_and_nothing_is_lost() {
         "temporarily_unavailable",
         "Postgres cut",
     );
-    assert_store_down_but_instance_ready(&a).await;
+    assert_store_down_but_instance_ready(&a, "postgres").await;
 
     // Back again: the refresh token the failed request carried was not spent.
     gate.restore().await;
@@ -373,14 +373,34 @@ async fn the_store_can_be_reached_over_verified_tls() {
 
 /// A store every instance shares is down: `/healthz?deep=1` says so, but the instance
 /// itself stays ready, so that a load balancer does not take the whole fleet out.
-async fn assert_store_down_but_instance_ready(server: &TestServer) {
+/// The backend `down` (`postgres` or `redis`) is reported down, by the deep health check
+/// and the metrics, the other one up, and the instance itself ready.
+async fn assert_store_down_but_instance_ready(server: &TestServer, down: &str) {
+    let up = if down == "redis" { "postgres" } else { "redis" };
     let r = client()
         .get(server.url("/healthz?deep=1"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.text().await.unwrap(), "store unavailable");
+    let report = r.text().await.unwrap();
+    assert!(
+        report.contains(&format!("{down} unavailable\n")),
+        "{report}"
+    );
+    assert!(report.contains(&format!("{up} ok\n")), "{report}");
+    let metrics = client()
+        .get(server.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (backend, value) in [(down, 0), (up, 1)] {
+        let line = format!("lanyard_store_up{{backend=\"{backend}\"}} {value}\n");
+        assert!(metrics.contains(&line), "{line} not in {metrics}");
+    }
     assert_eq!(server.get_json("/readyz").await.0, StatusCode::OK);
 }
 

@@ -88,12 +88,8 @@ pub fn redirect(status: StatusCode, location: &str) -> Resp {
     r
 }
 
-pub fn text(status: StatusCode, body: &'static str) -> Resp {
-    build(
-        status,
-        "text/plain; charset=utf-8",
-        Bytes::from_static(body.as_bytes()),
-    )
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    build(status, "text/plain; charset=utf-8", body.into())
 }
 
 pub fn not_found() -> Resp {

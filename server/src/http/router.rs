@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::oauth::{self, OAuthError};
 use crate::portal;
 use crate::resource::mcp;
+use crate::store::health;
 
 pub async fn route(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
     let path = local_path(app, &req.path);
@@ -117,8 +118,8 @@ pub async fn admin(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
     match (&req.method, path) {
         (&Method::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
         (&Method::GET, "/metrics") => {
-            let mut r = text(StatusCode::OK, "");
-            *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(app.metrics.render()));
+            let probes = health::probe(&app.stores.health).await;
+            let mut r = text(StatusCode::OK, app.metrics.render(&probes));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -129,14 +130,28 @@ pub async fn admin(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
     }
 }
 
-/// `/healthz` (alive; with `?deep=1`, whether the store answers) and `/readyz`.
+/// `/healthz` (alive; with `?deep=1`, whether every backend answers, one line each) and
+/// `/readyz`.
 async fn health(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Resp {
     match path {
         "/healthz" if req.query_params().get("deep").is_some() => {
-            match app.stores.health.ping().await {
-                Ok(()) => text(StatusCode::OK, "ok"),
-                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
-            }
+            let probes = health::probe(&app.stores.health).await;
+            let report: String = probes
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {}\n",
+                        p.backend,
+                        if p.up { "ok" } else { "unavailable" }
+                    )
+                })
+                .collect();
+            let status = if probes.iter().all(|p| p.up) {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            text(status, report)
         }
         "/healthz" => text(StatusCode::OK, "ok"),
         // This instance's own state: a store every instance shares being down is no reason

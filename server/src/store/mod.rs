@@ -14,11 +14,14 @@
 mod conformance;
 pub mod counters;
 pub mod embedded;
+pub mod health;
 pub mod notices;
 pub mod postgres;
 pub mod records;
 pub mod redis;
 pub mod tls;
+
+pub use health::Health;
 
 use std::sync::Arc;
 
@@ -242,25 +245,6 @@ pub trait PolicyVersions: Send + Sync {
     async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
-/// Whether the backends answer, for `/readyz`.
-#[async_trait]
-pub trait Health: Send + Sync {
-    async fn ping(&self) -> StoreResult<()>;
-}
-
-/// Healthy when every backend is.
-pub struct AllHealthy(pub Vec<Arc<dyn Health>>);
-
-#[async_trait]
-impl Health for AllHealthy {
-    async fn ping(&self) -> StoreResult<()> {
-        for backend in &self.0 {
-            backend.ping().await?;
-        }
-        Ok(())
-    }
-}
-
 /// The backends the server runs on, chosen once at start-up.
 #[derive(Clone)]
 pub struct Stores {
@@ -275,7 +259,8 @@ pub struct Stores {
     /// Shared policy versions; `None` on the embedded store, where the policy files are
     /// the versions (the server watches them).
     pub policies: Option<Arc<dyn PolicyVersions>>,
-    pub health: Arc<dyn Health>,
+    /// Every backend, for health probes.
+    pub health: Vec<Arc<dyn Health>>,
 }
 
 /// Typed, domain-named operations over an [`EphemeralStore`].

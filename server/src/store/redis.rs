@@ -280,6 +280,10 @@ impl Counters for Redis {
 
 #[async_trait]
 impl Health for Redis {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         ::redis::cmd("PING")
             .exec_async(&mut self.conn.clone())

@@ -80,7 +80,9 @@ async fn scratch(what: &str) -> Option<Scratch> {
         Err(e) => panic!("Redis at {redis} is required under CI: {e}"),
     };
     let stores = durable.stores(ephemeral);
-    stores.health.ping().await.unwrap();
+    for backend in &stores.health {
+        backend.ping().await.unwrap();
+    }
     Some(Scratch {
         stores,
         admin,

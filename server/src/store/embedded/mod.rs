@@ -226,7 +226,7 @@ impl Embedded {
             counters: Arc::new(super::counters::InProcess::default()),
             notices: Arc::new(super::notices::Local::default()),
             policies: None,
-            health: me,
+            health: vec![me],
         }
     }
 }
@@ -238,6 +238,10 @@ fn lock(conn: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
 
 #[async_trait]
 impl Health for Embedded {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.db()?
             .one("SELECT 1", [], |_| Ok(()))

@@ -227,7 +227,7 @@ impl Postgres {
             counters: redis.clone(),
             notices: redis.clone(),
             policies: Some(me.clone()),
-            health: Arc::new(AllHealthy(vec![me, redis])),
+            health: vec![me, redis],
         }
     }
 }
@@ -272,6 +272,10 @@ use select;
 
 #[async_trait]
 impl Health for Postgres {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.client()
             .await?
