@@ -23,4 +23,5 @@ mod registration;
 mod resource;
 mod revocation;
 mod robustness;
+mod rolling;
 mod token;
