@@ -237,3 +237,33 @@ async fn browser_signs_up_consents_and_denies() {
         out["screenshots"].as_str().unwrap_or("?")
     );
 }
+
+/// The operator's branding as a browser shows it, in light and dark mode.
+#[tokio::test]
+async fn browser_shows_the_operators_branding() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        missing_tool(&chromium);
+        return;
+    }
+    if !node_ready().await {
+        return;
+    }
+    let server = crate::branding::branded().await;
+    let out = run_node(&server, "nobody@example.com", "branding.mjs", &[]).await;
+    for scheme in ["light", "dark"] {
+        let seen = &out[scheme];
+        assert_eq!(seen["title"], "Sign in · Acme Notes", "{out}");
+        assert_eq!(seen["logo_width"], 32, "the logo did not load: {out}");
+        assert_eq!(seen["button"], "rgb(15, 118, 110)", "{out}");
+        assert_eq!(
+            seen["footer_links"],
+            serde_json::json!(["Help", "Terms", "Privacy"]),
+            "{out}"
+        );
+    }
+    eprintln!(
+        "screenshots of the branded portal: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}

@@ -10,6 +10,7 @@ mod js;
 
 mod abuse;
 mod authorize;
+mod branding;
 mod cimd;
 mod client_auth;
 mod connections;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::branding::Branding;
 use super::settings::{Resources, Settings};
 use super::{
     CimdConfig, Config, ConfigError, ConnectionLimits, PolicyBindingConfig, PolicyConfig,
@@ -88,6 +89,7 @@ impl Config {
                 poll_ms: s.policy_poll_ms,
                 log_days: s.policy_log_days,
             },
+            branding: Branding::build(s.branding, base)?,
         };
         config.check()
     }

@@ -6,8 +6,11 @@
 //! Loading never reads the process environment itself: the caller passes a map, so tests
 //! configure a server without `set_var`.
 
+mod branding;
 mod build;
 mod settings;
+
+pub use branding::{Branding, Logo};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -123,6 +126,8 @@ pub struct Config {
     /// (0: never).
     pub dcr_idle_days: u64,
     pub policies: PolicyConfig,
+    /// The operator's name, logo and links on pages and mails.
+    pub branding: Branding,
 }
 
 /// How long a client may take, so that slow or idle connections cannot pile up.

@@ -12,6 +12,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use super::branding::BrandingSettings;
 use super::{ConfigError, SigningAlg, invalid};
 
 /// Every setting. Durations are seconds unless the name says otherwise.
@@ -57,6 +58,7 @@ pub(super) struct Settings {
     pub policy_poll_ms: u64,
     pub policy_log_days: u64,
     pub policies: Vec<FilePolicy>,
+    pub branding: BrandingSettings,
 }
 
 impl Default for Settings {
@@ -101,6 +103,7 @@ impl Default for Settings {
             policy_poll_ms: 500,
             policy_log_days: 30,
             policies: Vec::new(),
+            branding: BrandingSettings::default(),
         }
     }
 }
@@ -303,6 +306,6 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 39);
+        assert_eq!(names.len(), 40);
     }
 }

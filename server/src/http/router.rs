@@ -105,6 +105,7 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
         (&M::GET, "/logout") => portal::logout::show(app, req).await,
         (&M::POST, "/logout") => portal::logout::submit(app, req).await,
         (&M::GET, "/") => portal::home(app, req).await,
+        (&M::GET, "/branding/logo") => portal::logo::show(app),
         (_, "/mcp") => mcp::handle(app, req).await,
         (&M::GET, "/mcp/ping") => mcp::ping(app, req).await,
         (&M::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use super::pages::{BRAND, Consent, ErrorPage, ScopeLine, render};
+use super::pages::{Consent, ErrorPage, ScopeLine, render};
 use super::session::{self, Browser};
 use super::{error_page, request_id, stale_form_page, unavailable_page, with_cookie};
 use crate::app::App;
@@ -133,7 +133,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         Err(blocked) => return blocked_page(app, &p, blocked),
     };
     let page = Consent {
-        app_name: BRAND,
+        brand: &app.config.branding,
         csrf_token: p.browser.data.csrf.clone(),
         request: p.id.clone(),
         client_name: p.client.display_name(),
@@ -254,7 +254,7 @@ fn blocked_page(app: &App, p: &Pending, blocked: Blocked) -> Resp {
     render(
         status,
         &ErrorPage {
-            app_name: BRAND,
+            brand: &app.config.branding,
             title,
             message: &message,
             back: href,

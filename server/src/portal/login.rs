@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use http::StatusCode;
 
-use super::pages::{BRAND, Login, render};
+use super::pages::{Login, render};
 use super::session::{self, Browser};
 use super::{busy_page, request_id, unavailable_page, with_cookie};
 use crate::app::App;
@@ -145,7 +145,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         }
     }
     let page = Login {
-        app_name: BRAND,
+        brand: &app.config.branding,
         csrf_token: browser.data.csrf.clone(),
         client_name: client_name_for(app, request.as_deref()).await,
         request,
@@ -170,7 +170,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         async move {
             let client_name = client_name_for(app, request.as_deref()).await;
             let page = Login {
-                app_name: BRAND,
+                brand: &app.config.branding,
                 csrf_token,
                 client_name,
                 request,

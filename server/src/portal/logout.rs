@@ -2,7 +2,7 @@
 
 use http::{HeaderValue, StatusCode, header};
 
-use super::pages::{BRAND, Logout, render};
+use super::pages::{Logout, render};
 use super::{posted_session, session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::http::Req;
@@ -15,7 +15,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
             render(
                 StatusCode::OK,
                 &Logout {
-                    app_name: BRAND,
+                    brand: &app.config.branding,
                     csrf_token: b.data.csrf.clone(),
                 },
             ),

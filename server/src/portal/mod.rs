@@ -4,6 +4,7 @@
 
 pub mod consent;
 pub mod login;
+pub mod logo;
 pub mod logout;
 pub mod pages;
 pub mod register;
@@ -83,7 +84,7 @@ pub async fn home(app: &App, req: &Req) -> Resp {
             pages::render(
                 StatusCode::OK,
                 &pages::Home {
-                    app_name: pages::BRAND,
+                    brand: &app.config.branding,
                     email,
                     csrf_token: b.data.csrf.clone(),
                 },

@@ -5,14 +5,13 @@ use http::StatusCode;
 
 use super::render_or_500;
 use crate::app::App;
+use crate::config::Branding;
 use crate::http::response::Resp;
-
-pub const BRAND: &str = "Lanyard";
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct Login<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub csrf_token: String,
     pub request: Option<String>,
     pub email: String,
@@ -24,7 +23,7 @@ pub struct Login<'a> {
 #[derive(Template)]
 #[template(path = "register.html")]
 pub struct Register<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub csrf_token: String,
     pub request: Option<String>,
     pub email: String,
@@ -41,7 +40,7 @@ pub struct ScopeLine {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct Consent<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub csrf_token: String,
     pub request: String,
     pub client_name: String,
@@ -65,7 +64,7 @@ pub struct Consent<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub title: &'a str,
     pub message: &'a str,
     /// Where "return to the app" goes, when the app is known and safe to send back to.
@@ -76,7 +75,7 @@ pub struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "home.html")]
 pub struct Home<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub email: Option<String>,
     pub csrf_token: String,
 }
@@ -84,7 +83,7 @@ pub struct Home<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct Logout<'a> {
-    pub app_name: &'a str,
+    pub brand: &'a Branding,
     pub csrf_token: String,
 }
 
@@ -93,11 +92,11 @@ pub fn render(status: StatusCode, t: &impl Template) -> Resp {
 }
 
 /// The portal's one error page.
-pub fn error_page(_app: &App, status: StatusCode, title: &str, message: &str) -> Resp {
+pub fn error_page(app: &App, status: StatusCode, title: &str, message: &str) -> Resp {
     render(
         status,
         &ErrorPage {
-            app_name: BRAND,
+            brand: &app.config.branding,
             title,
             message,
             back: None,

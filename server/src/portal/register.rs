@@ -3,7 +3,7 @@
 use http::StatusCode;
 
 use super::login::{client_name_for, fold_email, hash_password, signed_in};
-use super::pages::{BRAND, Register, render};
+use super::pages::{Register, render};
 use super::{posted_session, request_id, session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::domain::{Email, UserId};
@@ -68,7 +68,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
     };
     let request = request_id(req, Some(&browser));
     let page = Register {
-        app_name: BRAND,
+        brand: &app.config.branding,
         csrf_token: browser.data.csrf.clone(),
         client_name: client_name_for(app, request.as_deref()).await,
         request,
@@ -94,7 +94,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         let msg = msg.to_string();
         async move {
             let page = Register {
-                app_name: BRAND,
+                brand: &app.config.branding,
                 csrf_token: csrf,
                 client_name: client_name_for(app, request.as_deref()).await,
                 request,
