@@ -21,6 +21,13 @@ async fn an_app_is_listed_with_what_it_may_do_and_when(d: &Deployment) {
         page.body
     );
     assert!(page.body.contains(EMAIL));
+    // Home, where a signed-in person lands, leads here.
+    let home = browser.get(&server.url("/")).await;
+    assert!(
+        home.body.contains("<a class=\"button\" href=\"/account\">"),
+        "{}",
+        home.body
+    );
 
     let before = unix_now();
     let app = server.connect(EMAIL, Some("read write")).await;
