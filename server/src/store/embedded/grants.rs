@@ -34,10 +34,11 @@ const CONSENTS: &str = "SELECT c.client_id, c.resource, c.scopes, c.granted_at, 
      WHERE t.grant_id = g.id), 0))) FROM grants g \
      WHERE g.sub = c.sub AND g.client_id = c.client_id AND g.resource = c.resource) \
      FROM consents c WHERE c.sub = ?1 ORDER BY c.granted_at, c.client_id, c.resource";
-/// The grants of a user (and a client) that were live after a time (`?3`): not yet
-/// revoked or expired by then.
-pub(super) const LIVE_SINCE: &str = "SELECT id FROM grants WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) \
-     AND coalesce(revoked_at, expires_at) > ?3";
+/// The grants of a user (and a client, unless `?2` is null) that were live after `?3`:
+/// neither revoked nor expired by then.
+pub(super) const LIVE_SINCE: &str = "SELECT id FROM grants \
+     WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) \
+     AND min(coalesce(revoked_at, expires_at), expires_at) > ?3";
 const GRANT_BY_ID: &str = select!(grant_cols, "FROM grants g WHERE g.id = ?1");
 /// The refresh lookup of a rotation: spent tokens too, with when they were spent.
 const ROTATION_LOOKUP: &str = select!(
@@ -92,7 +93,8 @@ impl GrantStore for Embedded {
         }
         tx.run(
             "INSERT INTO consents (sub, client_id, resource, scopes, updated_at, granted_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (sub, client_id, resource) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (sub, client_id, resource) \
+             DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
             params![sub, client_id, resource, to_json(&all)?, now],
         )
         .map_err(map_err)?;

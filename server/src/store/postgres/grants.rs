@@ -65,9 +65,9 @@ const CONSENTS: &str = "SELECT c.client_id, c.resource, c.scopes, c.granted_at, 
      FROM consents c WHERE c.sub = $1 ORDER BY c.granted_at, c.client_id, c.resource";
 
 /// The grants of a user (and a client, unless `$2` is null) that were live after `$3`:
-/// not yet revoked or expired by then.
+/// neither revoked nor expired by then (`least` passes over a null `revoked_at`).
 pub(super) const LIVE_SINCE: &str = "SELECT id FROM grants WHERE sub = $1 \
-     AND ($2::TEXT IS NULL OR client_id = $2) AND coalesce(revoked_at, expires_at) > $3";
+     AND ($2::TEXT IS NULL OR client_id = $2) AND least(revoked_at, expires_at) > $3";
 
 #[async_trait]
 impl GrantStore for Postgres {
