@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// Two servers on one production store, the second serving under the first one's issuer
 /// (as two instances behind a load balancer would).
-async fn pair(extra: &[(&str, &str)]) -> Option<(TestServer, TestServer, ProductionStore)> {
+pub async fn pair(extra: &[(&str, &str)]) -> Option<(TestServer, TestServer, ProductionStore)> {
     let store = production_store().await?;
     let mut settings = store.env();
     settings.extend_from_slice(extra);

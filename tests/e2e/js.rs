@@ -1,6 +1,7 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
-//! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core
-//! (`tests/js/browser.mjs`), each run by node against a fresh server.
+//! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
+//! portal (`tests/js/browser.mjs`) and the account page (`tests/js/account.mjs`), each run
+//! by node against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -234,6 +235,80 @@ async fn browser_signs_up_consents_and_denies() {
     );
     eprintln!(
         "screenshots of the portal: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}
+
+#[tokio::test]
+async fn browser_without_javascript_manages_an_account() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        missing_tool(&chromium);
+        return;
+    }
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn().await;
+    let email = "account@example.com";
+    server.add_user(email);
+    let app = server.connect(email, Some("read write")).await;
+    let out = run_node(&server, email, "account.mjs", &[]).await;
+    assert_eq!(out["sent_to"], "/login?next=/account", "{out}");
+    assert_eq!(out["heading"], "Your account", "{out}");
+    assert_eq!(
+        out["headings"],
+        json!(["Apps with access", "Change password", "Delete your account"]),
+        "{out}"
+    );
+    assert_eq!(out["apps"], 1, "{out}");
+    let lines = out["app_lines"].to_string();
+    for needle in ["Test App", "read", "write", "First allowed", "Last used"] {
+        assert!(lines.contains(needle), "{needle} not in {lines}");
+    }
+    assert_eq!(out["times"], 2, "{out}");
+    assert_eq!(out["unlabelled"], json!([]), "{out}");
+    assert_eq!(
+        out["focus_order"],
+        json!([
+            "Revoke access for Test App",
+            "current-password",
+            "new-password",
+            "Change password",
+            "delete-password",
+            "Delete my account",
+            "Home",
+            "Sign out"
+        ]),
+        "{out}"
+    );
+    assert_eq!(out["password_error"], "That is not your current password.");
+    assert_eq!(out["focused_after_error"], "current-password", "{out}");
+    assert_eq!(out["password_notice"], "Your password was changed.");
+    assert_eq!(
+        out["revoked_notice"],
+        "The app no longer has access to your account."
+    );
+    assert_eq!(out["apps_after_revoke"], 0, "{out}");
+    assert_eq!(out["empty_list"], true, "{out}");
+    assert_eq!(out["delete_error"], "That is not your current password.");
+    assert_eq!(
+        out["focused_after_delete_error"], "delete-password",
+        "{out}"
+    );
+    assert_eq!(out["deleted_heading"], "Your account was deleted", "{out}");
+    assert_eq!(out["after_delete"], "/login", "{out}");
+    // The revoked app's refresh token died with its consent.
+    let (status, _, _) = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", app.refresh_token()),
+            ("client_id", &app.client_id),
+        ])
+        .await;
+    assert_eq!(status, 400);
+    eprintln!(
+        "screenshots of the account page: {}",
         out["screenshots"].as_str().unwrap_or("?")
     );
 }

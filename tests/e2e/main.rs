@@ -9,6 +9,7 @@ mod instances;
 mod js;
 
 mod abuse;
+mod account;
 mod authorize;
 mod branding;
 mod cimd;

@@ -104,6 +104,8 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
         (&M::POST, "/consent") => portal::consent::submit(app, req).await,
         (&M::GET, "/logout") => portal::logout::show(app, req).await,
         (&M::POST, "/logout") => portal::logout::submit(app, req).await,
+        (&M::GET, "/account") => portal::account::show(app, req).await,
+        (&M::POST, "/account") => portal::account::submit(app, req).await,
         (&M::GET, "/") => portal::home(app, req).await,
         (&M::GET, "/branding/logo") => portal::logo::show(app),
         (_, "/mcp") => mcp::handle(app, req).await,

@@ -13,7 +13,7 @@ use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
 use crate::secret::SecretHash;
-use crate::store::{Grant, PendingGrant, RevocationKey};
+use crate::store::{Grant, PendingGrant, RevocationKey, StoreError};
 
 /// A token request, by grant.
 #[derive(Debug)]
@@ -168,6 +168,18 @@ async fn exchange_code(
         ));
     }
     check_resource(resource, &pending.resource)?;
+    // A consent withdrawn since the code was issued (the app revoked on the account page,
+    // or the account deleted) takes the code with it.
+    let allowed = app
+        .stores
+        .grants
+        .consent(&pending.sub, &client.id, &pending.resource)
+        .await?;
+    if !allowed.is_some_and(|allowed| pending.scopes.is_subset_of(&allowed)) {
+        return Err(OAuthError::invalid_grant(
+            "the consent behind this code was withdrawn",
+        ));
+    }
     let grant = Grant {
         id: grant_id,
         client_id: client.id.clone(),
@@ -258,14 +270,15 @@ fn check_resource(asked: Option<&str>, bound: &ResourceUri) -> Result<(), OAuthE
 
 /// Revokes a grant and, until they would have expired anyway, its access tokens.
 pub async fn revoke_family(app: &App, grant_id: &str) -> Result<(), OAuthError> {
-    let now = app.now();
-    app.stores.grants.revoke_grant(grant_id, now).await?;
-    app.stores
-        .ephemeral
-        .revoke_access(
-            &RevocationKey::Grant(grant_id.to_string()),
-            now + app.config.access_token_ttl + 60,
-        )
-        .await?;
+    app.stores.grants.revoke_grant(grant_id, app.now()).await?;
+    refuse_access(app, grant_id).await?;
     Ok(())
+}
+
+/// Refuses every access token a grant minted, on every instance, until they would have
+/// expired anyway.
+pub async fn refuse_access(app: &App, grant_id: &str) -> Result<(), StoreError> {
+    let until = app.now() + app.config.access_token_ttl + 60;
+    let key = RevocationKey::Grant(grant_id.to_string());
+    app.stores.ephemeral.revoke_access(&key, until).await
 }

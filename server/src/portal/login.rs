@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use http::StatusCode;
 
+use super::landing::Landing;
 use super::pages::{Login, render};
 use super::session::{self, Browser};
 use super::{busy_page, request_id, unavailable_page, with_cookie};
@@ -149,6 +150,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         csrf_token: browser.data.csrf.clone(),
         client_name: client_name_for(app, request.as_deref()).await,
         request,
+        next: Landing::of(req).next(),
         email: String::new(),
         error: None,
     };
@@ -174,6 +176,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
                 csrf_token,
                 client_name,
                 request,
+                next: Landing::of(req).next(),
                 email,
                 error: Some(error),
             };
@@ -223,7 +226,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         tracing::warn!(error = %e, "could not clear failed sign-ins");
     }
     tracing::info!(sub = %user.sub, "signed in");
-    signed_in(app, user.sub, request, Some(&browser)).await
+    signed_in(app, user.sub, request, Some(&browser), Landing::of(req)).await
 }
 
 /// The account `email` names, if `password` is its password. Unknown emails cost an
@@ -245,12 +248,14 @@ async fn check_password(app: &App, email: &str, password: String) -> Result<Opti
     }
 }
 
-/// After sign-in or sign-up: a new session, then on to the pending request or home.
+/// After sign-in or sign-up: a new session, then on to the pending request, or else to
+/// `landing`.
 pub async fn signed_in(
     app: &App,
     sub: UserId,
     request: Option<String>,
     old: Option<&Browser>,
+    landing: Landing,
 ) -> Resp {
     let browser = match session::start(app, Some(sub.clone()), request.clone(), old).await {
         Ok(b) => b,
@@ -277,7 +282,7 @@ pub async fn signed_in(
             ),
             Err(_) => unavailable_page(app),
         },
-        None => redirect(StatusCode::SEE_OTHER, &app.config.url("/")),
+        None => redirect(StatusCode::SEE_OTHER, &landing.url(app)),
     };
     with_cookie(resp, &browser)
 }

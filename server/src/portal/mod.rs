@@ -1,8 +1,11 @@
-//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out), rendered
-//! with askama from `server/templates/`. Forms keep the contract of design.md: `email`,
-//! `password`, hidden `csrf_token`, and `decision=allow|deny` on consent.
+//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out, their
+//! account), rendered with askama from `server/templates/`. Forms keep the contract of
+//! design.md: `email`, `password`, hidden `csrf_token`, `decision=allow|deny` on consent,
+//! and `client_id` to revoke an app on the account page.
 
+pub mod account;
 pub mod consent;
+pub mod landing;
 pub mod login;
 pub mod logo;
 pub mod logout;

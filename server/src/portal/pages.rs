@@ -14,6 +14,8 @@ pub struct Login<'a> {
     pub brand: &'a Branding,
     pub csrf_token: String,
     pub request: Option<String>,
+    /// The portal page to come back to, when no app is asking (`Landing::next`).
+    pub next: Option<&'static str>,
     pub email: String,
     pub error: Option<String>,
     /// Who is asking, when the sign-in is for an app.

@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 
+use super::landing::Landing;
 use super::login::{client_name_for, fold_email, hash_password, signed_in};
 use super::pages::{Register, render};
 use super::{posted_session, request_id, session, unavailable_page, with_cookie};
@@ -29,6 +30,11 @@ pub fn check(email: &str, password: &str) -> Result<(), &'static str> {
     {
         return Err("Enter a valid email address.");
     }
+    password_rule(password)
+}
+
+/// Why a password cannot be an account's (at sign-up, or as a new password).
+pub fn password_rule(password: &str) -> Result<(), &'static str> {
     if password.chars().count() < MIN_PASSWORD {
         return Err("Choose a password of at least 8 characters.");
     }
@@ -113,7 +119,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     match create_user(app, &key, password, false).await {
         Ok(user) => {
             tracing::info!(sub = %user.sub, "account created");
-            signed_in(app, user.sub, request, Some(&browser)).await
+            signed_in(app, user.sub, request, Some(&browser), Landing::Home).await
         }
         Err(StoreError::Conflict) => {
             refuse(

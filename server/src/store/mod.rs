@@ -93,6 +93,13 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>>;
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()>;
+    /// Replaces the password hash (argon2id PHC string); `NotFound` when there is no such user.
+    async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()>;
+    /// Removes the user with their metadata, consents, grants and refresh tokens, in one
+    /// step; the email is free again. Returns the ids of the grants that were live at some
+    /// point after `since` (see [`GrantStore::revoke_app`]); `NotFound` when there is no
+    /// such user.
+    async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>>;
 }
 
 #[async_trait]
@@ -133,6 +140,21 @@ pub trait GrantStore: Send + Sync {
         scopes: &ScopeSet,
         now: UnixTime,
     ) -> StoreResult<()>;
+
+    /// Everything `sub` allowed, oldest first, each with when it was last used.
+    async fn consents(&self, sub: &UserId) -> StoreResult<Vec<Consent>>;
+    /// Withdraws every consent `sub` gave `client_id` and revokes every live grant
+    /// (refresh-token family) between them, in one step. Returns the ids of those grants that were live
+    /// at some point after `since` (not revoked or expired by then), whose access tokens
+    /// may still be unexpired; grants revoked by an earlier call count too, so a retry
+    /// after a failure finds them again.
+    async fn revoke_app(
+        &self,
+        sub: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+        since: UnixTime,
+    ) -> StoreResult<Vec<String>>;
 
     /// Creates a grant (a refresh-token family) with its first refresh token, if any.
     async fn create_grant(&self, grant: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()>;

@@ -121,6 +121,18 @@ pub struct Grant {
     pub revoked_at: Option<UnixTime>,
 }
 
+/// What a user allowed one client for one resource, as the account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub client_id: ClientId,
+    pub resource: ResourceUri,
+    pub scopes: ScopeSet,
+    /// When the user first allowed it (a later widening keeps this).
+    pub granted_at: UnixTime,
+    /// The last mint for this user, client and resource: a code exchange or a refresh.
+    pub last_used: Option<UnixTime>,
+}
+
 /// Where a signing key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {

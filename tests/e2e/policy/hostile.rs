@@ -183,13 +183,16 @@ async fn requests_keep_flowing_while_policies_spin() {
         asked.elapsed()
     );
 
-    // A deadline counts the time a call runs, not the time it waits for its turn, so the
-    // spinners end once they have run for 2 s each: at worst one after the other.
-    let bound = Duration::from_secs(2) * spinning as u32 + Duration::from_secs(3);
+    // The deadline ends every spinner with a server error. It counts the time a call runs,
+    // not the time it waits for a core, so on a loaded machine the wall time stretches;
+    // the bound only tells a deadline from the client giving up (30 s).
     for mint in mints {
         let (status, body, took) = mint.await.unwrap();
         assert_eq!((status.as_u16(), body), (500, server_error()));
-        assert!(took < bound, "deadline 2 s, the mint took {took:?}");
+        assert!(
+            took < Duration::from_secs(25),
+            "deadline 2 s, the mint took {took:?}"
+        );
     }
     healthy(&server).await;
 }

@@ -14,8 +14,8 @@
 //! - `reload`: a module swapped (and a broken one refused) under a stream of mints.
 //! - `distribute`: versions pushed and rolled back across instances on the production store.
 
-mod build;
-mod kit;
+pub(crate) mod build;
+pub(crate) mod kit;
 
 mod cli;
 mod distribute;

@@ -5,6 +5,9 @@ use serde_json::json;
 
 use super::*;
 use crate::secret::SecretHash;
+pub use accounts::{account_deletion, app_access};
+
+mod accounts;
 
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
@@ -443,6 +446,8 @@ macro_rules! all_stories {
             counters,
             idle_clients,
             notices,
+            app_access,
+            account_deletion,
         );
     };
 }

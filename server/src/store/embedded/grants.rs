@@ -27,6 +27,18 @@ macro_rules! grant_cols {
 
 const CONSENT: &str =
     "SELECT scopes FROM consents WHERE sub = ?1 AND client_id = ?2 AND resource = ?3";
+/// A user's consents with the last mint of each: the newest grant made (a code exchange)
+/// or refresh token issued (a refresh) for the same client and resource.
+const CONSENTS: &str = "SELECT c.client_id, c.resource, c.scopes, c.granted_at, \
+     (SELECT max(max(g.created_at, coalesce((SELECT max(t.issued_at) FROM refresh_tokens t \
+     WHERE t.grant_id = g.id), 0))) FROM grants g \
+     WHERE g.sub = c.sub AND g.client_id = c.client_id AND g.resource = c.resource) \
+     FROM consents c WHERE c.sub = ?1 ORDER BY c.granted_at, c.client_id, c.resource";
+/// The grants of a user (and a client, unless `?2` is null) that were live after `?3`:
+/// neither revoked nor expired by then.
+pub(super) const LIVE_SINCE: &str = "SELECT id FROM grants \
+     WHERE sub = ?1 AND (?2 IS NULL OR client_id = ?2) \
+     AND min(coalesce(revoked_at, expires_at), expires_at) > ?3";
 const GRANT_BY_ID: &str = select!(grant_cols, "FROM grants g WHERE g.id = ?1");
 /// The refresh lookup of a rotation: spent tokens too, with when they were spent.
 const ROTATION_LOOKUP: &str = select!(
@@ -80,12 +92,57 @@ impl GrantStore for Embedded {
             all.insert(s.clone());
         }
         tx.run(
-            "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (sub, client_id, resource) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+            "INSERT INTO consents (sub, client_id, resource, scopes, updated_at, granted_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (sub, client_id, resource) \
+             DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
             params![sub, client_id, resource, to_json(&all)?, now],
         )
         .map_err(map_err)?;
         tx.commit().map_err(map_err)
+    }
+
+    async fn consents(&self, sub: &UserId) -> StoreResult<Vec<Consent>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare_cached(CONSENTS).map_err(map_err)?;
+        let rows = stmt
+            .query_map([sub], |r| {
+                Ok(Consent {
+                    client_id: r.get(0)?,
+                    resource: r.get(1)?,
+                    scopes: json_col(r, 2)?,
+                    granted_at: r.get(3)?,
+                    last_used: r.get(4)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    async fn revoke_app(
+        &self,
+        sub: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+        since: UnixTime,
+    ) -> StoreResult<Vec<String>> {
+        let mut db = self.db()?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let ids = live_since(&tx, sub, Some(client_id), since)?;
+        tx.run(
+            "DELETE FROM consents WHERE sub = ?1 AND client_id = ?2",
+            params![sub, client_id],
+        )
+        .map_err(map_err)?;
+        tx.run(
+            "UPDATE grants SET revoked_at = ?3 \
+             WHERE sub = ?1 AND client_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+            params![sub, client_id, now],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
     }
 
     async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {
@@ -211,6 +268,20 @@ impl GrantStore for Embedded {
             .map_err(map_err)?;
         Ok(n as u64)
     }
+}
+
+/// The ids [`LIVE_SINCE`] finds, for one client or (`None`) all of them.
+pub(super) fn live_since(
+    db: &rusqlite::Connection,
+    sub: &UserId,
+    client_id: Option<&ClientId>,
+    since: UnixTime,
+) -> StoreResult<Vec<String>> {
+    let mut stmt = db.prepare_cached(LIVE_SINCE).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params![sub, client_id, since], |r| r.get(0))
+        .map_err(map_err)?;
+    rows.collect::<Result<_, _>>().map_err(map_err)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`UserStore`] on SQLite.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 
@@ -74,10 +74,41 @@ impl UserStore for Embedded {
                 params![sub, metadata.to_string()],
             )
             .map_err(map_err)?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
+    }
+
+    async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()> {
+        let n = self
+            .db()?
+            .run(
+                "UPDATE users SET password_hash = ?2 WHERE sub = ?1",
+                params![sub, password_hash],
+            )
+            .map_err(map_err)?;
+        found(n)
+    }
+
+    async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>> {
+        let mut db = self.db()?;
+        let tx = db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let ids = super::grants::live_since(&tx, sub, None, since)?;
+        // Consents, grants and their refresh tokens go by the foreign keys' cascade.
+        let n = tx
+            .run("DELETE FROM users WHERE sub = ?1", [sub])
+            .map_err(map_err)?;
+        found(n)?;
+        tx.commit().map_err(map_err)?;
+        Ok(ids)
+    }
+}
+
+/// An update that changed no row named no user.
+fn found(rows: usize) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
     }
 }

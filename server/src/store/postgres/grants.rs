@@ -56,6 +56,19 @@ const GRANT_BY_REFRESH: &str = select!(
      WHERE t.hash = $1 AND ($3 OR t.spent_at IS NULL) AND g.revoked_at IS NULL AND g.expires_at > $2"
 );
 
+/// A user's consents with the last mint of each: the newest grant made (a code exchange)
+/// or refresh token issued (a refresh) for the same client and resource.
+const CONSENTS: &str = "SELECT c.client_id, c.resource, c.scopes, c.granted_at, \
+     (SELECT max(greatest(g.created_at, (SELECT max(t.issued_at) FROM refresh_tokens t \
+     WHERE t.grant_id = g.id))) FROM grants g \
+     WHERE g.sub = c.sub AND g.client_id = c.client_id AND g.resource = c.resource) \
+     FROM consents c WHERE c.sub = $1 ORDER BY c.granted_at, c.client_id, c.resource";
+
+/// The grants of a user (and a client, unless `$2` is null) that were live after `$3`:
+/// neither revoked nor expired by then (`least` passes over a null `revoked_at`).
+pub(super) const LIVE_SINCE: &str = "SELECT id FROM grants WHERE sub = $1 \
+     AND ($2::TEXT IS NULL OR client_id = $2) AND least(revoked_at, expires_at) > $3";
+
 #[async_trait]
 impl GrantStore for Postgres {
     async fn consent(
@@ -86,8 +99,8 @@ impl GrantStore for Postgres {
         // instances both survive. Order is kept: earlier scopes first, then new ones.
         run(
             &self.client().await?,
-            "INSERT INTO consents (sub, client_id, resource, scopes, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO consents (sub, client_id, resource, scopes, updated_at, granted_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
              ON CONFLICT (sub, client_id, resource) DO UPDATE SET \
              scopes = consents.scopes || ARRAY(SELECT s FROM unnest(excluded.scopes) WITH ORDINALITY AS u(s, i) \
              WHERE s <> ALL (consents.scopes) ORDER BY i), \
@@ -96,6 +109,50 @@ impl GrantStore for Postgres {
         )
         .await?;
         Ok(())
+    }
+
+    async fn consents(&self, sub: &UserId) -> StoreResult<Vec<Consent>> {
+        let rows = all(&self.client().await?, CONSENTS, &[&sub]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Consent {
+                    client_id: col(r, 0)?,
+                    resource: col(r, 1)?,
+                    scopes: col(r, 2)?,
+                    granted_at: col(r, 3)?,
+                    last_used: col(r, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_app(
+        &self,
+        sub: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+        since: UnixTime,
+    ) -> StoreResult<Vec<String>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let ids = all(&tx, LIVE_SINCE, &[&sub, &Some(client_id), &since]).await?;
+        run(
+            &tx,
+            "DELETE FROM consents WHERE sub = $1 AND client_id = $2",
+            &[&sub, &client_id],
+        )
+        .await?;
+        // Every instance reads `revoked_at` at each refresh: the families stop everywhere
+        // once this commits.
+        run(
+            &tx,
+            "UPDATE grants SET revoked_at = $3 \
+             WHERE sub = $1 AND client_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+            &[&sub, &client_id, &now],
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        ids.iter().map(|r| col(r, 0)).collect()
     }
 
     async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {

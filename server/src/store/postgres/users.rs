@@ -63,10 +63,36 @@ impl UserStore for Postgres {
             &[&sub, &metadata.to_string()],
         )
         .await?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(n)
+    }
+
+    async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()> {
+        let n = run(
+            &self.client().await?,
+            "UPDATE users SET password_hash = $2 WHERE sub = $1",
+            &[&sub, &password_hash],
+        )
+        .await?;
+        found(n)
+    }
+
+    async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let none: Option<&ClientId> = None;
+        let ids = all(&tx, super::grants::LIVE_SINCE, &[&sub, &none, &since]).await?;
+        // Consents, grants and their refresh tokens go by the foreign keys' cascade.
+        found(run(&tx, "DELETE FROM users WHERE sub = $1", &[&sub]).await?)?;
+        tx.commit().await.map_err(map_err)?;
+        ids.iter().map(|r| col(r, 0)).collect()
+    }
+}
+
+/// An update that changed no row named no user.
+fn found(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
     }
 }
