@@ -28,7 +28,7 @@ pub struct App {
     pub cimd: CimdResolver,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Bound policies, if any.
     pub policies: Option<Arc<PolicyRegistry>>,
     pub decisions: DecisionWriter,
@@ -80,12 +80,14 @@ impl App {
             clock.now(),
         )
         .await?;
+        let resources: Vec<_> = config.resources.iter().map(|r| r.uri.clone()).collect();
+        let metrics = Arc::new(Metrics::new(&resources));
         Ok(Arc::new(App {
             discovery: Discovery::new(&config),
             cimd: CimdResolver::new(config.cimd.clone())?,
-            metrics: Metrics::default(),
             decisions: DecisionWriter::spawn(stores.decisions.clone()),
-            login_throttle: Throttle::new(stores.counters.clone()),
+            login_throttle: Throttle::new(stores.counters.clone(), metrics.clone()),
+            metrics,
             policies,
             config,
             stores,

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::support::*;
 
 /// One sign-in from `from` (as a trusted proxy forwards it): a fresh page, then the form.
-async fn sign_in(server: &TestServer, from: &str, email: &str, password: &str) -> StatusCode {
+pub async fn sign_in(server: &TestServer, from: &str, email: &str, password: &str) -> StatusCode {
     let http = client();
     let page = http
         .get(server.url("/login"))

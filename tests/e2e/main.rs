@@ -19,6 +19,7 @@ mod consent;
 mod discovery;
 mod junk;
 mod keys;
+mod metrics;
 mod policy;
 mod refresh;
 mod registration;

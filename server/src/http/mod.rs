@@ -33,6 +33,7 @@ pub use request::Req;
 pub use response::Resp;
 
 use crate::app::App;
+use crate::metrics::Endpoint;
 
 /// How long in-flight requests get to finish once the server stops accepting.
 const DRAIN: Duration = Duration::from_secs(20);
@@ -167,6 +168,7 @@ async fn handle(
     id: u64,
 ) -> Resp {
     let started = std::time::Instant::now();
+    let endpoint = Endpoint::of(router::local_path(app, req.uri().path()));
     let config = &app.config;
     let client = client_addr::client_addr(peer.ip(), req.headers(), &config.trusted_proxies);
     let read = Req::read(
@@ -200,7 +202,7 @@ async fn handle(
         );
     }
     app.metrics
-        .observe(resp.status().as_u16(), started.elapsed());
+        .observe(endpoint, resp.status().as_u16(), started.elapsed());
     tracing::debug!(
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,

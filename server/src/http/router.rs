@@ -52,7 +52,7 @@ fn too_many(app: &App, path: &str, wait: i64) -> Resp {
 
 /// An issuer with a path (`https://auth.example/tenant`) may be reached with or without the
 /// prefix, depending on the proxy in front: accept both.
-fn local_path<'a>(app: &App, path: &'a str) -> &'a str {
+pub(super) fn local_path<'a>(app: &App, path: &'a str) -> &'a str {
     let prefix = app.discovery.issuer_path();
     match path.strip_prefix(prefix) {
         Some(rest) if !prefix.is_empty() && rest.starts_with('/') => rest,

@@ -110,9 +110,7 @@ pub async fn issue_tokens(
     } else {
         None
     };
-    app.metrics
-        .tokens_minted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.minted(&grant.resource, ctx.grant_type);
     let body = TokenResponse {
         access_token: &access_token,
         token_type: "Bearer",

@@ -9,8 +9,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::clock::UnixTime;
+use crate::metrics::Metrics;
 use crate::store::StoreResult;
 use crate::store::counters::Counters;
 
@@ -26,6 +28,7 @@ const MAX_DOUBLINGS: u32 = 6;
 
 pub struct Throttle {
     counters: Arc<dyn Counters>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -53,8 +56,8 @@ fn address(client: IpAddr) -> String {
 }
 
 impl Throttle {
-    pub fn new(counters: Arc<dyn Counters>) -> Self {
-        Self { counters }
+    pub fn new(counters: Arc<dyn Counters>, metrics: Arc<Metrics>) -> Self {
+        Self { counters, metrics }
     }
 
     /// How many times `client` was locked out of `email` lately.
@@ -85,10 +88,18 @@ impl Throttle {
                 }
             }
         }
+        if longest.is_some() {
+            self.metrics
+                .sign_in_throttled
+                .fetch_add(1, Ordering::Relaxed);
+        }
         Ok(longest)
     }
 
     pub async fn failed(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
+        self.metrics
+            .sign_in_failures
+            .fetch_add(1, Ordering::Relaxed);
         let level = self.level(email, client, now).await?;
         let key = pair(email, client, level);
         let tally = self.counters.hit(&key, window(level), now).await?;
@@ -125,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn locks_one_address_out_of_one_account_for_the_window() {
-        let t = Throttle::new(Arc::new(InProcess::default()));
+        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
         let (attacker, owner) = (ip("203.0.113.9"), ip("198.51.100.4"));
         for _ in 0..MAX_FAILURES - 1 {
             t.failed("a@example.com", attacker, 100).await.unwrap();
@@ -163,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_address_failing_across_many_accounts_is_locked_out_of_all() {
-        let t = Throttle::new(Arc::new(InProcess::default()));
+        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
         let sprayer = ip("203.0.113.9");
         for n in 0..MAX_ADDRESS_FAILURES {
             t.failed(&format!("u{n}@example.com"), sprayer, 100)
@@ -184,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_lockout_within_a_day_doubles_the_next() {
-        let t = Throttle::new(Arc::new(InProcess::default()));
+        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
         let a = ip("203.0.113.9");
         let mut now = 100;
         for round in 0..3u32 {

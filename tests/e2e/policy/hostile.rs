@@ -316,33 +316,43 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
         .text()
         .await
         .unwrap();
-    let value = |name: &str| -> u64 {
+    // Each family is labelled per policy and version; these sum over them.
+    let sum = |name: &str| -> u64 {
         metrics
             .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     };
-    assert_eq!(value("lanyard_policy_failures_open_total"), 6, "{metrics}");
-    assert_eq!(
-        value("lanyard_policy_failures_closed_total"),
-        0,
-        "{metrics}"
-    );
+    assert_eq!(sum("lanyard_policy_failures_open_total"), 6, "{metrics}");
+    assert_eq!(sum("lanyard_policy_failures_closed_total"), 0, "{metrics}");
     // Four bindings at each mint, and the consent phase before the first.
-    let calls = value("lanyard_policy_calls_total");
+    let calls = sum("lanyard_policy_calls_total");
     assert!(calls >= 12, "{metrics}");
-    assert_eq!(value("lanyard_policy_call_seconds_count"), calls);
-    assert_eq!(
-        value("lanyard_policy_call_seconds_bucket{le=\"+Inf\"}"),
-        calls
-    );
-    let buckets: Vec<u64> = metrics
+    assert_eq!(sum("lanyard_policy_call_seconds_count"), calls);
+    let infinite: u64 = metrics
         .lines()
-        .filter(|l| l.starts_with("lanyard_policy_call_seconds_bucket"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    assert_eq!(buckets.len(), 10, "{metrics}");
-    assert!(buckets.is_sorted(), "{metrics}");
+        .filter(|l| {
+            l.starts_with("lanyard_policy_call_seconds_bucket{") && l.contains("le=\"+Inf\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(infinite, calls, "{metrics}");
+    // Every series' buckets are cumulative: ten per series, never falling.
+    let mut series: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("lanyard_policy_call_seconds_bucket{"))
+    {
+        let (labels, count) = line.rsplit_once(' ').unwrap();
+        let key = &labels[..labels.find(",le=").unwrap()];
+        series.entry(key).or_default().push(count.parse().unwrap());
+    }
+    assert!(series.len() >= 2, "{metrics}");
+    for (key, buckets) in series {
+        assert_eq!(buckets.len(), 10, "{key}: {metrics}");
+        assert!(buckets.is_sorted(), "{key}: {metrics}");
+    }
 }
 
 /// A token-phase fixture for the hostile module, driven in process (no server).
