@@ -54,7 +54,7 @@ pub struct Metrics {
     pub refresh_reuse_detected: AtomicU64,
     pub code_reuse_detected: AtomicU64,
     /// Per (policy, version digest).
-    policies: RwLock<HashMap<(Arc<str>, Arc<str>), Arc<PolicySeries>>>,
+    policies: RwLock<HashMap<PolicyVersion, Arc<PolicySeries>>>,
     /// Wrong passwords (or codes) at sign-in and wherever a password is confirmed.
     pub sign_in_failures: AtomicU64,
     /// Attempts refused because their (account, address) pair is locked out.
@@ -71,6 +71,9 @@ struct EndpointSeries {
     unavailable: AtomicU64,
     seconds: Histogram,
 }
+
+/// A policy's name and its version's digest.
+type PolicyVersion = (Arc<str>, Arc<str>);
 
 #[derive(Debug)]
 struct PolicySeries {
@@ -280,7 +283,7 @@ impl Metrics {
         let mut series: Vec<_> = map.iter().collect();
         series.sort_by(|a, b| a.0.cmp(b.0));
         // Twelve hex digits name a version as `lanyard policy versions` shows it.
-        let labels = |(policy, digest): &(Arc<str>, Arc<str>)| {
+        let labels = |(policy, digest): &PolicyVersion| {
             format!(
                 "policy=\"{}\",version=\"{}\"",
                 escape(policy),
