@@ -63,6 +63,16 @@ impl SigningAlg {
     }
 }
 
+/// Whether accounts must have a second factor (`LANYARD_MFA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMode {
+    /// Each user chooses; a sign-in asks for a second factor when the account has one.
+    Optional,
+    /// Every account must enrol one, at its next sign-in if not before.
+    Required,
+}
+
 /// A protected resource Lanyard issues tokens for (RFC 8707 / RFC 9728).
 #[derive(Debug, Clone)]
 pub struct ResourceConfig {
@@ -123,6 +133,11 @@ pub struct Config {
     /// (0: never).
     pub dcr_idle_days: u64,
     pub policies: PolicyConfig,
+    pub mfa: MfaMode,
+    /// The key that seals second-factor secrets at rest. On the embedded store it is
+    /// made on first start (`encryption.key` in the data directory) when not set; the
+    /// production store needs it set, the same on every instance, for second factors.
+    pub encryption_key: Option<Secret<String>>,
 }
 
 /// How long a client may take, so that slow or idle connections cannot pile up.

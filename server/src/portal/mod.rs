@@ -1,4 +1,5 @@
-//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out), rendered
+//! The portal: the pages a person sees (sign-up, sign-in and its second step, consent,
+//! sign-out, second-factor enrolment), rendered
 //! with askama from `server/templates/`. Forms keep the contract of design.md: `email`,
 //! `password`, hidden `csrf_token`, and `decision=allow|deny` on consent.
 
@@ -7,8 +8,10 @@ pub mod login;
 pub mod logout;
 pub mod pages;
 pub mod register;
+pub mod second_factor;
 pub mod session;
 pub mod throttle;
+pub mod totp;
 
 use http::{HeaderValue, StatusCode, header};
 

@@ -6,6 +6,9 @@ use serde_json::json;
 use super::*;
 use crate::secret::SecretHash;
 
+mod factors;
+pub use factors::second_factors;
+
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
 }
@@ -30,6 +33,7 @@ pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
         resource: resource(),
         scopes: scopes("read"),
         auth_time: 100,
+        amr: SignInMethods::password(),
         created_at: 100,
         expires_at: 10_000,
         revoked_at: None,
@@ -175,6 +179,7 @@ pub async fn ephemeral(stores: &Stores) {
         scopes: ScopeSet::default(),
         sub: uid("s"),
         auth_time: 1,
+        amr: SignInMethods::password(),
         nonce: None,
         expires_at: 160,
     };
@@ -443,6 +448,7 @@ macro_rules! all_stories {
             counters,
             idle_clients,
             notices,
+            second_factors,
         );
     };
 }
