@@ -17,6 +17,7 @@ mod consent;
 mod discovery;
 mod junk;
 mod keys;
+mod mfa;
 mod policy;
 mod refresh;
 mod registration;

@@ -5,6 +5,7 @@
 //! - `browser`: [`Browser`], a cookie jar for the portal's pages and forms.
 //! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
 //! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
+//! - `second_factor`: an authenticator app, and a connect taken one page at a time.
 //! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
 //!
 //! Everything is re-exported here, so tests name it `support::X` wherever it lives.
@@ -12,12 +13,14 @@
 mod browser;
 mod oauth;
 mod relay;
+mod second_factor;
 mod server;
 mod store;
 
 pub use browser::{Browser, Page, client, hidden};
 pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
 pub use relay::{Gate, TlsFront};
+pub use second_factor::{Authenticator, recovery_codes};
 pub use server::TestServer;
 pub use store::{ProductionStore, address, production_store};
 
