@@ -1,6 +1,7 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core
-//! (`tests/js/browser.mjs`), each run by node against a fresh server.
+//! (`tests/js/browser.mjs`, and `tests/js/totp.mjs` for second factors), each run by node
+//! against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -210,14 +211,47 @@ async fn sdk_client_with_a_client_metadata_document() {
     );
 }
 
-#[tokio::test]
-async fn browser_signs_up_consents_and_denies() {
+/// Chromium and the npm packages; false when the test should be skipped.
+async fn chromium_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         missing(&chromium);
+        return false;
+    }
+    node_ready().await
+}
+
+#[tokio::test]
+async fn browser_enrols_totp_and_passes_the_code_page() {
+    if !chromium_ready().await {
         return;
     }
-    if !node_ready().await {
+    let server = TestServer::spawn().await;
+    let email = "totp-browser@example.com";
+    server.add_user(email);
+    let out = run_node(&server, email, "totp.mjs", &[]).await;
+    assert_eq!(out["recovery_codes"], 10, "{out}");
+    assert!(out["qr_size"].as_u64().is_some_and(|s| s >= 150), "{out}");
+    assert_eq!(out["otpauth_issuer"], "127.0.0.1", "{out}");
+    assert_eq!(out["otpauth_label"], format!("127.0.0.1:{email}"), "{out}");
+    assert_eq!(out["code_page_heading"], "Two-step verification", "{out}");
+    assert!(
+        out["wrong_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not right")),
+        "{out}"
+    );
+    assert_eq!(out["amr"], json!(["pwd", "otp", "mfa"]), "{out}");
+    assert!(out["auth_time"].is_i64(), "{out}");
+    eprintln!(
+        "screenshots of enrolment and the code page: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}
+
+#[tokio::test]
+async fn browser_signs_up_consents_and_denies() {
+    if !chromium_ready().await {
         return;
     }
     let server = TestServer::spawn().await;
