@@ -16,6 +16,8 @@ pub struct Modules {
     pub hostile_v2: PathBuf,
     /// require-mfa-policy: refuses sign-ins without a second factor.
     pub require_mfa: PathBuf,
+    /// world-0-1-policy: built for the released 0.1.0 world.
+    pub world_0_1: PathBuf,
 }
 
 pub fn modules() -> &'static Modules {
@@ -78,6 +80,7 @@ fn build_modules() -> Modules {
             "org-membership",
             "hostile-policy",
             "require-mfa-policy",
+            "world-0-1-policy",
         ],
         None,
     );
@@ -87,10 +90,12 @@ fn build_modules() -> Modules {
         hostile: dest.join("hostile_policy_v1.wasm"),
         hostile_v2: dest.join("hostile_policy_v2.wasm"),
         require_mfa: dest.join("require_mfa_policy.wasm"),
+        world_0_1: dest.join("world_0_1_policy.wasm"),
     };
     install(&out.join("purchase_tier.wasm"), &m.purchase_tier);
     install(&out.join("org_membership.wasm"), &m.org_membership);
     install(&out.join("require_mfa_policy.wasm"), &m.require_mfa);
+    install(&out.join("world_0_1_policy.wasm"), &m.world_0_1);
     // v1 is copied out before the second build overwrites the target's file.
     install(&out.join("hostile_policy.wasm"), &m.hostile);
     let out = cargo_build(&["hostile-policy"], Some("2"));

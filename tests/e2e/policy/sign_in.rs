@@ -80,3 +80,40 @@ async fn a_policy_refuses_a_password_alone_and_sees_a_second_factor() {
     assert_eq!(again["seen_amr"], json!(["pwd", "otp", "mfa"]), "{again}");
     assert_eq!(again["auth_time"], at["auth_time"], "{again}");
 }
+
+/// A policy built for the released 0.1.0 world, before the sign-in facts, still loads and
+/// runs beside one built for the current world.
+#[tokio::test]
+async fn a_policy_built_for_the_0_1_world_still_runs() {
+    use lanyard::policy::engine::{Limits, PolicyEngine};
+
+    let m = modules();
+    let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
+    let bytes = std::fs::read(&m.world_0_1).expect("module");
+    engine.compile("old", &bytes).expect("a 0.1.0 policy loads");
+
+    let old = Bind {
+        name: "old",
+        module: &m.world_0_1,
+        resource: TOOLS,
+        config: json!({}),
+        fail_open: false,
+    };
+    let server = spawn_with_policies(&[old], &[]).await;
+    let email = "old-world@example.com";
+    server.add_user(email);
+    let mut journey = server.journey(TOOLS).await;
+    journey.password(&server, email).await;
+    let at = jwt_claims(
+        journey.finish(&server).await["access_token"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(at["world_0_1"], email, "{at}");
+    assert_eq!(at["amr"], json!(["pwd"]), "{at}");
+    assert!(
+        server.logs().contains("a 0.1.0 policy ran"),
+        "{}",
+        server.logs()
+    );
+}
