@@ -270,3 +270,47 @@ async fn without_an_encryption_key_the_production_store_offers_no_second_factor(
     drop(server);
     store.finish().await;
 }
+
+/// A session signed in by password alone, from before `LANYARD_MFA=required` (here: from an
+/// instance still without it), does not carry an authorization past the setting.
+#[tokio::test]
+async fn under_required_mfa_a_password_only_session_signs_in_again() {
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let optional = TestServer::spawn_with(&store.env_with(&[KEY])).await;
+    let issuer = optional.issuer.clone();
+    let required_env = store.env_with(&[
+        KEY,
+        ("LANYARD_MFA", "required"),
+        ("LANYARD_ISSUER", &issuer),
+    ]);
+    let required = TestServer::spawn_with(&required_env).await;
+    let email = "before@example.com";
+    optional.add_user(email);
+    let mut journey = optional.journey(&optional.resource()).await;
+    journey.password(&optional, email).await;
+    assert_eq!(
+        access(&journey.finish(&optional).await)["amr"],
+        json!(["pwd"])
+    );
+
+    // The same browser and client, authorizing again through the other instance.
+    let (_, challenge) = pkce();
+    let resource = required.resource();
+    let auth = Authorize {
+        client_id: &journey.client_id,
+        redirect_uri: &journey.redirect,
+        challenge: &challenge,
+        scope: Some("read"),
+        resource: Some(&resource),
+        state: "s-again",
+        extra: vec![],
+    };
+    let page = journey.browser.get(&auth.url(&required)).await;
+    assert_eq!(page.status, StatusCode::FOUND, "{}", page.body);
+    let to = page.location.unwrap();
+    assert!(to.contains("/login?request="), "{to}");
+    drop((optional, required));
+    store.finish().await;
+}

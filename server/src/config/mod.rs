@@ -350,6 +350,46 @@ mod tests {
     }
 
     #[test]
+    fn second_factor_settings_are_checked() {
+        let c = Config::from_env_map(&env(&[])).unwrap();
+        assert_eq!(
+            (c.mfa, c.encryption_key.is_none()),
+            (MfaMode::Optional, true)
+        );
+        let c = Config::from_env_map(&env(&[("LANYARD_MFA", "required")])).unwrap();
+        assert_eq!(c.mfa, MfaMode::Required);
+        let err = Config::from_env_map(&env(&[("LANYARD_MFA", "always")])).unwrap_err();
+        assert!(err.to_string().starts_with("LANYARD_MFA:"), "{err}");
+        let short = ("LANYARD_ENCRYPTION_KEY", "too short");
+        let err = Config::from_env_map(&env(&[short])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LANYARD_ENCRYPTION_KEY:"),
+            "{err}"
+        );
+        // Required on the shared stores needs the key every instance shares.
+        let production = [
+            ("LANYARD_DATABASE_URL", "postgres://db/lanyard"),
+            ("LANYARD_REDIS_URL", "redis://cache/"),
+            ("LANYARD_MFA", "required"),
+        ];
+        let err = Config::from_env_map(&env(&production)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LANYARD_ENCRYPTION_KEY:"),
+            "{err}"
+        );
+        let mut with_key = production.to_vec();
+        with_key.push((
+            "LANYARD_ENCRYPTION_KEY",
+            "k3y-of-at-least-thirty-two-characters!",
+        ));
+        let c = Config::from_env_map(&env(&with_key)).unwrap();
+        assert!(
+            !format!("{c:?}").contains("k3y-of"),
+            "the key redacts itself"
+        );
+    }
+
+    #[test]
     fn port_sets_the_listener() {
         let c = Config::from_env_map(&env(&[("PORT", "8080")])).unwrap();
         assert_eq!(c.listen.port(), 8080);

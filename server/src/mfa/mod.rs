@@ -12,7 +12,7 @@ pub mod totp;
 
 use crate::app::App;
 use crate::config::MfaMode;
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, SignInMethod, SignedIn, UserId};
 use crate::store::{NextStep, StoreError, StoreResult};
 use totp::TotpSecret;
 
@@ -24,6 +24,12 @@ pub async fn after_password(app: &App, sub: &UserId) -> StoreResult<Option<NextS
         return Ok(Some(NextStep::Code));
     }
     Ok((app.config.mfa == MfaMode::Required).then_some(NextStep::Enrol))
+}
+
+/// Whether a sign-in is good enough for this server: under `LANYARD_MFA=required`, one
+/// without a second factor (a session from before the setting) must sign in again.
+pub fn satisfies(app: &App, user: &SignedIn) -> bool {
+    app.config.mfa == MfaMode::Optional || user.amr.contains(SignInMethod::MultiFactor)
 }
 
 /// Whether `code`, a TOTP code or a recovery code, is good for `sub`'s confirmed factor;

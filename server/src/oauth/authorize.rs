@@ -253,7 +253,8 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
     let too_old = session_user
         .as_ref()
         .is_some_and(|u| max_age.is_some_and(|m| now - u.auth_time > m));
-    let signed_in = session_user.filter(|_| !prompt.login && !too_old);
+    let signed_in =
+        session_user.filter(|u| !prompt.login && !too_old && crate::mfa::satisfies(app, u));
     if prompt.none {
         let Some(user) = signed_in else {
             return Err(fail(OAuthError::LoginRequired));

@@ -61,7 +61,10 @@ async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
     let Some(browser) = browser else {
         return Err(to_login());
     };
-    let Some(user) = browser.signed_in() else {
+    let Some(user) = browser
+        .signed_in()
+        .filter(|u| crate::mfa::satisfies(app, u))
+    else {
         return Err(to_login());
     };
     // prompt=login / max_age: the sign-in must be newer than the request.
