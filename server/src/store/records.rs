@@ -255,7 +255,7 @@ pub enum NextStep {
     Enrol,
 }
 
-/// A user's TOTP factor. `secret` is sealed under the operator's encryption key and bound
+/// A user's TOTP factor. The secret is sealed under the operator's encryption key and bound
 /// to the user, so a copied row opens for no one else.
 #[derive(Clone)]
 pub struct TotpFactor {
