@@ -78,6 +78,8 @@ impl From<wit::Request> for Request {
                 email: req.user.email,
                 email_verified: req.user.email_verified,
                 metadata: req.user.metadata,
+                amr: req.user.amr,
+                auth_time: req.user.auth_time,
             },
             client: Client {
                 id: req.client.id,
@@ -161,6 +163,8 @@ mod tests {
                 .claim("refresh", req.grant_type == Some(GrantType::RefreshToken))
                 .claim("scopes", req.scopes.clone())
                 .claim("meta", ClaimValue::Json(req.user.metadata.clone()))
+                .claim("signed_in_with", req.user.amr.clone())
+                .claim("signed_in_at", req.user.auth_time)
                 .claim(
                     "where",
                     format!("{} {} {}", req.resource, req.client.id, req.config),
@@ -177,6 +181,8 @@ mod tests {
                 email: "ada@example.com".into(),
                 email_verified: true,
                 metadata: r#"{"a":1}"#.into(),
+                amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+                auth_time: 1_699_999_000,
             },
             client: wit::Client {
                 id: "c1".into(),
@@ -221,6 +227,11 @@ mod tests {
                         wit::ClaimValue::Texts(vec!["read".into(), "write".into()])
                     ),
                     claim("meta", wit::ClaimValue::Json(r#"{"a":1}"#.into())),
+                    claim(
+                        "signed_in_with",
+                        wit::ClaimValue::Texts(vec!["pwd".into(), "otp".into(), "mfa".into()])
+                    ),
+                    claim("signed_in_at", wit::ClaimValue::Integer(1_699_999_000)),
                     claim(
                         "where",
                         wit::ClaimValue::Text("https://api.example.com/mcp c1 {}".into())

@@ -27,6 +27,20 @@ pub struct User {
     pub email_verified: bool,
     /// Operator-defined metadata as JSON text; read it with [`Request::metadata`].
     pub metadata: String,
+    /// How the user signed in, as RFC 8176 authentication method references (the access
+    /// token's `amr`): `pwd` (a password), `otp` (a one-time code: TOTP or a recovery
+    /// code), `mfa` (more than one factor). Check with [`User::signed_in_with`].
+    pub amr: Vec<String>,
+    /// When the user signed in, in Unix seconds (the access token's `auth_time`). At a
+    /// refresh it is still the sign-in that made the grant: compare it with [`Request::now`].
+    pub auth_time: i64,
+}
+
+impl User {
+    /// Whether the sign-in used `method`, an RFC 8176 name such as `"mfa"` or `"otp"`.
+    pub fn signed_in_with(&self, method: &str) -> bool {
+        self.amr.iter().any(|m| m == method)
+    }
 }
 
 /// The OAuth client (the MCP app) asking for access.
@@ -76,6 +90,8 @@ impl Default for User {
             email: String::new(),
             email_verified: false,
             metadata: EMPTY_OBJECT.to_owned(),
+            amr: vec!["pwd".to_owned()],
+            auth_time: 0,
         }
     }
 }
@@ -164,6 +180,18 @@ impl Request {
     #[must_use]
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.user.metadata = metadata.to_string();
+        self
+    }
+
+    /// Sets how and when the user signed in: RFC 8176 names, and Unix seconds.
+    #[must_use]
+    pub fn with_sign_in<S: Into<String>>(
+        mut self,
+        amr: impl IntoIterator<Item = S>,
+        auth_time: i64,
+    ) -> Self {
+        self.user.amr = amr.into_iter().map(Into::into).collect();
+        self.user.auth_time = auth_time;
         self
     }
 

@@ -24,7 +24,7 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use http_body_util::BodyExt;
 use lanyard::app::App;
 use lanyard::config::Config;
-use lanyard::domain::{AuthMethod, GrantType, ScopeSet};
+use lanyard::domain::{AuthMethod, GrantType, ScopeSet, SignInMethods};
 use lanyard::http::request::Req;
 use lanyard::secret::SecretHash;
 use lanyard::store::{Client, ClientSource, Grant, User};
@@ -114,6 +114,7 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
         resource: RESOURCE.parse().unwrap(),
         scopes: ScopeSet::parse("read write").unwrap(),
         auth_time: now,
+        amr: SignInMethods::password(),
         created_at: now,
         expires_at: now + 86_400,
         revoked_at: None,

@@ -26,6 +26,8 @@ fn input() -> PolicyInput {
             email: "ada@example.com".into(),
             email_verified: true,
             metadata: json!({"tiers": {"https://notes.example.com/mcp": "pro"}, "org": {"id": "org_1", "role": "admin"}}),
+            amr: vec!["pwd".into()],
+            auth_time: 1,
         },
         client: ClientInput {
             id: "client-1".into(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use lanyard::clock::{Clock, SystemClock};
 use lanyard::config::SigningAlg;
+use lanyard::domain::SignInMethods;
 use lanyard::store::embedded::Embedded;
 use lanyard::tokens::jwt::mint_access;
 use lanyard::tokens::{AccessClaims, KeyRing};
@@ -38,6 +39,7 @@ async fn main() {
                 .unwrap();
         });
         let extra = Map::new();
+        let amr = SignInMethods::password();
         let now = SystemClock.now();
         let mint = per_op(n, || {
             let claims = AccessClaims {
@@ -48,6 +50,8 @@ async fn main() {
                 client_id: "client-0123456789",
                 scope: "read write",
                 email: Some(("ada@example.com", true)),
+                auth_time: now,
+                amr: &amr,
                 iat: now,
                 exp: now + 900,
                 jti: "grant-0123456789.abcdefghij",

@@ -13,7 +13,8 @@ use crate::oauth::cimd::CimdResolver;
 use crate::oauth::metadata::Discovery;
 use crate::policy::PolicyRegistry;
 use crate::policy::decisions::DecisionWriter;
-use crate::portal::throttle::Throttle;
+use crate::portal::throttle::{self, Throttle};
+use crate::seal::SealKey;
 use crate::store::Stores;
 use crate::store::embedded::Embedded;
 use crate::store::postgres::Postgres;
@@ -33,6 +34,11 @@ pub struct App {
     pub policies: Option<Arc<PolicyRegistry>>,
     pub decisions: DecisionWriter,
     pub login_throttle: Throttle,
+    /// Wrong second-factor codes, counted apart from wrong passwords.
+    pub code_throttle: Throttle,
+    /// Seals TOTP secrets at rest; `None` (second factors off) on the production store
+    /// without `LANYARD_ENCRYPTION_KEY`.
+    pub factor_key: Option<SealKey>,
 }
 
 impl std::fmt::Debug for App {
@@ -86,7 +92,13 @@ impl App {
             discovery: Discovery::new(&config),
             cimd: CimdResolver::new(config.cimd.clone())?,
             decisions: DecisionWriter::spawn(stores.decisions.clone()),
-            login_throttle: Throttle::new(stores.counters.clone(), metrics.clone()),
+            login_throttle: Throttle::new(
+                stores.counters.clone(),
+                throttle::PASSWORDS,
+                metrics.clone(),
+            ),
+            code_throttle: Throttle::new(stores.counters.clone(), throttle::CODES, metrics.clone()),
+            factor_key: crate::mfa::key::load(&config, random.as_ref())?,
             metrics,
             policies,
             config,

@@ -120,6 +120,20 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
     Ok(())
 }
 
+pub async fn user_reset_mfa(config: Config, email: &str) -> anyhow::Result<()> {
+    let stores = open_stores(&config).await?;
+    let email = Email::parse(email)?;
+    let Some(user) = stores.users.user_by_email(&email).await? else {
+        bail!("no user with email {email}");
+    };
+    let removed = stores.factors.remove_totp(&user.sub).await?;
+    println!(
+        "{}",
+        json!({"sub": user.sub, "email": user.email, "second_factor_removed": removed})
+    );
+    Ok(())
+}
+
 /// What `client add` was asked for.
 #[derive(Debug)]
 pub struct NewClient {
@@ -286,12 +300,29 @@ pub async fn policy_eval(
         .resource(&uri)
         .ok_or_else(|| anyhow::anyhow!("{resource} is not a configured resource"))?;
     let scopes: Vec<String> = rc.scopes.iter().map(|s| s.as_str().to_string()).collect();
+    // A sign-in now, with every factor the account has.
+    let two_factors = app
+        .stores
+        .factors
+        .totp(&user.sub)
+        .await?
+        .is_some_and(|f| f.confirmed_at.is_some());
+    let sign_in = crate::domain::SignedIn {
+        sub: user.sub.clone(),
+        auth_time: app.now(),
+        amr: if two_factors {
+            crate::domain::SignInMethods::password_and_code()
+        } else {
+            crate::domain::SignInMethods::password()
+        },
+    };
     let input = |phase, grant_type| {
         guest_input(
             &app,
             phase,
             grant_type,
             &user,
+            &sign_in,
             &client,
             rc.uri.as_str(),
             scopes.clone(),

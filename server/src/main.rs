@@ -85,6 +85,9 @@ enum UserCommand {
     /// Operator-defined metadata that policies read.
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Remove a user's second factor and recovery codes (a lost phone): the next sign-in
+    /// asks for the password alone, or to enrol again under LANYARD_MFA=required.
+    ResetMfa { email: String },
 }
 
 #[derive(Subcommand)]
@@ -159,6 +162,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::User(UserCommand::Add { email, password }) => {
             cli::user_add(config, &email, password).await
         }
+        Command::User(UserCommand::ResetMfa { email }) => cli::user_reset_mfa(config, &email).await,
         Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
             cli::user_metadata_set(config, &email, &json).await
         }

@@ -47,7 +47,7 @@ fn as_metadata(base: &str) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "nonce", "email", "email_verified"],
         "service_documentation": format!("{base}/"),
     })
 }

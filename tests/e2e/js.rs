@@ -1,7 +1,8 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
-//! portal (`tests/js/browser.mjs`) and the account page (`tests/js/account.mjs`), each run
-//! by node against a fresh server.
+//! portal (`tests/js/browser.mjs`), the account page (`tests/js/account.mjs`), second
+//! factors (`tests/js/totp.mjs`) and branding (`tests/js/branding.mjs`), each run by node
+//! against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -201,14 +202,48 @@ async fn sdk_client_with_a_client_metadata_document() {
     );
 }
 
-#[tokio::test]
-async fn browser_signs_up_consents_and_denies() {
+/// Chromium and the npm packages; false when the test should be skipped.
+async fn chromium_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         missing_tool(&chromium);
+        return false;
+    }
+    node_ready().await
+}
+
+#[tokio::test]
+async fn browser_enrols_totp_and_passes_the_code_page() {
+    if !chromium_ready().await {
         return;
     }
-    if !node_ready().await {
+    let server = TestServer::spawn().await;
+    let email = "totp-browser@example.com";
+    server.add_user(email);
+    let out = run_node(&server, email, "totp.mjs", &[]).await;
+    assert_eq!(out["recovery_codes"], 10, "{out}");
+    assert!(out["qr_size"].as_u64().is_some_and(|s| s >= 150), "{out}");
+    // Authenticator apps list the account under the product name (branding).
+    assert_eq!(out["otpauth_issuer"], "Lanyard", "{out}");
+    assert_eq!(out["otpauth_label"], format!("Lanyard:{email}"), "{out}");
+    assert_eq!(out["code_page_heading"], "Two-step verification", "{out}");
+    assert!(
+        out["wrong_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not right")),
+        "{out}"
+    );
+    assert_eq!(out["amr"], json!(["pwd", "otp", "mfa"]), "{out}");
+    assert!(out["auth_time"].is_i64(), "{out}");
+    eprintln!(
+        "screenshots of enrolment and the code page: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}
+
+#[tokio::test]
+async fn browser_signs_up_consents_and_denies() {
+    if !chromium_ready().await {
         return;
     }
     let server = TestServer::spawn().await;
@@ -258,7 +293,12 @@ async fn browser_without_javascript_manages_an_account() {
     assert_eq!(out["heading"], "Your account", "{out}");
     assert_eq!(
         out["headings"],
-        json!(["Apps with access", "Change password", "Delete your account"]),
+        json!([
+            "Apps with access",
+            "Change password",
+            "Two-step verification",
+            "Delete your account"
+        ]),
         "{out}"
     );
     assert_eq!(out["apps"], 1, "{out}");
@@ -275,6 +315,7 @@ async fn browser_without_javascript_manages_an_account() {
             "current-password",
             "new-password",
             "Change password",
+            "Set up or manage two-step verification",
             "delete-password",
             "Delete my account",
             "Home",

@@ -20,6 +20,7 @@ mod discovery;
 mod junk;
 mod keys;
 mod metrics;
+mod mfa;
 mod policy;
 mod refresh;
 mod registration;

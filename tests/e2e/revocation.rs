@@ -211,7 +211,7 @@ async fn a_resource_server_introspects_any_token_of_its_resource() {
             "active": true, "token_type": "Bearer", "scope": "read write",
             "client_id": c.client_id, "azp": c.client_id, "sub": user["sub"], "aud": server.resource(), "iss": server.base,
             "exp": claims["exp"], "iat": claims["iat"], "jti": claims["jti"], "username": EMAIL,
-            "email_verified": true,
+            "email_verified": true, "auth_time": claims["auth_time"], "amr": ["pwd"],
         }),
     )
     .await;

@@ -39,7 +39,8 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
     // Refresh tokens are opaque and carry 256 bits.
     assert!(rt.len() >= 43 && !rt.contains('.'), "{rt}");
 
-    // RFC 9068 §2.2, plus azp, email and email_verified (design.md "Tokens").
+    // RFC 9068 §2.2, plus azp, email and email_verified, and how and when the user signed
+    // in (design.md "Tokens").
     let claims = jwt_claims(at);
     let iat = claims["iat"].as_i64().unwrap();
     assert_eq!(
@@ -47,10 +48,12 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
         json!({
             "iss": server.base, "sub": user["sub"], "aud": server.resource(),
             "azp": grant.client_id, "client_id": grant.client_id, "scope": "read write",
-            "email": EMAIL, "email_verified": true, "iat": iat, "exp": iat + 900,
-            "jti": claims["jti"],
+            "email": EMAIL, "email_verified": true,
+            "auth_time": claims["auth_time"].as_i64().unwrap(), "amr": ["pwd"],
+            "iat": iat, "exp": iat + 900, "jti": claims["jti"],
         })
     );
+    assert!(claims["auth_time"].as_i64().unwrap() <= iat);
     assert_ne!(claims["sub"], EMAIL, "sub is never the email");
     // A token dated in the future fails in clients right after issuance (checklist §6.18).
     let now = unix_now();
@@ -502,7 +505,7 @@ async fn openid_requests_get_an_id_token_with_the_nonce() {
         json!({
             "iss": server.base, "sub": at["sub"], "aud": id, "azp": id,
             "iat": iat, "exp": iat + 3600, "auth_time": claims["auth_time"].as_i64().unwrap(),
-            "nonce": "n-0S6_WzA2Mj", "email": EMAIL, "email_verified": true,
+            "amr": ["pwd"], "nonce": "n-0S6_WzA2Mj", "email": EMAIL, "email_verified": true,
         })
     );
     assert!(claims["auth_time"].as_i64().unwrap() <= iat);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::branding::Branding;
 use super::settings::{Resources, Settings};
 use super::{
-    CimdConfig, Config, ConfigError, ConnectionLimits, PolicyBindingConfig, PolicyConfig,
+    CimdConfig, Config, ConfigError, ConnectionLimits, MfaMode, PolicyBindingConfig, PolicyConfig,
     ProductionStores, RateLimits, ResourceConfig, canonical_issuer, invalid,
 };
 use crate::http::client_addr::Cidr;
@@ -90,6 +90,8 @@ impl Config {
                 log_days: s.policy_log_days,
             },
             branding: Branding::build(s.branding, base)?,
+            mfa: s.mfa,
+            encryption_key: s.encryption_key.map(Secret::new),
         };
         config.check()
     }
@@ -105,6 +107,24 @@ impl Config {
         if self.code_ttl > 600 {
             // OAuth 2.1 §4.1.2: codes live at most ten minutes.
             return Err(invalid("LANYARD_CODE_TTL", "at most 600 seconds"));
+        }
+        if let Some(key) = &self.encryption_key
+            && key.expose().len() < 32
+        {
+            return Err(invalid(
+                "LANYARD_ENCRYPTION_KEY",
+                "at least 32 characters of random text (e.g. `openssl rand -base64 32`)",
+            ));
+        }
+        // Second factors on shared stores need the one key every instance holds.
+        if self.mfa == MfaMode::Required
+            && self.production.is_some()
+            && self.encryption_key.is_none()
+        {
+            return Err(invalid(
+                "LANYARD_ENCRYPTION_KEY",
+                "LANYARD_MFA=required on Postgres needs an encryption key for the second factors",
+            ));
         }
         Ok(self)
     }

@@ -66,6 +66,16 @@ impl SigningAlg {
     }
 }
 
+/// Whether accounts must have a second factor (`LANYARD_MFA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMode {
+    /// Each user chooses; a sign-in asks for a second factor when the account has one.
+    Optional,
+    /// Every account must enrol one, at its next sign-in if not before.
+    Required,
+}
+
 /// A protected resource Lanyard issues tokens for (RFC 8707 / RFC 9728).
 #[derive(Debug, Clone)]
 pub struct ResourceConfig {
@@ -128,6 +138,11 @@ pub struct Config {
     pub policies: PolicyConfig,
     /// The operator's name, logo and links on pages and mails.
     pub branding: Branding,
+    pub mfa: MfaMode,
+    /// The key that seals second-factor secrets at rest. On the embedded store it is
+    /// made on first start (`encryption.key` in the data directory) when not set; the
+    /// production store needs it set, the same on every instance, for second factors.
+    pub encryption_key: Option<Secret<String>>,
 }
 
 /// How long a client may take, so that slow or idle connections cannot pile up.
@@ -337,6 +352,46 @@ mod tests {
         );
         let err = Config::from_env_map(&env(&[("LANYARD_CODE_TTL", "3600")])).unwrap_err();
         assert!(err.to_string().starts_with("LANYARD_CODE_TTL:"), "{err}");
+    }
+
+    #[test]
+    fn second_factor_settings_are_checked() {
+        let c = Config::from_env_map(&env(&[])).unwrap();
+        assert_eq!(
+            (c.mfa, c.encryption_key.is_none()),
+            (MfaMode::Optional, true)
+        );
+        let c = Config::from_env_map(&env(&[("LANYARD_MFA", "required")])).unwrap();
+        assert_eq!(c.mfa, MfaMode::Required);
+        let err = Config::from_env_map(&env(&[("LANYARD_MFA", "always")])).unwrap_err();
+        assert!(err.to_string().starts_with("LANYARD_MFA:"), "{err}");
+        let short = ("LANYARD_ENCRYPTION_KEY", "too short");
+        let err = Config::from_env_map(&env(&[short])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LANYARD_ENCRYPTION_KEY:"),
+            "{err}"
+        );
+        // Required on the shared stores needs the key every instance shares.
+        let production = [
+            ("LANYARD_DATABASE_URL", "postgres://db/lanyard"),
+            ("LANYARD_REDIS_URL", "redis://cache/"),
+            ("LANYARD_MFA", "required"),
+        ];
+        let err = Config::from_env_map(&env(&production)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LANYARD_ENCRYPTION_KEY:"),
+            "{err}"
+        );
+        let mut with_key = production.to_vec();
+        with_key.push((
+            "LANYARD_ENCRYPTION_KEY",
+            "k3y-of-at-least-thirty-two-characters!",
+        ));
+        let c = Config::from_env_map(&env(&with_key)).unwrap();
+        assert!(
+            !format!("{c:?}").contains("k3y-of"),
+            "the key redacts itself"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::branding::BrandingSettings;
-use super::{ConfigError, SigningAlg, invalid};
+use super::{ConfigError, MfaMode, SigningAlg, invalid};
 
 /// Every setting. Durations are seconds unless the name says otherwise.
 #[derive(Debug, Deserialize)]
@@ -57,6 +57,8 @@ pub(super) struct Settings {
     pub policy_output_bytes: u64,
     pub policy_poll_ms: u64,
     pub policy_log_days: u64,
+    pub mfa: MfaMode,
+    pub encryption_key: Option<String>,
     pub policies: Vec<FilePolicy>,
     pub branding: BrandingSettings,
 }
@@ -102,6 +104,8 @@ impl Default for Settings {
             policy_output_bytes: 64 * 1024,
             policy_poll_ms: 500,
             policy_log_days: 30,
+            mfa: MfaMode::Optional,
+            encryption_key: None,
             policies: Vec::new(),
             branding: BrandingSettings::default(),
         }
@@ -306,6 +310,6 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 40);
+        assert_eq!(names.len(), 42);
     }
 }

@@ -13,9 +13,11 @@ use crate::clock::Random;
 
 mod resource;
 mod scope;
+mod sign_in;
 
 pub use resource::ResourceUri;
 pub use scope::{Scope, ScopeSet};
+pub use sign_in::{SignInMethods, SignedIn};
 
 /// Why a value did not parse, in words fit for an `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +189,18 @@ impl AuthMethod {
     /// Whether the client holds a shared secret that Lanyard issues.
     pub fn uses_secret(self) -> bool {
         matches!(self, Self::ClientSecretPost | Self::ClientSecretBasic)
+    }
+}
+
+named_enum! {
+    /// A way a user proves who they are, by its RFC 8176 authentication method reference.
+    SignInMethod, "not a sign-in method Lanyard uses" {
+        /// A password.
+        Password = "pwd",
+        /// A one-time code: TOTP (RFC 6238), or one of its single-use recovery codes.
+        OneTimeCode = "otp",
+        /// More than one factor.
+        MultiFactor = "mfa",
     }
 }
 

@@ -25,7 +25,8 @@ impl Limit {
         match (method, path) {
             (&Method::POST, "/oauth/register") => Some(Self::Register),
             (&Method::POST, "/register") => Some(Self::Signup),
-            (&Method::POST, "/login") => Some(Self::Login),
+            // A second factor's code counts as part of signing in.
+            (&Method::POST, "/login" | "/login/code") => Some(Self::Login),
             (&Method::GET, "/oauth/authorize") => Some(Self::Authorize),
             _ => None,
         }

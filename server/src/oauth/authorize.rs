@@ -16,7 +16,7 @@ use super::policies::{Blocked, consent_gate};
 use super::types::{RedirectUri, ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::config::ResourceConfig;
-use crate::domain::{ClientId, GrantType, UserId};
+use crate::domain::{ClientId, GrantType, SignedIn};
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::{Resp, redirect};
@@ -247,27 +247,26 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
     let browser = session::current(app, req)
         .await
         .map_err(|_| Rejected::Unavailable)?;
-    let session_user = browser
-        .as_ref()
-        .and_then(|b| Some((b.data.sub.clone()?, b.data.auth_time?)));
+    let session_user = browser.as_ref().and_then(|b| b.signed_in());
     // OIDC `max_age`: a sign-in older than that counts as none, and the next must be newer
     // than this request.
     let too_old = session_user
         .as_ref()
-        .is_some_and(|(_, t)| max_age.is_some_and(|m| now - t > m));
-    let signed_in = session_user.filter(|_| !prompt.login && !too_old);
+        .is_some_and(|u| max_age.is_some_and(|m| now - u.auth_time > m));
+    let signed_in =
+        session_user.filter(|u| !prompt.login && !too_old && crate::mfa::satisfies(app, u));
     if prompt.none {
-        let Some((sub, auth_time)) = signed_in else {
+        let Some(user) = signed_in else {
             return Err(fail(OAuthError::LoginRequired));
         };
-        let auth = gated(app, auth, &sub, &client, &to, status).await?;
-        if !consent_remembered(app, &auth, &sub)
+        let auth = gated(app, auth, &user, &client, &to, status).await?;
+        if !consent_remembered(app, &auth, &user)
             .await
             .map_err(|_| Rejected::Unavailable)?
         {
             return Err(fail(OAuthError::ConsentRequired));
         }
-        return issue_code(app, &auth, &sub, auth_time, status).await;
+        return issue_code(app, &auth, &user, status).await;
     }
     let auth = AuthRequest {
         force_login: auth.force_login || too_old,
@@ -280,9 +279,7 @@ async fn start(app: &App, req: &Req, p: &Params, status: StatusCode) -> Result<R
         .await
         .map_err(|_| Rejected::Unavailable)?;
     match signed_in {
-        Some((sub, auth_time)) => {
-            continue_signed_in(app, &id, &auth, &sub, auth_time, status).await
-        }
+        Some(user) => continue_signed_in(app, &id, &auth, &user, status).await,
         None => Ok(redirect(
             status,
             &format!("{}?request={id}", app.config.url("/login")),
@@ -296,8 +293,7 @@ pub async fn continue_signed_in(
     app: &App,
     id: &str,
     auth: &AuthRequest,
-    sub: &UserId,
-    auth_time: i64,
+    user: &SignedIn,
     status: StatusCode,
 ) -> Result<Resp, Rejected> {
     let to_consent = || {
@@ -320,18 +316,18 @@ pub async fn continue_signed_in(
         }
     };
     // A policy that denies or fails is explained on the consent page.
-    let Ok((scopes, _)) = consent_gate(app, auth, sub, &client).await else {
+    let Ok((scopes, _)) = consent_gate(app, auth, user, &client).await else {
         return Ok(to_consent());
     };
     let auth = AuthRequest {
         scopes,
         ..auth.clone()
     };
-    if consent_remembered(app, &auth, sub)
+    if consent_remembered(app, &auth, user)
         .await
         .map_err(|_| Rejected::Unavailable)?
     {
-        let resp = issue_code(app, &auth, sub, auth_time, status).await?;
+        let resp = issue_code(app, &auth, user, status).await?;
         let _ = app.stores.ephemeral.finish_request(id).await;
         return Ok(resp);
     }
@@ -343,12 +339,12 @@ pub async fn continue_signed_in(
 async fn gated(
     app: &App,
     auth: AuthRequest,
-    sub: &UserId,
+    user: &SignedIn,
     client: &ResolvedClient,
     to: &ReplyTo<'_>,
     status: StatusCode,
 ) -> Result<AuthRequest, Rejected> {
-    match consent_gate(app, &auth, sub, client).await {
+    match consent_gate(app, &auth, user, client).await {
         Ok((scopes, _)) => Ok(AuthRequest { scopes, ..auth }),
         Err(Blocked::Denied(reason)) => Err(Rejected::Redirect(Box::new(error_redirect(
             app,
@@ -369,12 +365,12 @@ async fn gated(
 async fn consent_remembered(
     app: &App,
     auth: &AuthRequest,
-    sub: &UserId,
+    user: &SignedIn,
 ) -> Result<bool, crate::store::StoreError> {
     let prior = app
         .stores
         .grants
-        .consent(sub, &auth.client_id, &auth.resource)
+        .consent(&user.sub, &auth.client_id, &auth.resource)
         .await?;
     Ok(prior.is_some_and(|granted| auth.scopes.is_subset_of(&granted)))
 }
@@ -383,8 +379,7 @@ async fn consent_remembered(
 pub async fn issue_code(
     app: &App,
     auth: &AuthRequest,
-    sub: &UserId,
-    auth_time: i64,
+    user: &SignedIn,
     status: StatusCode,
 ) -> Result<Resp, Rejected> {
     let code = app.random.token();
@@ -394,8 +389,9 @@ pub async fn issue_code(
         code_challenge: auth.code_challenge.clone(),
         resource: auth.resource.clone(),
         scopes: auth.scopes.clone(),
-        sub: sub.clone(),
-        auth_time,
+        sub: user.sub.clone(),
+        auth_time: user.auth_time,
+        amr: user.amr.clone(),
         nonce: auth.nonce.clone(),
         expires_at: app.now() + app.config.code_ttl,
     };

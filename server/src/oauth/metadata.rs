@@ -74,7 +74,7 @@ fn authorization_server(config: &Config) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [config.signing_alg.as_str()],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "nonce", "email", "email_verified"],
         "service_documentation": config.url("/"),
     })
 }

@@ -8,27 +8,34 @@ use super::error::OAuthError;
 use super::types::ScopeSet;
 use crate::app::App;
 use crate::clock::UnixTime;
-use crate::domain::{GrantType, PolicyOutcome, UserId};
+use crate::domain::{GrantType, PolicyOutcome, SignedIn};
 use crate::policy::chain::evaluate;
 use crate::policy::input::{ClientInput, Phase};
 use crate::policy::{ChainFailed, Decision, GuestInput, PolicyRun, UserView};
 use crate::store::{AuthRequest, DecisionEntry, Grant, User};
 
 /// A chain's input, straight from the records (`lanyard policy eval` builds it the same way).
+/// `sign_in` is how and when the user signed in: the session's at consent, the grant's at
+/// the token phase.
+#[allow(clippy::too_many_arguments)]
 pub fn guest_input(
     app: &App,
     phase: Phase,
     grant_type: Option<GrantType>,
     user: &User,
+    sign_in: &SignedIn,
     client: &ResolvedClient,
     resource: &str,
     scopes: Vec<String>,
 ) -> GuestInput {
+    let amr = sign_in.amr.names();
     let view = UserView {
         sub: user.sub.as_str(),
         email: user.email.as_str(),
         email_verified: user.email_verified,
         metadata: &user.metadata,
+        amr: &amr,
+        auth_time: sign_in.auth_time,
     };
     let client = ClientInput {
         id: client.id.to_string(),
@@ -97,11 +104,17 @@ pub async fn token_gate(
     if app.policies.is_none() {
         return Ok((scopes, Allowed::default()));
     }
+    let sign_in = SignedIn {
+        sub: grant.sub.clone(),
+        auth_time: grant.auth_time,
+        amr: grant.amr.clone(),
+    };
     let input = guest_input(
         app,
         Phase::Token,
         Some(grant_type),
         user,
+        &sign_in,
         client,
         grant.resource.as_str(),
         scopes.to_vec(),
@@ -146,13 +159,13 @@ pub async fn log_decision(
 pub async fn consent_gate(
     app: &App,
     auth: &AuthRequest,
-    sub: &UserId,
+    sign_in: &SignedIn,
     client: &ResolvedClient,
 ) -> Result<(ScopeSet, Allowed), Blocked> {
     if app.policies.is_none() {
         return Ok((auth.scopes.clone(), Allowed::default()));
     }
-    let user = match app.stores.users.user_by_sub(sub).await {
+    let user = match app.stores.users.user_by_sub(&sign_in.sub).await {
         Ok(Some(u)) => u,
         Ok(None) => return Err(Blocked::Denied("Your account no longer exists.".into())),
         Err(_) => return Err(Blocked::Unavailable),
@@ -162,6 +175,7 @@ pub async fn consent_gate(
         Phase::Consent,
         None,
         &user,
+        sign_in,
         client,
         auth.resource.as_str(),
         auth.scopes.to_vec(),

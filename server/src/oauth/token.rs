@@ -187,6 +187,7 @@ async fn exchange_code(
         resource: pending.resource.clone(),
         scopes: pending.scopes.clone(),
         auth_time: pending.auth_time,
+        amr: pending.amr.clone(),
         created_at: now,
         expires_at: now + app.config.refresh_token_ttl,
         revoked_at: None,

@@ -1,4 +1,7 @@
 //! OIDC userinfo (Core §5.3): the subject, and the email when the `email` scope was granted.
+//! How and when the user signed in (`amr`, `auth_time`) are facts of the authentication,
+//! which OIDC puts in the ID token (Core §2) and Lanyard in the access token too, not
+//! claims about the user: userinfo leaves them out.
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;

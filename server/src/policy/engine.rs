@@ -24,6 +24,7 @@ use wasmtime::{
 use super::bindings::lanyard::policy::log as wit_log;
 use super::bindings::lanyard::policy::types as wit;
 use super::bindings::{Policy, PolicyIndices};
+use super::bindings_0_1::lanyard::policy::{log as wit_log_0_1, types as wit_0_1};
 use super::epoch;
 use super::guest::{GuestInput, from_consent, from_token};
 use super::input::{Decision, Phase};
@@ -75,6 +76,16 @@ pub enum LoadError {
     WrongWorld(String),
 }
 
+/// The version of the world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `lanyard:policy@0.2.0`, the current one.
+    Current,
+    /// `lanyard:policy@0.1.0`: its user record has no sign-in facts, which such a
+    /// component is simply not given.
+    V0_1,
+}
+
 /// A loaded, type-checked policy version.
 pub struct CompiledPolicy {
     /// Shared with every call's store and decision-log entry, which clone it per call.
@@ -82,6 +93,7 @@ pub struct CompiledPolicy {
     /// sha256 of the module bytes, hex: the version's name.
     pub digest: Arc<str>,
     pre: InstancePre<HostState>,
+    world: World,
     /// The two exports, found and type-checked once at compile time; a call looks up only
     /// the one it makes.
     consent: ComponentExportIndex,
@@ -108,6 +120,7 @@ pub struct HostState {
 }
 
 impl wit::Host for HostState {}
+impl wit_0_1::Host for HostState {}
 
 /// A grow past the memory cap, told apart from other traps by its type.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +149,19 @@ impl ResourceLimiter for HostState {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(maximum.is_none_or(|m| desired <= m))
+    }
+}
+
+/// A 0.1.0 component's log lines go where the current world's do.
+impl wit_log_0_1::Host for HostState {
+    fn log(&mut self, level: wit_log_0_1::Level, message: String) {
+        let level = match level {
+            wit_log_0_1::Level::Debug => wit_log::Level::Debug,
+            wit_log_0_1::Level::Info => wit_log::Level::Info,
+            wit_log_0_1::Level::Warn => wit_log::Level::Warn,
+            wit_log_0_1::Level::Error => wit_log::Level::Error,
+        };
+        wit_log::Host::log(self, level, message);
     }
 }
 
@@ -232,6 +258,11 @@ impl PolicyEngine {
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
         Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        super::bindings_0_1::Policy::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
@@ -240,8 +271,15 @@ impl PolicyEngine {
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         // Both exports are type-checked against the world here, so that a component built
         // for another version of the WIT (same names, other types) is refused at load
-        // rather than failing every call once it is active.
-        PolicyIndices::new(&pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        // rather than failing every call once it is active. The released 0.1.0 world is
+        // still served.
+        let world = match PolicyIndices::new(&pre) {
+            Ok(_) => World::Current,
+            Err(current) => match super::bindings_0_1::PolicyIndices::new(&pre) {
+                Ok(_) => World::V0_1,
+                Err(_) => return Err(LoadError::WrongWorld(format!("{current:#}"))),
+            },
+        };
         let export = |name: &str| {
             component
                 .get_export_index(None, name)
@@ -252,6 +290,7 @@ impl PolicyEngine {
             digest: digest_hex(bytes).into(),
             consent: export("consent")?,
             token: export("token")?,
+            world,
             pre,
         })
     }
@@ -287,41 +326,97 @@ impl PolicyEngine {
             .await
             .map_err(classify)?;
         let cap = self.limits.output_bytes;
-        let request = (&input.request,);
-        match input.phase {
-            Phase::Consent => {
-                let consent =
-                    export::<wit::ConsentDecision>(&mut store, &instance, &policy.consent)
-                        .map_err(classify)?;
-                let (decision,) = consent
-                    .call_async(&mut store, request)
-                    .await
-                    .map_err(classify)?;
-                from_consent(decision, cap)
+        match policy.world {
+            World::Current => {
+                run(
+                    &mut store,
+                    &instance,
+                    policy,
+                    input.phase,
+                    &input.request,
+                    cap,
+                )
+                .await
             }
-            Phase::Token => {
-                let token = export::<wit::TokenDecision>(&mut store, &instance, &policy.token)
-                    .map_err(classify)?;
-                let (decision,) = token
-                    .call_async(&mut store, request)
-                    .await
-                    .map_err(classify)?;
-                from_token(decision, cap)
+            World::V0_1 => {
+                let request = input_0_1(&input.request);
+                run(&mut store, &instance, policy, input.phase, &request, cap).await
             }
         }
     }
 }
 
-/// One of the world's exports, type-checked as taking the request and answering `D`.
-fn export<'r, D>(
+/// Calls the phase's export with `request`, in the world's own request type. The decision
+/// types of the two worlds are the same shapes, and the component model checks shapes,
+/// not names, so one pair serves both.
+async fn run<R>(
+    store: &mut Store<HostState>,
+    instance: &Instance,
+    policy: &CompiledPolicy,
+    phase: Phase,
+    request: &R,
+    cap: usize,
+) -> Result<Decision, PolicyFailure>
+where
+    R: wasmtime::component::ComponentType + wasmtime::component::Lower + Sync,
+{
+    match phase {
+        Phase::Consent => {
+            let consent = export::<R, wit::ConsentDecision>(store, instance, &policy.consent)
+                .map_err(classify)?;
+            let (decision,) = consent
+                .call_async(&mut *store, (request,))
+                .await
+                .map_err(classify)?;
+            from_consent(decision, cap)
+        }
+        Phase::Token => {
+            let token = export::<R, wit::TokenDecision>(store, instance, &policy.token)
+                .map_err(classify)?;
+            let (decision,) = token
+                .call_async(&mut *store, (request,))
+                .await
+                .map_err(classify)?;
+            from_token(decision, cap)
+        }
+    }
+}
+
+/// One of the world's exports, type-checked as taking the request `R` and answering `D`.
+fn export<'r, R, D>(
     store: &mut Store<HostState>,
     instance: &Instance,
     index: &ComponentExportIndex,
-) -> wasmtime::Result<TypedFunc<(&'r wit::Request,), (D,)>>
+) -> wasmtime::Result<TypedFunc<(&'r R,), (D,)>>
 where
+    R: wasmtime::component::ComponentType + wasmtime::component::Lower + 'r,
     (D,): ComponentNamedList + Lift,
 {
     instance.get_typed_func(store, index)
+}
+
+/// The request as a 0.1.0 component takes it: without the sign-in facts.
+fn input_0_1(r: &wit::Request) -> wit_0_1::Request {
+    wit_0_1::Request {
+        grant_type: r.grant_type.map(|g| match g {
+            wit::GrantType::AuthorizationCode => wit_0_1::GrantType::AuthorizationCode,
+            wit::GrantType::RefreshToken => wit_0_1::GrantType::RefreshToken,
+        }),
+        user: wit_0_1::User {
+            sub: r.user.sub.clone(),
+            email: r.user.email.clone(),
+            email_verified: r.user.email_verified,
+            metadata: r.user.metadata.clone(),
+        },
+        client: wit_0_1::Client {
+            id: r.client.id.clone(),
+            name: r.client.name.clone(),
+        },
+        resource: r.resource.clone(),
+        scopes: r.scopes.clone(),
+        config: r.config.clone(),
+        now: r.now,
+    }
 }
 
 pub fn digest_hex(bytes: &[u8]) -> String {

@@ -25,6 +25,9 @@ pub struct UserView<'a> {
     pub email_verified: bool,
     /// JSON text as the store holds it; anything but an object reads as `{}`.
     pub metadata: &'a str,
+    /// How and when they signed in: RFC 8176 names, and Unix seconds.
+    pub amr: &'a [&'a str],
+    pub auth_time: i64,
 }
 
 impl GuestInput {
@@ -61,6 +64,8 @@ impl GuestInput {
                     email: user.email.to_string(),
                     email_verified: user.email_verified,
                     metadata,
+                    amr: user.amr.iter().map(|m| m.to_string()).collect(),
+                    auth_time: user.auth_time,
                 },
                 client: wit::Client {
                     id: client.id,
@@ -77,11 +82,14 @@ impl GuestInput {
     /// A `lanyard policy test` fixture, config included.
     pub fn from_fixture(input: &PolicyInput) -> Self {
         let metadata = input.user.metadata.to_string();
+        let amr: Vec<&str> = input.user.amr.iter().map(String::as_str).collect();
         let user = UserView {
             sub: &input.user.sub,
             email: &input.user.email,
             email_verified: input.user.email_verified,
             metadata: &metadata,
+            amr: &amr,
+            auth_time: input.user.auth_time,
         };
         let mut guest = Self::new(
             input.phase,

@@ -22,6 +22,16 @@ pub struct UserInput {
     pub email_verified: bool,
     #[serde(default = "empty_object")]
     pub metadata: Value,
+    /// How they signed in (RFC 8176 names); a password sign-in when the fixture says nothing.
+    #[serde(default = "password")]
+    pub amr: Vec<String>,
+    /// When they signed in, in Unix seconds.
+    #[serde(default)]
+    pub auth_time: i64,
+}
+
+fn password() -> Vec<String> {
+    vec!["pwd".to_string()]
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -32,6 +32,14 @@ mod bindings {
     });
 }
 
+/// The released 0.1.0 world, which components built before 0.2.0 implement.
+mod bindings_0_1 {
+    wasmtime::component::bindgen!({
+        path: "../schema/wit/0.1.0",
+        world: "policy",
+    });
+}
+
 pub use chain::{ChainFailed, Evaluation, PolicyRun, RunOutcome};
 pub use engine::{PolicyEngine, PolicyFailure};
 pub use guest::{GuestInput, UserView};

@@ -8,7 +8,7 @@ use super::pages::{Consent, ErrorPage, ScopeLine, render};
 use super::session::{self, Browser};
 use super::{error_page, request_id, stale_form_page, unavailable_page, with_cookie};
 use crate::app::App;
-use crate::domain::UserId;
+use crate::domain::SignedIn;
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
 use crate::oauth::OAuthError;
@@ -24,8 +24,7 @@ struct Pending {
     auth: AuthRequest,
     client: ResolvedClient,
     browser: Browser,
-    sub: UserId,
-    auth_time: i64,
+    user: SignedIn,
 }
 
 /// Loads the request and the signed-in user, or answers for them.
@@ -62,11 +61,14 @@ async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
     let Some(browser) = browser else {
         return Err(to_login());
     };
-    let Some((sub, auth_time)) = browser.signed_in().map(|(s, t)| (s.clone(), t)) else {
+    let Some(user) = browser
+        .signed_in()
+        .filter(|u| crate::mfa::satisfies(app, u))
+    else {
         return Err(to_login());
     };
     // prompt=login / max_age: the sign-in must be newer than the request.
-    if auth.force_login && auth_time < auth.created_at {
+    if auth.force_login && user.auth_time < auth.created_at {
         return Err(to_login());
     }
     let client = match find_client(app, &auth.client_id).await {
@@ -85,8 +87,7 @@ async fn load(app: &App, req: &Req) -> Result<Pending, Resp> {
         auth,
         client,
         browser,
-        sub,
-        auth_time,
+        user,
     })
 }
 
@@ -95,7 +96,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let email = match app.stores.users.user_by_sub(&p.sub).await {
+    let email = match app.stores.users.user_by_sub(&p.user.sub).await {
         Ok(Some(u)) => u.email.to_string(),
         Ok(None) => {
             return error_page(
@@ -128,7 +129,7 @@ pub async fn show(app: &App, req: &Req) -> Resp {
             .redirect_uris
             .iter()
             .all(|r| r.kind().is_ok_and(|k| k == RedirectKind::Loopback));
-    let (scopes, allowed) = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
+    let (scopes, allowed) = match consent_gate(app, &p.auth, &p.user, &p.client).await {
         Ok(gate) => gate,
         Err(blocked) => return blocked_page(app, &p, blocked),
     };
@@ -170,7 +171,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     let resp = match form.get("decision") {
         Some("allow") => {
             // The same gate as the page: what the user saw is what the code carries.
-            let scopes = match consent_gate(app, &p.auth, &p.sub, &p.client).await {
+            let scopes = match consent_gate(app, &p.auth, &p.user, &p.client).await {
                 Ok((scopes, _)) => scopes,
                 Err(blocked) => return blocked_page(app, &p, blocked),
             };
@@ -182,7 +183,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
                 .stores
                 .grants
                 .record_consent(
-                    &p.sub,
+                    &p.user.sub,
                     &auth.client_id,
                     &auth.resource,
                     &auth.scopes,
@@ -193,7 +194,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
             {
                 return unavailable_page(app);
             }
-            match issue_code(app, &auth, &p.sub, p.auth_time, StatusCode::SEE_OTHER).await {
+            match issue_code(app, &auth, &p.user, StatusCode::SEE_OTHER).await {
                 Ok(r) => r,
                 Err(Rejected::Redirect(r)) => *r,
                 Err(Rejected::Page(t, m)) => {

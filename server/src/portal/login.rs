@@ -13,13 +13,13 @@ use super::session::{self, Browser};
 use super::{busy_page, request_id, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::clock::Random;
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, SignInMethods, UserId};
 use crate::http::Req;
 use crate::http::response::{Resp, redirect};
 use crate::oauth::authorize::{Rejected, continue_signed_in};
 use crate::oauth::client::find_client;
 use crate::portal::{error_page, posted_session};
-use crate::store::User;
+use crate::store::{Halfway, NextStep, User};
 
 /// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
 pub fn argon2() -> Argon2<'static> {
@@ -248,8 +248,9 @@ async fn check_password(app: &App, email: &str, password: String) -> Result<Opti
     }
 }
 
-/// After sign-in or sign-up: a new session, then on to the pending request, or else to
-/// `landing`.
+/// After the password (sign-in or sign-up): on to the second step the account needs (its
+/// code, or the enrolment `LANYARD_MFA=required` asks for), or signed in. Nothing signs the
+/// browser in before that step is done.
 pub async fn signed_in(
     app: &App,
     sub: UserId,
@@ -257,32 +258,68 @@ pub async fn signed_in(
     old: Option<&Browser>,
     landing: Landing,
 ) -> Resp {
-    let browser = match session::start(app, Some(sub.clone()), request.clone(), old).await {
+    let next = match crate::mfa::after_password(app, &sub).await {
+        Ok(next) => next,
+        Err(_) => return unavailable_page(app),
+    };
+    let Some(next) = next else {
+        return finish(app, sub, SignInMethods::password(), request, old, landing).await;
+    };
+    let page = match next {
+        NextStep::Code => "/login/code",
+        NextStep::Enrol => "/account/totp",
+    };
+    match session::start_halfway(app, Halfway { sub, next }, request, old).await {
+        Ok(b) => with_cookie(redirect(StatusCode::SEE_OTHER, &app.config.url(page)), &b),
+        Err(_) => unavailable_page(app),
+    }
+}
+
+/// Signs the browser in as `sub` by `amr`, in a new session, then goes on.
+pub async fn finish(
+    app: &App,
+    sub: UserId,
+    amr: SignInMethods,
+    request: Option<String>,
+    old: Option<&Browser>,
+    landing: Landing,
+) -> Resp {
+    let browser = match session::start(app, sub, amr, request.clone(), old).await {
         Ok(b) => b,
         Err(_) => return unavailable_page(app),
     };
-    let auth_time = browser.data.auth_time.unwrap_or_else(|| app.now());
-    let resp = match request {
-        Some(id) => match app.stores.ephemeral.request(&id, app.now()).await {
-            Ok(Some(auth)) => {
-                match continue_signed_in(app, &id, &auth, &sub, auth_time, StatusCode::SEE_OTHER)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(Rejected::Redirect(r)) => *r,
-                    Err(Rejected::Page(t, m)) => error_page(app, StatusCode::BAD_REQUEST, &t, &m),
-                    Err(Rejected::Unavailable) => unavailable_page(app),
-                }
-            }
-            Ok(None) => error_page(
-                app,
-                StatusCode::BAD_REQUEST,
-                "This sign-in link expired",
-                "You are signed in, but the app's request timed out. Go back to the app and connect again.",
-            ),
-            Err(_) => unavailable_page(app),
-        },
-        None => redirect(StatusCode::SEE_OTHER, &landing.url(app)),
+    with_cookie(resume(app, &browser, request, landing).await, &browser)
+}
+
+/// On with the authorization request a signed-in browser is in the middle of, or to
+/// `landing`.
+pub async fn resume(
+    app: &App,
+    browser: &Browser,
+    request: Option<String>,
+    landing: Landing,
+) -> Resp {
+    let Some(user) = browser.signed_in() else {
+        return redirect(StatusCode::SEE_OTHER, &landing.login_url(app));
     };
-    with_cookie(resp, &browser)
+    let Some(id) = request else {
+        return redirect(StatusCode::SEE_OTHER, &landing.url(app));
+    };
+    match app.stores.ephemeral.request(&id, app.now()).await {
+        Ok(Some(auth)) => {
+            match continue_signed_in(app, &id, &auth, &user, StatusCode::SEE_OTHER).await {
+                Ok(r) => r,
+                Err(Rejected::Redirect(r)) => *r,
+                Err(Rejected::Page(t, m)) => error_page(app, StatusCode::BAD_REQUEST, &t, &m),
+                Err(Rejected::Unavailable) => unavailable_page(app),
+            }
+        }
+        Ok(None) => error_page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "This sign-in link expired",
+            "You are signed in, but the app's request timed out. Go back to the app and connect again.",
+        ),
+        Err(_) => unavailable_page(app),
+    }
 }

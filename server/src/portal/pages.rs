@@ -33,6 +33,46 @@ pub struct Register<'a> {
     pub client_name: Option<String>,
 }
 
+/// The second step of signing in: a code.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactor<'a> {
+    pub brand: &'a Branding,
+    pub csrf_token: String,
+    pub client_name: Option<String>,
+    /// Shown next to the field.
+    pub error: Option<String>,
+}
+
+/// The TOTP enrolment page, in the state the account is in.
+#[derive(Template)]
+#[template(path = "totp.html")]
+pub struct Totp<'a> {
+    pub brand: &'a Branding,
+    pub csrf_token: String,
+    pub email: String,
+    /// The account must enrol before it can sign in (`LANYARD_MFA=required`).
+    pub required: bool,
+    pub state: TotpState,
+    pub error: Option<String>,
+}
+
+/// What the enrolment page shows.
+pub enum TotpState {
+    /// A secret to scan (the QR code, an SVG drawn on the server) and confirm.
+    Enrolling {
+        qr_svg: String,
+        uri: String,
+        secret: String,
+    },
+    /// Just confirmed: the recovery codes, shown this once.
+    Confirmed { recovery_codes: Vec<String> },
+    /// On, with so many recovery codes left.
+    On { recovery_codes_left: u32 },
+    /// Second factors cannot be kept here (no encryption key on this store).
+    Unavailable,
+}
+
 /// One permission on the consent page, in words.
 pub struct ScopeLine {
     pub name: String,

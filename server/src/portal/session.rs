@@ -3,13 +3,17 @@
 //! server: its form token (double-submitted: cookie and hidden field must match) and the
 //! authorization request it is on live in a cookie of its own, so anonymous page views
 //! cannot fill the store.
+//!
+//! Between a password and a second factor a browser holds a short-lived record of its own
+//! ([`Halfway`]): it names the account, but the browser is not signed in until the second
+//! step is done, when a new signed-in session replaces it.
 
 use crate::app::App;
-use crate::domain::UserId;
+use crate::domain::{SignInMethods, SignedIn, UserId};
 use crate::http::Req;
 use crate::http::cookies;
 use crate::secret::{SecretHash, constant_time_eq};
-use crate::store::{Session, StoreError};
+use crate::store::{Halfway, Session, StoreError};
 
 /// A session as this request sees it.
 #[derive(Debug, Clone)]
@@ -22,8 +26,12 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn signed_in(&self) -> Option<(&UserId, i64)> {
-        Some((self.data.sub.as_ref()?, self.data.auth_time?))
+    pub fn signed_in(&self) -> Option<SignedIn> {
+        Some(SignedIn {
+            sub: self.data.sub.clone()?,
+            auth_time: self.data.auth_time?,
+            amr: self.data.amr.clone(),
+        })
     }
 
     /// Whether the posted `csrf_token` is this session's (constant time).
@@ -84,6 +92,8 @@ fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
         data: Session {
             sub: None,
             auth_time: None,
+            amr: SignInMethods::default(),
+            halfway: None,
             csrf,
             pending: pending.filter(|p| !p.is_empty()),
             expires_at: app.now() + app.config.session_ttl,
@@ -105,36 +115,68 @@ fn remember(app: &App, b: &mut Browser) {
     ));
 }
 
-/// Starts a fresh session. Signing in always does this: a new id defeats session
-/// fixation, and a new CSRF token goes with it.
+/// How long a browser may take between its password and its second step (enrolment
+/// included: scanning a QR code takes a minute or two).
+pub const HALFWAY_TTL: i64 = 600;
+
+/// Starts a fresh signed-in session for `sub`, signed in now by `amr`. Signing in always
+/// does this: a new id defeats session fixation, and a new CSRF token goes with it.
 pub async fn start(
     app: &App,
-    sub: Option<UserId>,
+    sub: UserId,
+    amr: SignInMethods,
     pending: Option<String>,
+    replacing: Option<&Browser>,
+) -> Result<Browser, StoreError> {
+    let data = Session {
+        sub: Some(sub),
+        auth_time: Some(app.now()),
+        amr,
+        halfway: None,
+        csrf: app.random.token(),
+        pending,
+        expires_at: app.now() + app.config.session_ttl,
+    };
+    begin(app, data, app.config.session_ttl, replacing).await
+}
+
+/// Starts the short record of a browser whose password was right and whose account needs
+/// a second step; it is not signed in.
+pub async fn start_halfway(
+    app: &App,
+    halfway: Halfway,
+    pending: Option<String>,
+    replacing: Option<&Browser>,
+) -> Result<Browser, StoreError> {
+    let data = Session {
+        sub: None,
+        auth_time: None,
+        amr: SignInMethods::default(),
+        halfway: Some(halfway),
+        csrf: app.random.token(),
+        pending,
+        expires_at: app.now() + HALFWAY_TTL,
+    };
+    begin(app, data, HALFWAY_TTL, replacing).await
+}
+
+/// Keeps `data` under a new id, ending the session it replaces.
+async fn begin(
+    app: &App,
+    data: Session,
+    ttl: i64,
     replacing: Option<&Browser>,
 ) -> Result<Browser, StoreError> {
     if let Some(id) = replacing.and_then(|old| old.id.as_ref()) {
         app.stores.ephemeral.end_session(id).await?;
     }
-    let now = app.now();
     let raw = app.random.token();
     let id = SecretHash::of(&raw);
-    let data = Session {
-        auth_time: sub.as_ref().map(|_| now),
-        sub,
-        csrf: app.random.token(),
-        pending,
-        expires_at: now + app.config.session_ttl,
-    };
     app.stores.ephemeral.put_session(&id, &data).await?;
     Ok(Browser {
         id: Some(id),
         data,
-        set_cookie: Some(cookies::session(
-            &raw,
-            app.config.session_ttl,
-            app.config.is_https(),
-        )),
+        set_cookie: Some(cookies::session(&raw, ttl, app.config.is_https())),
     })
 }
 

@@ -6,6 +6,10 @@
 //! one address cannot try a few passwords on each of many accounts. The counters are the
 //! store's: in process on one machine, in Redis across instances, so that spreading
 //! guesses over the instances behind a load balancer gains nothing.
+//!
+//! Second-factor codes have a throttle of their own, by the same rules, keyed by the
+//! account's id: a right password must not clear the code failures, or whoever knows the
+//! password could guess codes ten at a time for ever.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,6 +33,8 @@ const MAX_DOUBLINGS: u32 = 6;
 pub struct Throttle {
     counters: Arc<dyn Counters>,
     metrics: Arc<Metrics>,
+    /// What is being guessed: names this throttle's counters.
+    kind: &'static str,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -37,47 +43,57 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-/// Failures for one account from one address, at a backoff level (lockouts so far).
-fn pair(email: &str, client: IpAddr, level: u32) -> String {
-    format!("sign-in-failures:{email}:{client}:{level}")
-}
-
-fn lockouts(email: &str, client: IpAddr) -> String {
-    format!("sign-in-lockouts:{email}:{client}")
-}
+/// Passwords, by account email.
+pub const PASSWORDS: &str = "sign-in";
+/// Second-factor codes, by account id.
+pub const CODES: &str = "second-factor";
 
 /// The window failures count in at `level`: doubling with each lockout.
 fn window(level: u32) -> i64 {
     WINDOW_SECS << level.min(MAX_DOUBLINGS)
 }
 
-fn address(client: IpAddr) -> String {
-    format!("sign-in-failures-from:{client}")
-}
-
 impl Throttle {
-    pub fn new(counters: Arc<dyn Counters>, metrics: Arc<Metrics>) -> Self {
-        Self { counters, metrics }
+    /// A throttle for `kind`: [`PASSWORDS`] or [`CODES`].
+    pub fn new(counters: Arc<dyn Counters>, kind: &'static str, metrics: Arc<Metrics>) -> Self {
+        Self {
+            counters,
+            kind,
+            metrics,
+        }
     }
 
-    /// How many times `client` was locked out of `email` lately.
-    async fn level(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<u32> {
-        let key = lockouts(email, client);
+    /// Failures for one account from one address, at a backoff level (lockouts so far).
+    fn pair(&self, account: &str, client: IpAddr, level: u32) -> String {
+        format!("{}-failures:{account}:{client}:{level}", self.kind)
+    }
+
+    fn lockouts(&self, account: &str, client: IpAddr) -> String {
+        format!("{}-lockouts:{account}:{client}", self.kind)
+    }
+
+    fn address(&self, client: IpAddr) -> String {
+        format!("{}-failures-from:{client}", self.kind)
+    }
+
+    /// How many times `client` was locked out of `account` lately.
+    async fn level(&self, account: &str, client: IpAddr, now: UnixTime) -> StoreResult<u32> {
+        let key = self.lockouts(account, client);
         let tally = self.counters.tally(&key, LOCKOUT_MEMORY_SECS, now).await?;
         Ok(tally.map_or(0, |t| t.count))
     }
 
-    /// Seconds until `client` may try `email` again, if it is locked out now.
+    /// Seconds until `client` may try `account` again, if it is locked out now.
     pub async fn locked_for(
         &self,
-        email: &str,
+        account: &str,
         client: IpAddr,
         now: UnixTime,
     ) -> StoreResult<Option<i64>> {
-        let mut checks = vec![(address(client), MAX_ADDRESS_FAILURES, WINDOW_SECS)];
+        let mut checks = vec![(self.address(client), MAX_ADDRESS_FAILURES, WINDOW_SECS)];
         // The last lockout was the window before this level's.
-        if let Some(last) = self.level(email, client, now).await?.checked_sub(1) {
-            checks.push((pair(email, client, last), MAX_FAILURES, window(last)));
+        if let Some(last) = self.level(account, client, now).await?.checked_sub(1) {
+            checks.push((self.pair(account, client, last), MAX_FAILURES, window(last)));
         }
         let mut longest = None;
         for (key, max, window) in checks {
@@ -96,32 +112,34 @@ impl Throttle {
         Ok(longest)
     }
 
-    pub async fn failed(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
+    pub async fn failed(&self, account: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
         self.metrics
             .sign_in_failures
             .fetch_add(1, Ordering::Relaxed);
-        let level = self.level(email, client, now).await?;
-        let key = pair(email, client, level);
+        let level = self.level(account, client, now).await?;
+        let key = self.pair(account, client, level);
         let tally = self.counters.hit(&key, window(level), now).await?;
         if tally.count == MAX_FAILURES {
             let memory = LOCKOUT_MEMORY_SECS;
             self.counters
-                .hit(&lockouts(email, client), memory, now)
+                .hit(&self.lockouts(account, client), memory, now)
                 .await?;
         }
         self.counters
-            .hit(&address(client), WINDOW_SECS, now)
+            .hit(&self.address(client), WINDOW_SECS, now)
             .await?;
         Ok(())
     }
 
-    /// A right password clears the account's failures and lockouts from that address (not
+    /// A right guess clears the account's failures and lockouts from that address (not
     /// the address's count over other accounts).
-    pub async fn succeeded(&self, email: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
-        for level in 0..=self.level(email, client, now).await? {
-            self.counters.clear(&pair(email, client, level)).await?;
+    pub async fn succeeded(&self, account: &str, client: IpAddr, now: UnixTime) -> StoreResult<()> {
+        for level in 0..=self.level(account, client, now).await? {
+            self.counters
+                .clear(&self.pair(account, client, level))
+                .await?;
         }
-        self.counters.clear(&lockouts(email, client)).await
+        self.counters.clear(&self.lockouts(account, client)).await
     }
 }
 
@@ -136,7 +154,7 @@ mod tests {
 
     #[tokio::test]
     async fn locks_one_address_out_of_one_account_for_the_window() {
-        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
+        let t = Throttle::new(Arc::new(InProcess::default()), PASSWORDS, Arc::default());
         let (attacker, owner) = (ip("203.0.113.9"), ip("198.51.100.4"));
         for _ in 0..MAX_FAILURES - 1 {
             t.failed("a@example.com", attacker, 100).await.unwrap();
@@ -173,8 +191,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_right_password_leaves_code_failures_counted() {
+        let counters: Arc<dyn Counters> = Arc::new(InProcess::default());
+        let passwords = Throttle::new(counters.clone(), PASSWORDS, Arc::default());
+        let codes = Throttle::new(counters, CODES, Arc::default());
+        let a = ip("203.0.113.9");
+        for _ in 0..MAX_FAILURES {
+            codes.failed("u-1", a, 100).await.unwrap();
+        }
+        passwords.succeeded("u-1", a, 100).await.unwrap();
+        assert_eq!(
+            codes.locked_for("u-1", a, 100).await.unwrap(),
+            Some(WINDOW_SECS)
+        );
+        assert_eq!(passwords.locked_for("u-1", a, 100).await.unwrap(), None);
+    }
+
+    #[tokio::test]
     async fn an_address_failing_across_many_accounts_is_locked_out_of_all() {
-        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
+        let t = Throttle::new(Arc::new(InProcess::default()), PASSWORDS, Arc::default());
         let sprayer = ip("203.0.113.9");
         for n in 0..MAX_ADDRESS_FAILURES {
             t.failed(&format!("u{n}@example.com"), sprayer, 100)
@@ -195,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_lockout_within_a_day_doubles_the_next() {
-        let t = Throttle::new(Arc::new(InProcess::default()), Arc::default());
+        let t = Throttle::new(Arc::new(InProcess::default()), PASSWORDS, Arc::default());
         let a = ip("203.0.113.9");
         let mut now = 100;
         for round in 0..3u32 {

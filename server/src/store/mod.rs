@@ -102,6 +102,40 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>>;
 }
 
+/// Second factors: a user's TOTP secret (sealed) and its recovery codes (hashed). Every
+/// check that makes a code single-use is one atomic statement, so that two instances
+/// presented the same code accept it once.
+#[async_trait]
+pub trait SecondFactors: Send + Sync {
+    /// The user's TOTP factor, confirmed or still waiting for its first code.
+    async fn totp(&self, sub: &UserId) -> StoreResult<Option<TotpFactor>>;
+    /// Keeps a new secret waiting for its first code, in place of any other waiting one;
+    /// `Conflict` when the user already has a confirmed factor.
+    async fn begin_totp(
+        &self,
+        sub: &UserId,
+        sealed_secret: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    /// Confirms the waiting secret, its first code's time step spent, and replaces the
+    /// recovery codes with `recovery`, all at once. False when no secret was waiting.
+    async fn confirm_totp(
+        &self,
+        sub: &UserId,
+        step: i64,
+        recovery: &[SecretHash],
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Spends `step` if it is later than the last step a code was accepted for (and the
+    /// factor is confirmed); false otherwise: a code works once, even within its window.
+    async fn spend_totp_step(&self, sub: &UserId, step: i64) -> StoreResult<bool>;
+    /// Spends a recovery code; false when it is not one of the user's unspent codes.
+    async fn spend_recovery_code(&self, sub: &UserId, code: &SecretHash) -> StoreResult<bool>;
+    async fn recovery_codes_left(&self, sub: &UserId) -> StoreResult<u32>;
+    /// Removes the factor and its recovery codes; false when there was none.
+    async fn remove_totp(&self, sub: &UserId) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, client: &Client) -> StoreResult<()>;
@@ -271,6 +305,7 @@ pub trait PolicyVersions: Send + Sync {
 #[derive(Clone)]
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
+    pub factors: Arc<dyn SecondFactors>,
     pub clients: Arc<dyn ClientStore>,
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,

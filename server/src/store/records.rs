@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 pub use crate::domain::{
-    AuthMethod, ClientId, Email, GrantType, PolicyOutcome, ResourceUri, ScopeSet, UserId,
+    AuthMethod, ClientId, Email, GrantType, PolicyOutcome, ResourceUri, ScopeSet, SignInMethods,
+    UserId,
 };
 
 /// A stored name that is none of the values the code knows: the store is read strictly,
@@ -116,6 +117,8 @@ pub struct Grant {
     pub resource: ResourceUri,
     pub scopes: ScopeSet,
     pub auth_time: UnixTime,
+    /// How the user signed in for this grant: every token of the family says so.
+    pub amr: SignInMethods,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
     pub revoked_at: Option<UnixTime>,
@@ -196,6 +199,8 @@ pub struct PendingGrant {
     pub scopes: ScopeSet,
     pub sub: UserId,
     pub auth_time: UnixTime,
+    #[serde(default)]
+    pub amr: SignInMethods,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub expires_at: UnixTime,
@@ -229,10 +234,56 @@ pub struct Session {
     pub sub: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixTime>,
+    /// How the signed-in user signed in.
+    #[serde(default)]
+    pub amr: SignInMethods,
+    /// A browser between its password and its second factor (or the enrolment that
+    /// `LANYARD_MFA=required` asks for): not signed in until that step is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halfway: Option<Halfway>,
     pub csrf: String,
     /// The authorization request this browser is in the middle of, for forms that post
     /// without carrying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
     pub expires_at: UnixTime,
+}
+
+/// A sign-in that passed its password and waits for a second step. It lives only in a
+/// short session record of its own, bound to the browser by that record's cookie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Halfway {
+    pub sub: UserId,
+    pub next: NextStep,
+}
+
+/// What a half-done sign-in still has to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextStep {
+    /// Enter a code of the account's second factor.
+    Code,
+    /// Enrol a second factor, which every account must have (`LANYARD_MFA=required`).
+    Enrol,
+}
+
+/// A user's TOTP factor. The secret is sealed under the operator's encryption key and bound
+/// to the user, so a copied row opens for no one else.
+#[derive(Clone)]
+pub struct TotpFactor {
+    pub sealed_secret: Vec<u8>,
+    /// `None` while enrolment waits for the first code.
+    pub confirmed_at: Option<UnixTime>,
+    /// The last time step a code was accepted for: a code works once, even within its
+    /// window.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpFactor")
+            .field("confirmed_at", &self.confirmed_at)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
 }

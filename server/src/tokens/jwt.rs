@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::keyring::Ring;
 use super::keys::KeyError;
 use crate::clock::UnixTime;
+use crate::domain::SignInMethods;
 
 /// RFC 9068 §2.2 claims, the user's email and whether it is verified, then whatever
 /// policies added.
@@ -25,6 +26,10 @@ pub struct AccessClaims<'a> {
     /// The email, and whether it was verified: a resource server keys on `sub`, and can
     /// tell a self-registered address from a vouched one.
     pub email: Option<(&'a str, bool)>,
+    /// When the user signed in (OIDC `auth_time`) and how (RFC 8176 `amr`), so that a
+    /// resource server can ask for a recent or a two-factor sign-in.
+    pub auth_time: UnixTime,
+    pub amr: &'a SignInMethods,
     pub iat: UnixTime,
     pub exp: UnixTime,
     pub jti: &'a str,
@@ -33,7 +38,7 @@ pub struct AccessClaims<'a> {
 
 /// The claims an access token sets itself; an added claim of one of these names is left
 /// out, so a token never carries a name twice (the policy chain refuses them earlier).
-const OWN_CLAIMS: [&str; 11] = [
+const OWN_CLAIMS: [&str; 13] = [
     "iss",
     "sub",
     "aud",
@@ -42,6 +47,8 @@ const OWN_CLAIMS: [&str; 11] = [
     "scope",
     "email",
     "email_verified",
+    "auth_time",
+    "amr",
     "iat",
     "exp",
     "jti",
@@ -61,6 +68,8 @@ impl Serialize for AccessClaims<'_> {
             m.serialize_entry("email", email)?;
             m.serialize_entry("email_verified", &verified)?;
         }
+        m.serialize_entry("auth_time", &self.auth_time)?;
+        m.serialize_entry("amr", &self.amr.names())?;
         m.serialize_entry("iat", &self.iat)?;
         m.serialize_entry("exp", &self.exp)?;
         m.serialize_entry("jti", self.jti)?;
@@ -83,6 +92,8 @@ pub struct IdClaims<'a> {
     pub iat: UnixTime,
     pub exp: UnixTime,
     pub auth_time: UnixTime,
+    /// RFC 8176 names, as OIDC Core §2 lists them.
+    pub amr: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,6 +220,7 @@ mod tests {
             ("email", "evil@example.com"),
             ("sub", "someone-else"),
             ("email_verified", "yes"),
+            ("amr", "none"),
             ("tier", "pro"),
         ] {
             extra.insert(name.into(), Value::String(value.into()));
@@ -221,6 +233,8 @@ mod tests {
             client_id: "c1",
             scope: "read",
             email: Some(("a@b.c", false)),
+            auth_time: 1,
+            amr: &SignInMethods::password_and_code(),
             iat: 1,
             exp: 2,
             jti: "g1.r",
@@ -229,7 +243,7 @@ mod tests {
         let text = serde_json::to_string(&claims).unwrap();
         assert_eq!(
             text,
-            r#"{"iss":"http://i","sub":"u1","aud":"http://i/mcp","azp":"c1","client_id":"c1","scope":"read","email":"a@b.c","email_verified":false,"iat":1,"exp":2,"jti":"g1.r","tier":"pro"}"#
+            r#"{"iss":"http://i","sub":"u1","aud":"http://i/mcp","azp":"c1","client_id":"c1","scope":"read","email":"a@b.c","email_verified":false,"auth_time":1,"amr":["pwd","otp","mfa"],"iat":1,"exp":2,"jti":"g1.r","tier":"pro"}"#
         );
     }
 
@@ -251,6 +265,8 @@ mod tests {
             client_id: "c1",
             scope: "read write",
             email: Some(("a@b.c", false)),
+            auth_time: now,
+            amr: &SignInMethods::password(),
             iat: now,
             exp: now + 60,
             jti: "g1.r",
@@ -281,6 +297,7 @@ mod tests {
                 iat: now,
                 exp: now + 60,
                 auth_time: now,
+                amr: SignInMethods::password().names(),
                 nonce: None,
                 email: None,
                 email_verified: None,

@@ -14,6 +14,10 @@ pub struct Modules {
     pub hostile: PathBuf,
     /// hostile-policy built with `HOSTILE_POLICY_BUILD=2`: says `build: "2"`.
     pub hostile_v2: PathBuf,
+    /// require-mfa-policy: refuses sign-ins without a second factor.
+    pub require_mfa: PathBuf,
+    /// world-0-1-policy: built for the released 0.1.0 world.
+    pub world_0_1: PathBuf,
 }
 
 pub fn modules() -> &'static Modules {
@@ -70,15 +74,28 @@ fn install(from: &Path, to: &Path) {
 fn build_modules() -> Modules {
     let dest = target_dir().join("e2e-policies");
     std::fs::create_dir_all(&dest).expect("e2e-policies dir");
-    let out = cargo_build(&["purchase-tier", "org-membership", "hostile-policy"], None);
+    let out = cargo_build(
+        &[
+            "purchase-tier",
+            "org-membership",
+            "hostile-policy",
+            "require-mfa-policy",
+            "world-0-1-policy",
+        ],
+        None,
+    );
     let m = Modules {
         purchase_tier: dest.join("purchase_tier.wasm"),
         org_membership: dest.join("org_membership.wasm"),
         hostile: dest.join("hostile_policy_v1.wasm"),
         hostile_v2: dest.join("hostile_policy_v2.wasm"),
+        require_mfa: dest.join("require_mfa_policy.wasm"),
+        world_0_1: dest.join("world_0_1_policy.wasm"),
     };
     install(&out.join("purchase_tier.wasm"), &m.purchase_tier);
     install(&out.join("org_membership.wasm"), &m.org_membership);
+    install(&out.join("require_mfa_policy.wasm"), &m.require_mfa);
+    install(&out.join("world_0_1_policy.wasm"), &m.world_0_1);
     // v1 is copied out before the second build overwrites the target's file.
     install(&out.join("hostile_policy.wasm"), &m.hostile);
     let out = cargo_build(&["hostile-policy"], Some("2"));

@@ -404,7 +404,7 @@ fn policies_built_with_the_sdk_import_only_from_lanyard() {
         assert!(
             imports
                 .iter()
-                .any(|name| name == "lanyard:policy/log@0.1.0"),
+                .any(|name| name == "lanyard:policy/log@0.2.0"),
             "{imports:?}"
         );
     }

@@ -366,6 +366,8 @@ fn hostile_input(config: Value) -> lanyard::policy::PolicyInput {
             email: "ada@example.com".into(),
             email_verified: true,
             metadata: json!({}),
+            amr: vec!["pwd".into()],
+            auth_time: 1,
         },
         client: ClientInput {
             id: "c1".into(),

@@ -13,6 +13,7 @@
 //! - `hostile`: every misbehaviour contained; fail-open.
 //! - `reload`: a module swapped (and a broken one refused) under a stream of mints.
 //! - `distribute`: versions pushed and rolled back across instances on the production store.
+//! - `sign_in`: a policy sees how and when the user signed in, and can ask for two factors.
 
 pub(crate) mod build;
 pub(crate) mod kit;
@@ -22,3 +23,4 @@ mod distribute;
 mod examples;
 mod hostile;
 mod reload;
+mod sign_in;

@@ -5,6 +5,7 @@
 //! - `browser`: [`Browser`], a cookie jar for the portal's pages and forms.
 //! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
 //! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
+//! - `second_factor`: an authenticator app, and a connect taken one page at a time.
 //! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
 //! - `balancer`: HAProxy in front of several instances ([`Haproxy`]).
 //!
@@ -14,6 +15,7 @@ mod balancer;
 mod browser;
 mod oauth;
 mod relay;
+mod second_factor;
 mod server;
 mod store;
 
@@ -21,6 +23,7 @@ pub use balancer::Haproxy;
 pub use browser::{Browser, Page, client, hidden};
 pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
 pub use relay::{Gate, TlsFront};
+pub use second_factor::{Authenticator, recovery_codes};
 pub use server::{TestServer, free_port};
 pub use store::{ProductionStore, address, production_store};
 

@@ -70,6 +70,8 @@ fn input(scopes: &[&str]) -> GuestInput {
         email: "ada@example.com",
         email_verified: true,
         metadata: "{}",
+        amr: &["pwd"],
+        auth_time: 1,
     };
     let client = ClientInput {
         id: "client-1".into(),

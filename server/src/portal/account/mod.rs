@@ -38,7 +38,7 @@ async fn signed(app: &App, req: &Req) -> Result<Signed, Resp> {
         .map_err(|_| unavailable_page(app))?;
     let to_login = || redirect(StatusCode::SEE_OTHER, &Landing::Account.login_url(app));
     let Some((browser, sub)) = browser.and_then(|b| {
-        let sub = b.signed_in()?.0.clone();
+        let sub = b.signed_in()?.sub.clone();
         Some((b, sub))
     }) else {
         return Err(to_login());

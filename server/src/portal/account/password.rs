@@ -94,7 +94,9 @@ pub(super) async fn change(app: &App, req: &Req, s: &Signed, current: String, ne
         return unavailable_page(app);
     }
     tracing::info!(sub = %s.user.sub, "password changed");
-    match session::start(app, Some(s.user.sub.clone()), None, Some(&s.browser)).await {
+    // The browser proved the account again; it keeps the methods it signed in with.
+    let amr = s.browser.data.amr.clone();
+    match session::start(app, s.user.sub.clone(), amr, None, Some(&s.browser)).await {
         Ok(b) => with_cookie(Done::Password.redirect(app), &b),
         Err(_) => unavailable_page(app),
     }

@@ -9,6 +9,9 @@ pub use accounts::{account_deletion, app_access};
 
 mod accounts;
 
+mod factors;
+pub use factors::second_factors;
+
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
 }
@@ -33,6 +36,7 @@ pub(super) fn grant(id: &str, client: &str, sub: &str) -> Grant {
         resource: resource(),
         scopes: scopes("read"),
         auth_time: 100,
+        amr: SignInMethods::password(),
         created_at: 100,
         expires_at: 10_000,
         revoked_at: None,
@@ -178,6 +182,7 @@ pub async fn ephemeral(stores: &Stores) {
         scopes: ScopeSet::default(),
         sub: uid("s"),
         auth_time: 1,
+        amr: SignInMethods::password(),
         nonce: None,
         expires_at: 160,
     };
@@ -448,6 +453,7 @@ macro_rules! all_stories {
             notices,
             app_access,
             account_deletion,
+            second_factors,
         );
     };
 }

@@ -16,12 +16,13 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
         created_at: r.get(6)?,
         expires_at: r.get(7)?,
         revoked_at: r.get(8)?,
+        amr: json_col(r, 9)?,
     })
 }
 
 macro_rules! grant_cols {
     () => {
-        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at"
+        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.amr"
     };
 }
 
@@ -147,12 +148,13 @@ impl GrantStore for Embedded {
 
     async fn create_grant(&self, g: &Grant, refresh: Option<&SecretHash>) -> StoreResult<()> {
         let scopes = to_json(&g.scopes)?;
+        let amr = to_json(&g.amr)?;
         let mut db = self.db()?;
         let tx = db.transaction().map_err(map_err)?;
         tx.run(
-            "INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, created_at, expires_at, revoked_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
-            params![g.id, g.client_id, g.sub, g.resource, scopes, g.auth_time, g.created_at, g.expires_at],
+            "INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, created_at, expires_at, revoked_at, amr) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+            params![g.id, g.client_id, g.sub, g.resource, scopes, g.auth_time, g.created_at, g.expires_at, amr],
         )
         .map_err(map_err)?;
         if let Some(hash) = refresh {
@@ -188,8 +190,8 @@ impl GrantStore for Embedded {
             .one(ROTATION_LOOKUP, [presented.as_str()], |r| {
                 Ok((
                     grant_row(r)?,
-                    r.get::<_, Option<i64>>(9)?,
-                    r.get::<_, Option<Vec<u8>>>(10)?,
+                    r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, Option<Vec<u8>>>(11)?,
                 ))
             })
             .optional()

@@ -12,6 +12,7 @@
 mod clients;
 mod decisions;
 mod ephemeral;
+mod factors;
 mod files;
 mod grants;
 mod keys;
@@ -217,6 +218,7 @@ impl Embedded {
         let me = Arc::new(self.clone());
         Stores {
             users: me.clone(),
+            factors: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),

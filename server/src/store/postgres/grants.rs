@@ -4,7 +4,7 @@ use super::*;
 
 macro_rules! grant_cols {
     () => {
-        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at"
+        "g.id, g.client_id, g.sub, g.resource, g.scopes, g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.amr"
     };
 }
 
@@ -24,6 +24,7 @@ fn grant_at(r: &Row, at: usize) -> StoreResult<Grant> {
         created_at: col(r, at + 6)?,
         expires_at: col(r, at + 7)?,
         revoked_at: col(r, at + 8)?,
+        amr: col(r, at + 9)?,
     })
 }
 
@@ -160,7 +161,7 @@ impl GrantStore for Postgres {
         run(
             &self.client().await?,
             "WITH g AS (INSERT INTO grants (id, client_id, sub, resource, scopes, auth_time, \
-             created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL) \
+             created_at, expires_at, revoked_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $10) \
              RETURNING id, created_at) \
              INSERT INTO refresh_tokens (hash, grant_id, issued_at) \
              SELECT $9::TEXT, id, created_at FROM g WHERE $9::TEXT IS NOT NULL",
@@ -174,6 +175,7 @@ impl GrantStore for Postgres {
                 &g.created_at,
                 &g.expires_at,
                 &refresh.map(SecretHash::as_str),
+                &g.amr,
             ],
         )
         .await?;
@@ -204,8 +206,11 @@ impl GrantStore for Postgres {
         let c = self.client().await?;
         let Some(row) = opt(
             &c,
-            "SELECT outcome, id, client_id, sub, resource, scopes, auth_time, created_at, \
-             expires_at, revoked_at, kept FROM lanyard_rotate_refresh($1, $2, $3, $4, $5)",
+            // The grant's sign-in methods never change, so they are read beside the
+            // function rather than added to what it returns.
+            "SELECT r.outcome, r.id, r.client_id, r.sub, r.resource, r.scopes, r.auth_time, \
+             r.created_at, r.expires_at, r.revoked_at, g.amr, r.kept \
+             FROM lanyard_rotate_refresh($1, $2, $3, $4, $5) r LEFT JOIN grants g ON g.id = r.id",
             &[
                 &presented.as_str(),
                 &successor.as_str(),
@@ -222,7 +227,7 @@ impl GrantStore for Postgres {
         Ok(match outcome {
             Outcome::Invalid => Rotation::Invalid,
             Outcome::Rotated => Rotation::Rotated(grant_at(&row, 1)?),
-            Outcome::Raced => Rotation::Raced(grant_at(&row, 1)?, col(&row, 10)?),
+            Outcome::Raced => Rotation::Raced(grant_at(&row, 1)?, col(&row, 11)?),
             Outcome::Reused => Rotation::Reused(grant_at(&row, 1)?),
         })
     }

@@ -8,6 +8,7 @@
 
 mod clients;
 mod decisions;
+mod factors;
 mod grants;
 mod keys;
 mod policies;
@@ -136,6 +137,28 @@ impl ToSql for ScopeSet {
     to_sql_checked!();
 }
 
+/// Sign-in methods are a `TEXT[]` column of RFC 8176 names, in their order.
+impl<'a> FromSql<'a> for SignInMethods {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Cause> {
+        Ok(SignInMethods::try_from(
+            <Vec<String> as FromSql>::from_sql(ty, raw)?,
+        )?)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<String> as FromSql>::accepts(ty)
+    }
+}
+
+impl ToSql for SignInMethods {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Cause> {
+        self.names().to_sql(ty, out)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <Vec<&str> as ToSql>::accepts(ty)
+    }
+    to_sql_checked!();
+}
+
 impl Postgres {
     /// Connects to `url` (`postgres://user@host/db`, libpq's URL or key=value form) and
     /// applies pending migrations. Fails if the database cannot be reached.
@@ -219,6 +242,7 @@ impl Postgres {
         let redis = Arc::new(redis);
         Stores {
             users: me.clone(),
+            factors: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),
