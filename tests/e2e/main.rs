@@ -16,6 +16,7 @@ mod cimd;
 mod client_auth;
 mod connections;
 mod consent;
+mod dashboard;
 mod discovery;
 mod junk;
 mod keys;
