@@ -29,9 +29,8 @@ privacy = "https://acme.test/privacy"
 async fn every_page_carries_the_operators_name_logo_colour_and_links() {
     let server = branded().await;
     for path in ["/login", "/register"] {
-        let r = server.http.get(server.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        let page = r.text().await.unwrap();
+        let (status, page) = server.get_text(path).await;
+        assert_eq!(status, 200, "{path}");
         for expected in [
             "<title>Sign",
             " · Acme Notes</title>",
@@ -53,15 +52,7 @@ async fn every_page_carries_the_operators_name_logo_colour_and_links() {
         );
     }
     // The error page too.
-    let page = server
-        .http
-        .get(server.url("/oauth/authorize?client_id=nobody"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = server.get_text("/oauth/authorize?client_id=nobody").await;
     assert!(page.contains("Secured by Acme Notes"), "{page}");
 
     let r = server
@@ -87,15 +78,7 @@ async fn without_branding_there_is_no_logo_to_serve() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let page = server
-        .http
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = server.get_text("/login").await;
     assert!(page.contains("Secured by Lanyard"), "{page}");
 }
 

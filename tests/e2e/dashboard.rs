@@ -70,15 +70,7 @@ async fn every_metric_the_dashboard_queries_is_exported() {
     let connected = server.connect(EMAIL, None).await;
     let (status, body, _) = refresh(&server, &connected.client_id, connected.refresh_token()).await;
     assert_eq!(status, 200, "{body}");
-    let metrics = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let families: BTreeSet<(String, String)> = metrics
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

@@ -389,14 +389,7 @@ async fn assert_store_down_but_instance_ready(server: &TestServer, down: &str) {
         "{report}"
     );
     assert!(report.contains(&format!("{up} ok\n")), "{report}");
-    let metrics = client()
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for (backend, value) in [(down, 0), (up, 1)] {
         let line = format!("lanyard_store_up{{backend=\"{backend}\"}} {value}\n");
         assert!(metrics.contains(&line), "{line} not in {metrics}");

@@ -24,15 +24,7 @@ async fn metrics_count_per_endpoint_resource_grant_and_sign_in() {
         .unwrap();
     assert_eq!(probe.status(), 404);
 
-    let metrics = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let resource = server.resource();
     for line in [
         format!(

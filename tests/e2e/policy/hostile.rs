@@ -307,15 +307,7 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
     }
     assert!(server.logs().contains("fail-open"), "{}", server.logs());
     // Counted too: three failures at each of the two mints, and every call timed.
-    let metrics = server
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     // Each family is labelled per policy and version; these sum over them.
     let sum = |name: &str| -> u64 {
         metrics

@@ -250,6 +250,18 @@ impl TestServer {
         self.cli_json(&["user", "add", email, "--password", PASSWORD])
     }
 
+    /// The admin listener's `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        let r = self.http.get(self.admin_url("/metrics")).send().await;
+        r.expect("GET /metrics").text().await.expect("metrics text")
+    }
+
+    /// A page on the public listener, as text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        (r.status(), r.text().await.unwrap_or_default())
+    }
+
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let r = self.http.get(self.url(path)).send().await.expect("GET");
         let status = r.status();
