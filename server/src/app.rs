@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::oauth::cimd::CimdResolver;
 use crate::oauth::metadata::Discovery;
@@ -33,6 +34,7 @@ pub struct App {
     pub policies: Option<Arc<PolicyRegistry>>,
     pub decisions: DecisionWriter,
     pub login_throttle: Throttle,
+    pub mailer: Mailer,
 }
 
 impl std::fmt::Debug for App {
@@ -86,6 +88,7 @@ impl App {
             metrics: Metrics::default(),
             decisions: DecisionWriter::spawn(stores.decisions.clone()),
             login_throttle: Throttle::new(stores.counters.clone()),
+            mailer: Mailer::new(&config)?,
             policies,
             config,
             stores,

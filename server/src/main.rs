@@ -85,6 +85,13 @@ enum UserCommand {
     /// Operator-defined metadata that policies read.
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Mark a user's email address as verified.
+    Verify { email: String },
+    /// Disable an account: it cannot sign in, its refresh tokens stop working, and every
+    /// browser session it has ends.
+    Disable { email: String },
+    /// Enable a disabled account again.
+    Enable { email: String },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +169,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
             cli::user_metadata_set(config, &email, &json).await
         }
+        Command::User(UserCommand::Verify { email }) => cli::user_verify(config, &email).await,
+        Command::User(UserCommand::Disable { email }) => cli::user_disable(config, &email).await,
+        Command::User(UserCommand::Enable { email }) => cli::user_enable(config, &email).await,
         Command::Client(ClientCommand::Add {
             name,
             redirect_uris,

@@ -1,5 +1,5 @@
 //! What a running server does in the background: picking up rotated keys and new policy
-//! versions, and dropping what has expired (short-lived records, decision-log entries past
+//! versions, sending queued mail, and dropping what has expired (short-lived records, decision-log entries past
 //! their retention, dynamically registered clients left idle).
 
 use std::sync::Arc;
@@ -93,6 +93,7 @@ pub fn spawn(app: &Arc<App>) {
             None => crate::policy::watch::spawn(registry.clone(), every),
         }
     }
+    crate::mail::sender::spawn(app);
     let sweeper = app.clone();
     tokio::spawn(async move {
         let app = sweeper;

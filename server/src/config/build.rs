@@ -34,6 +34,13 @@ impl Config {
         let issuer = canonical_issuer(&s.issuer)?;
         let connections = connections(&s)?;
         let resources = resources(s.resources, &s.scopes, &issuer)?;
+        let mail = super::mail::build(
+            s.smtp_url.as_deref(),
+            s.mail_from.as_deref(),
+            &issuer,
+            s.require_verified_email,
+            (s.verify_link_ttl, s.reset_link_ttl),
+        )?;
         let production = production(s.database_url, s.redis_url, s.redis_prefix, s.store_ca)?;
         // A module path in the file is relative to the file.
         let bindings = s
@@ -88,6 +95,7 @@ impl Config {
                 poll_ms: s.policy_poll_ms,
                 log_days: s.policy_log_days,
             },
+            mail,
         };
         config.check()
     }

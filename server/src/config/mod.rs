@@ -7,6 +7,7 @@
 //! configure a server without `set_var`.
 
 mod build;
+mod mail;
 mod settings;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+pub use self::mail::{MailConfig, SmtpSecurity, SmtpServer};
 use self::settings::{Settings, read_toml};
 
 use crate::http::client_addr::Cidr;
@@ -123,6 +125,7 @@ pub struct Config {
     /// (0: never).
     pub dcr_idle_days: u64,
     pub policies: PolicyConfig,
+    pub mail: MailConfig,
 }
 
 /// How long a client may take, so that slow or idle connections cannot pile up.

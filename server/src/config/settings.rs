@@ -57,6 +57,11 @@ pub(super) struct Settings {
     pub policy_poll_ms: u64,
     pub policy_log_days: u64,
     pub policies: Vec<FilePolicy>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub require_verified_email: bool,
+    pub verify_link_ttl: u64,
+    pub reset_link_ttl: u64,
 }
 
 impl Default for Settings {
@@ -101,6 +106,11 @@ impl Default for Settings {
             policy_poll_ms: 500,
             policy_log_days: 30,
             policies: Vec::new(),
+            smtp_url: None,
+            mail_from: None,
+            require_verified_email: false,
+            verify_link_ttl: 86_400,
+            reset_link_ttl: 30 * 60,
         }
     }
 }
@@ -303,6 +313,7 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 39);
+        assert!(names.contains(&"smtp_url") && names.contains(&"require_verified_email"));
+        assert_eq!(names.len(), 44);
     }
 }

@@ -9,11 +9,12 @@ use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::GrantType;
+use crate::domain::UserId;
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
 use crate::secret::SecretHash;
-use crate::store::{Grant, PendingGrant, RevocationKey};
+use crate::store::{Grant, PendingGrant, RevocationKey, StoreError};
 
 /// A token request, by grant.
 #[derive(Debug)]
@@ -268,4 +269,21 @@ pub async fn revoke_family(app: &App, grant_id: &str) -> Result<(), OAuthError> 
         )
         .await?;
     Ok(())
+}
+
+/// Revokes every grant of a user and, until they would have expired anyway, their access
+/// tokens; returns how many grants were live.
+pub async fn revoke_user_grants(app: &App, sub: &UserId) -> Result<usize, StoreError> {
+    let now = app.now();
+    let ids = app.stores.grants.revoke_user_grants(sub, now).await?;
+    for id in &ids {
+        app.stores
+            .ephemeral
+            .revoke_access(
+                &RevocationKey::Grant(id.clone()),
+                now + app.config.access_token_ttl + 60,
+            )
+            .await?;
+    }
+    Ok(ids.len())
 }

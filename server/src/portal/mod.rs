@@ -1,14 +1,18 @@
-//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out), rendered
-//! with askama from `server/templates/`. Forms keep the contract of design.md: `email`,
+//! The portal: the pages a person sees (sign-up, sign-in, consent, sign-out, address
+//! verification and password recovery), rendered with askama from `server/templates/`. Forms keep the contract of design.md: `email`,
 //! `password`, hidden `csrf_token`, and `decision=allow|deny` on consent.
 
 pub mod consent;
+pub mod forgot;
+pub mod links;
 pub mod login;
 pub mod logout;
 pub mod pages;
 pub mod register;
+pub mod reset;
 pub mod session;
 pub mod throttle;
+pub mod verify;
 
 use http::{HeaderValue, StatusCode, header};
 

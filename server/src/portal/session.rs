@@ -3,6 +3,11 @@
 //! server: its form token (double-submitted: cookie and hidden field must match) and the
 //! authorization request it is on live in a cookie of its own, so anonymous page views
 //! cannot fill the store.
+//!
+//! Every session records its account's session epoch when it began. [`end_everywhere`]
+//! starts a new epoch in the durable store, and [`current`] refuses a session of another
+//! epoch (or of a disabled account): so one write ends every session of a user at once, on
+//! every instance, without finding the sessions themselves (they are kept by hash).
 
 use crate::app::App;
 use crate::domain::UserId;
@@ -41,16 +46,37 @@ pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError
         return Ok(None);
     };
     let id = SecretHash::of(raw);
-    Ok(app
-        .stores
-        .ephemeral
-        .session(&id, app.now())
-        .await?
-        .map(|data| Browser {
-            id: Some(id),
-            data,
-            set_cookie: None,
-        }))
+    let Some(data) = app.stores.ephemeral.session(&id, app.now()).await? else {
+        return Ok(None);
+    };
+    if let Some(sub) = &data.sub
+        && !still_current(app, sub, data.epoch).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(Browser {
+        id: Some(id),
+        data,
+        set_cookie: None,
+    }))
+}
+
+/// Whether a session of `sub` begun in `epoch` still counts: the account exists, is
+/// enabled, has not ended its sessions since, and (where the operator requires it) has a
+/// verified address.
+async fn still_current(app: &App, sub: &UserId, epoch: i64) -> Result<bool, StoreError> {
+    let user = app.stores.users.user_by_sub(sub).await?;
+    Ok(user.is_some_and(|u| {
+        !u.is_disabled()
+            && u.session_epoch == epoch
+            && (u.email_verified || !app.config.mail.require_verified_email)
+    }))
+}
+
+/// Ends every browser session of `sub`, on every instance: password resets, disabled
+/// accounts and "sign out everywhere" call this.
+pub async fn end_everywhere(app: &App, sub: &UserId) -> Result<(), StoreError> {
+    app.stores.users.end_sessions(sub).await
 }
 
 /// The current session, or this browser's anonymous state (a new one when it has none).
@@ -86,6 +112,7 @@ fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
             auth_time: None,
             csrf,
             pending: pending.filter(|p| !p.is_empty()),
+            epoch: 0,
             expires_at: app.now() + app.config.session_ttl,
         },
         set_cookie: None,
@@ -116,6 +143,15 @@ pub async fn start(
     if let Some(id) = replacing.and_then(|old| old.id.as_ref()) {
         app.stores.ephemeral.end_session(id).await?;
     }
+    let epoch = match &sub {
+        Some(sub) => app
+            .stores
+            .users
+            .user_by_sub(sub)
+            .await?
+            .map_or(0, |u| u.session_epoch),
+        None => 0,
+    };
     let now = app.now();
     let raw = app.random.token();
     let id = SecretHash::of(&raw);
@@ -124,6 +160,7 @@ pub async fn start(
         sub,
         csrf: app.random.token(),
         pending,
+        epoch,
         expires_at: now + app.config.session_ttl,
     };
     app.stores.ephemeral.put_session(&id, &data).await?;

@@ -90,6 +90,15 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>>;
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()>;
+    /// Marks the address as the user's own (a mailed link was followed, or an operator
+    /// vouched). `NotFound` for an unknown user, as every setter below.
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()>;
+    /// Disables the account from `since`, or enables it again with `None`.
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()>;
+    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()>;
+    /// Starts a new session epoch, which ends every browser session of the account at once
+    /// (each records the epoch it began in).
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -155,6 +164,9 @@ pub trait GrantStore: Send + Sync {
     ) -> StoreResult<Option<Grant>>;
     /// Revokes the whole family; returns whether it was live.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Revokes every live family of a user; returns their ids (their access tokens are
+    /// the caller's to refuse).
+    async fn revoke_user_grants(&self, sub: &UserId, now: UnixTime) -> StoreResult<Vec<String>>;
     /// Drops the sealed successors of tokens spent before `before` (the grace window is
     /// over for them); returns how many.
     async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64>;
@@ -242,6 +254,34 @@ pub trait PolicyVersions: Send + Sync {
     async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
+/// Mail waiting to be delivered, kept durably so that a mail server that is down loses
+/// nothing. Several instances share one queue: each message is claimed by one of them.
+#[async_trait]
+pub trait MailQueue: Send + Sync {
+    /// Queues a message, due at once.
+    async fn enqueue_mail(&self, mail: &QueuedMail) -> StoreResult<()>;
+    /// Claims up to `limit` messages due at `now`, counting an attempt on each; a claimed
+    /// message is no one else's until `lease_until`, when it is due again unless its
+    /// claimant reported on it (an instance that dies mid-send loses nothing).
+    async fn claim_mail(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedMail>>;
+    /// Delivered: the message leaves the queue.
+    async fn mail_sent(&self, id: &str) -> StoreResult<()>;
+    /// Not delivered: due again at `retry_at`, or given up on (kept, with the error) when
+    /// `None`.
+    async fn mail_failed(
+        &self,
+        id: &str,
+        retry_at: Option<UnixTime>,
+        error: &str,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+}
+
 /// Whether the backends answer, for `/readyz`.
 #[async_trait]
 pub trait Health: Send + Sync {
@@ -269,6 +309,7 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,
     pub decisions: Arc<dyn DecisionLog>,
+    pub mail: Arc<dyn MailQueue>,
     pub ephemeral: Ephemeral,
     pub counters: Arc<dyn counters::Counters>,
     pub notices: Arc<dyn notices::Notices>,
@@ -370,6 +411,37 @@ impl Ephemeral {
         self.0.delete(&format!("session:{}", id.as_str())).await
     }
 
+    /// Keeps a mailed link's token (by hash) until it expires or is used.
+    pub async fn put_link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        link: &MailedLink,
+    ) -> StoreResult<()> {
+        self.put_json(link_key(purpose, token), link, link.expires_at)
+            .await
+    }
+
+    /// The link a token stands for, leaving it usable (a form that follows it).
+    pub async fn link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<MailedLink>> {
+        Self::decode(self.0.get(&link_key(purpose, token), now).await?)
+    }
+
+    /// Removes and returns the link atomically: a mailed link works once.
+    pub async fn take_link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<MailedLink>> {
+        Self::decode(self.0.take(&link_key(purpose, token), now).await?)
+    }
+
     /// Refuses an access token (by `jti`) or every access token of a grant until `until`.
     pub async fn revoke_access(&self, key: &RevocationKey, until: UnixTime) -> StoreResult<()> {
         self.0.put(&key.storage_key(), b"1", until).await
@@ -387,6 +459,14 @@ impl Ephemeral {
         ];
         self.0.any_present(&keys, now).await
     }
+}
+
+fn link_key(purpose: LinkPurpose, token: &SecretHash) -> String {
+    let kind = match purpose {
+        LinkPurpose::Verify => "verify-link",
+        LinkPurpose::Reset => "reset-link",
+    };
+    format!("{kind}:{}", token.as_str())
 }
 
 /// What a revocation names.

@@ -43,6 +43,8 @@ pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
         password_hash: "x".into(),
         metadata: "{}".into(),
         email_verified: false,
+        disabled_at: None,
+        session_epoch: 0,
         created_at: 1,
     };
     stores.users.create_user(&u).await.unwrap();
@@ -443,9 +445,17 @@ macro_rules! all_stories {
             counters,
             idle_clients,
             notices,
+            account_state,
+            revoke_user_grants,
+            mailed_links,
+            mail_queue,
+            concurrent_mail_claims,
         );
     };
 }
 
+mod accounts;
 mod embedded;
 mod production;
+
+pub use accounts::*;

@@ -15,6 +15,7 @@ mod ephemeral;
 mod files;
 mod grants;
 mod keys;
+mod mail;
 mod migrate;
 mod users;
 
@@ -221,6 +222,7 @@ impl Embedded {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            mail: me.clone(),
             ephemeral: Ephemeral(me.clone()),
             // One machine: the counters live in this process.
             counters: Arc::new(super::counters::InProcess::default()),

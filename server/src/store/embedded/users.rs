@@ -6,7 +6,7 @@ use super::*;
 
 macro_rules! user_cols {
     () => {
-        "sub, email, password_hash, metadata, created_at, email_verified"
+        "sub, email, password_hash, metadata, created_at, email_verified, disabled_at, session_epoch"
     };
 }
 
@@ -18,6 +18,8 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         metadata: r.get(3)?,
         created_at: r.get(4)?,
         email_verified: r.get(5)?,
+        disabled_at: r.get(6)?,
+        session_epoch: r.get(7)?,
     })
 }
 
@@ -29,7 +31,7 @@ impl UserStore for Embedded {
                 concat!(
                     "INSERT INTO users (",
                     user_cols!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
                 params![
                     u.sub,
@@ -37,7 +39,9 @@ impl UserStore for Embedded {
                     u.password_hash,
                     u.metadata,
                     u.created_at,
-                    u.email_verified
+                    u.email_verified,
+                    u.disabled_at,
+                    u.session_epoch
                 ],
             )
             .map_err(map_err)?;
@@ -67,17 +71,47 @@ impl UserStore for Embedded {
     }
 
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        let n = self
-            .db()?
-            .run(
-                "UPDATE users SET metadata = ?2 WHERE sub = ?1",
-                params![sub, metadata.to_string()],
-            )
-            .map_err(map_err)?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+        self.update_user(
+            "UPDATE users SET metadata = ?2 WHERE sub = ?1",
+            params![sub, metadata.to_string()],
+        )
+    }
+
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email_verified = 1 WHERE sub = ?1",
+            params![sub],
+        )
+    }
+
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET disabled_at = ?2 WHERE sub = ?1",
+            params![sub, since],
+        )
+    }
+
+    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET password_hash = ?2 WHERE sub = ?1",
+            params![sub, hash],
+        )
+    }
+
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE sub = ?1",
+            params![sub],
+        )
+    }
+}
+
+impl Embedded {
+    /// Runs an update of one user's row; `NotFound` when there is no such user.
+    fn update_user(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+        match self.db()?.run(sql, params).map_err(map_err)? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
         }
     }
 }

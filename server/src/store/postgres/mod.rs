@@ -10,6 +10,7 @@ mod clients;
 mod decisions;
 mod grants;
 mod keys;
+mod mail;
 mod policies;
 mod users;
 
@@ -223,6 +224,7 @@ impl Postgres {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            mail: me.clone(),
             ephemeral: Ephemeral(redis.clone()),
             counters: redis.clone(),
             notices: redis.clone(),

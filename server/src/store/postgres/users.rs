@@ -4,7 +4,7 @@ use super::*;
 
 macro_rules! user_cols {
     () => {
-        "sub, email, password_hash, metadata::TEXT, created_at, email_verified"
+        "sub, email, password_hash, metadata::TEXT, created_at, email_verified, disabled_at, session_epoch"
     };
 }
 
@@ -16,6 +16,8 @@ fn user_row(r: &Row) -> StoreResult<User> {
         metadata: col(r, 3)?,
         created_at: col(r, 4)?,
         email_verified: col(r, 5)?,
+        disabled_at: col(r, 6)?,
+        session_epoch: col(r, 7)?,
     })
 }
 
@@ -24,8 +26,8 @@ impl UserStore for Postgres {
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         run(
             &self.client().await?,
-            "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified) \
-             VALUES ($1, $2, $3, $4::TEXT::JSONB, $5, $6)",
+            "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified, \
+             disabled_at, session_epoch) VALUES ($1, $2, $3, $4::TEXT::JSONB, $5, $6, $7, $8)",
             &[
                 &u.sub,
                 &u.email,
@@ -33,6 +35,8 @@ impl UserStore for Postgres {
                 &u.metadata,
                 &u.created_at,
                 &u.email_verified,
+                &u.disabled_at,
+                &u.session_epoch,
             ],
         )
         .await?;
@@ -57,16 +61,52 @@ impl UserStore for Postgres {
     }
 
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        let n = run(
-            &self.client().await?,
+        self.update_user(
             "UPDATE users SET metadata = $2::TEXT::JSONB WHERE sub = $1",
             &[&sub, &metadata.to_string()],
         )
-        .await?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+        .await
+    }
+
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email_verified = TRUE WHERE sub = $1",
+            &[&sub],
+        )
+        .await
+    }
+
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET disabled_at = $2 WHERE sub = $1",
+            &[&sub, &since],
+        )
+        .await
+    }
+
+    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET password_hash = $2 WHERE sub = $1",
+            &[&sub, &hash],
+        )
+        .await
+    }
+
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE sub = $1",
+            &[&sub],
+        )
+        .await
+    }
+}
+
+impl Postgres {
+    /// Runs an update of one user's row; `NotFound` when there is no such user.
+    async fn update_user(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
+        match run(&self.client().await?, sql, params).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
         }
     }
 }
