@@ -5,21 +5,47 @@
 //! - `browser`: [`Browser`], a cookie jar for the portal's pages and forms.
 //! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
 //! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
+//! - `mail`: a real SMTP server ([`MailSink`], aiosmtpd) that keeps what it receives.
 //! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
 //!
 //! Everything is re-exported here, so tests name it `support::X` wherever it lives.
 
 mod browser;
+mod mail;
 mod oauth;
 mod relay;
 mod server;
 mod store;
 
 pub use browser::{Browser, Page, client, hidden};
+pub use mail::{MailSink, link_in, smtp_available};
 pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
 pub use relay::{Gate, TlsFront};
-pub use server::TestServer;
+pub use server::{TestServer, free_port};
 pub use store::{ProductionStore, address, production_store};
 
 /// The password every test user gets (`TestServer::add_user`) and signs in with.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs each `flow(settings)` as two tests: on the embedded store (no settings) and on
+/// Postgres and Redis (their settings; skipped without them, except under `CI=true`).
+macro_rules! on_both_stores {
+    ($($flow:ident),* $(,)?) => {$(
+        mod $flow {
+            #[tokio::test]
+            async fn embedded() {
+                super::$flow(&[]).await;
+            }
+
+            #[tokio::test]
+            async fn production() {
+                let Some(store) = $crate::support::production_store().await else {
+                    return;
+                };
+                super::$flow(&store.env()).await;
+                store.finish().await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_stores;
