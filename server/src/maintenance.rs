@@ -8,6 +8,9 @@ use std::time::Duration;
 use crate::app::App;
 use crate::store::notices;
 
+/// How long mail given up on stays in the queue, for an operator looking into it.
+const FAILED_MAIL_KEPT_SECS: i64 = 7 * 86_400;
+
 /// Drops decision-log entries past their retention, in chunks with a yield between, so
 /// that a backlog (the first purge after a long pause) never stalls the worker.
 async fn purge_decision_log(app: &App) {
@@ -106,6 +109,10 @@ pub fn spawn(app: &Arc<App>) {
             let seals_before = app.now() - app.config.refresh_grace;
             if let Err(e) = app.stores.grants.drop_seals(seals_before).await {
                 tracing::warn!(error = %e, "could not drop spent refresh-token seals");
+            }
+            let failed_before = app.now() - FAILED_MAIL_KEPT_SECS;
+            if let Err(e) = app.stores.mail.purge_failed_mail(failed_before).await {
+                tracing::warn!(error = %e, "could not drop mail given up on");
             }
             purge_decision_log(&app).await;
             purge_idle_clients(&app).await;

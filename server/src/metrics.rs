@@ -17,6 +17,11 @@ pub struct Metrics {
     pub tokens_minted: AtomicU64,
     pub refresh_reuse_detected: AtomicU64,
     pub code_reuse_detected: AtomicU64,
+    /// Messages handed to the mail server (or the outbox), attempts that failed and will
+    /// be tried again, and messages given up on.
+    pub mail_delivered: AtomicU64,
+    pub mail_retried: AtomicU64,
+    pub mail_given_up: AtomicU64,
     policy_calls: AtomicU64,
     policy_failures_closed: AtomicU64,
     policy_failures_open: AtomicU64,
@@ -34,6 +39,9 @@ impl Default for Metrics {
             tokens_minted: AtomicU64::new(0),
             refresh_reuse_detected: AtomicU64::new(0),
             code_reuse_detected: AtomicU64::new(0),
+            mail_delivered: AtomicU64::new(0),
+            mail_retried: AtomicU64::new(0),
+            mail_given_up: AtomicU64::new(0),
             policy_calls: AtomicU64::new(0),
             policy_failures_closed: AtomicU64::new(0),
             policy_failures_open: AtomicU64::new(0),
@@ -126,6 +134,9 @@ impl Metrics {
                 "lanyard_code_reuse_detected_total",
                 &self.code_reuse_detected,
             ),
+            ("lanyard_mail_delivered_total", &self.mail_delivered),
+            ("lanyard_mail_retried_total", &self.mail_retried),
+            ("lanyard_mail_given_up_total", &self.mail_given_up),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", get(c));

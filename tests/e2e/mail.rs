@@ -86,6 +86,7 @@ async fn smtp_down_then_up(store: &[(&str, &str)]) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Check your mail"), "{}", page.body);
     wait_for_log(&server, "mail not delivered; will try again").await;
+    assert!(counter(&server, "lanyard_mail_retried_total").await >= 1);
 
     // Restarted while the mail server is still down: the queue is in the store.
     server.stop();
@@ -113,6 +114,25 @@ async fn smtp_down_then_up(store: &[(&str, &str)]) {
     // Delivered once: the queue forgets a delivered message.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sink.to(email).len(), 1, "{:?}", sink.to(email));
+    assert_eq!(counter(&server, "lanyard_mail_delivered_total").await, 1);
+}
+
+/// A counter from the admin listener's `/metrics`.
+async fn counter(server: &TestServer, name: &str) -> u64 {
+    let body = server
+        .http
+        .get(server.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        .parse()
+        .unwrap()
 }
 
 on_both_stores!(smtp_down_then_up);

@@ -4,6 +4,7 @@
 //! up on when its server refuses it for good, or after three days.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::app::App;
@@ -71,6 +72,7 @@ async fn deliver(app: &App, mail: &QueuedMail) {
     let now = app.now();
     let reported = match outcome {
         Ok(()) => {
+            app.metrics.mail_delivered.fetch_add(1, Ordering::Relaxed);
             tracing::info!(id = %mail.id, attempts = mail.attempts, "mail delivered");
             app.stores.mail.mail_sent(&mail.id).await
         }
@@ -78,6 +80,11 @@ async fn deliver(app: &App, mail: &QueuedMail) {
             let retry_at = (!failure.permanent)
                 .then(|| retry_at(now, mail.created_at, mail.attempts))
                 .flatten();
+            let counter = match retry_at {
+                Some(_) => &app.metrics.mail_retried,
+                None => &app.metrics.mail_given_up,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
             match retry_at {
                 Some(at) => tracing::warn!(
                     id = %mail.id, attempts = mail.attempts, reason = %failure.reason,

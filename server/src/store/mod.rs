@@ -280,6 +280,8 @@ pub trait MailQueue: Send + Sync {
         error: &str,
         now: UnixTime,
     ) -> StoreResult<()>;
+    /// Drops the messages given up on before `before`; returns how many.
+    async fn purge_failed_mail(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// Whether the backends answer, for `/readyz`.

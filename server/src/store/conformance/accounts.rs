@@ -202,6 +202,8 @@ pub async fn mail_queue(stores: &Stores) {
         q.claim_mail(10_000, 20_000, 10).await.unwrap().is_empty(),
         "given up on, and m2 was delivered"
     );
+    assert_eq!(q.purge_failed_mail(250).await.unwrap(), 0, "failed at 250");
+    assert_eq!(q.purge_failed_mail(251).await.unwrap(), 1);
 }
 
 /// Two claims at once never take the same message.

@@ -74,4 +74,15 @@ impl MailQueue for Embedded {
             .map_err(map_err)?;
         Ok(())
     }
+
+    async fn purge_failed_mail(&self, before: UnixTime) -> StoreResult<u64> {
+        let n = self
+            .db()?
+            .run(
+                "DELETE FROM mail_outbox WHERE failed_at < ?1",
+                params![before],
+            )
+            .map_err(map_err)?;
+        Ok(n as u64)
+    }
 }

@@ -75,4 +75,13 @@ impl MailQueue for Postgres {
         .await?;
         Ok(())
     }
+
+    async fn purge_failed_mail(&self, before: UnixTime) -> StoreResult<u64> {
+        run(
+            &self.client().await?,
+            "DELETE FROM mail_outbox WHERE failed_at < $1",
+            &[&before],
+        )
+        .await
+    }
 }
