@@ -88,13 +88,8 @@ pub async fn user_verify(config: Config, email: &str) -> anyhow::Result<()> {
 pub async fn user_disable(config: Config, email: &str) -> anyhow::Result<()> {
     let stores = open_stores(&config).await?;
     let user = find(&stores, email).await?;
-    if !user.is_disabled() {
-        stores
-            .users
-            .set_disabled(&user.sub, Some(SystemClock.now()))
-            .await?;
-    }
-    stores.users.end_sessions(&user.sub).await?;
+    let since = user.disabled_at.unwrap_or_else(|| SystemClock.now());
+    stores.users.set_disabled(&user.sub, Some(since)).await?;
     print_state(&find(&stores, email).await?);
     Ok(())
 }

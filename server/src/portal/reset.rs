@@ -8,7 +8,7 @@ use http::StatusCode;
 use super::login::hash_password;
 use super::pages::{BRAND, Reset, notice_page, render};
 use super::register::check;
-use super::session::{self, end_everywhere};
+use super::session;
 use super::{error_page, links, posted_session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::http::Req;
@@ -81,7 +81,6 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Ok(b) => b,
         Err(page) => return page,
     };
-    // The password is checked before the link is used, so a refused one can be retyped.
     let (token, _, user) = match open(app, req, false).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -90,20 +89,23 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     if let Err(msg) = check(user.email.as_str(), &password) {
         return form_page(browser.data.csrf.clone(), token, &user, Some(msg));
     }
+    let Some(hash) = hash_password(app.random.as_ref(), password).await else {
+        return unavailable_page(app);
+    };
+    // Taken only now, so that a refused password or a failed hash leaves the link working;
+    // taken atomically, so that it works once.
     let (_, _, user) = match open(app, req, true).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    let Some(hash) = hash_password(app.random.as_ref(), password).await else {
-        return unavailable_page(app);
-    };
-    let users = &app.stores.users;
-    let changed = async {
-        users.set_password_hash(&user.sub, &hash).await?;
-        users.set_email_verified(&user.sub).await?;
-        end_everywhere(app, &user.sub).await
-    };
-    if changed.await.is_err() {
+    // One write: the password, the address proved, and every browser session ended.
+    if app
+        .stores
+        .users
+        .reset_password(&user.sub, &hash)
+        .await
+        .is_err()
+    {
         return unavailable_page(app);
     }
     let revoke_apps = form.get("revoke_apps").is_some_and(|v| !v.is_empty());

@@ -93,9 +93,13 @@ pub trait UserStore: Send + Sync {
     /// Marks the address as the user's own (a mailed link was followed, or an operator
     /// vouched). `NotFound` for an unknown user, as every setter below.
     async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()>;
-    /// Disables the account from `since`, or enables it again with `None`.
+    /// Disables the account from `since`, or enables it again with `None`. Disabling also
+    /// starts a new session epoch, in the same write: the sessions it ends stay ended once
+    /// the account is enabled again.
     async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()>;
-    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()>;
+    /// A password reset through a link mailed to the address, in one write: the new hash,
+    /// the address verified (the link proved it), and a new session epoch.
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()>;
     /// Starts a new session epoch, which ends every browser session of the account at once
     /// (each records the epoch it began in).
     async fn end_sessions(&self, sub: &UserId) -> StoreResult<()>;

@@ -11,7 +11,7 @@ async fn read(stores: &Stores, sub: &str) -> User {
     stores.users.user_by_sub(&uid(sub)).await.unwrap().unwrap()
 }
 
-/// A user's state changes one field at a time, and an unknown user is `NotFound`.
+/// A user's state changes as asked, and an unknown user is `NotFound`.
 pub async fn account_state(stores: &Stores) {
     user(stores, "u1", "ada@example.com").await;
     let before = read(stores, "u1").await;
@@ -19,23 +19,31 @@ pub async fn account_state(stores: &Stores) {
     assert_eq!(before.session_epoch, 0);
 
     let users = &stores.users;
-    users.set_email_verified(&uid("u1")).await.unwrap();
     users.set_disabled(&uid("u1"), Some(500)).await.unwrap();
-    users
-        .set_password_hash(&uid("u1"), "new-hash")
-        .await
-        .unwrap();
-    users.end_sessions(&uid("u1")).await.unwrap();
-    users.end_sessions(&uid("u1")).await.unwrap();
+    let disabled = read(stores, "u1").await;
+    assert_eq!(disabled.disabled_at, Some(500));
+    assert_eq!(disabled.session_epoch, 1, "disabling ends every session");
+    assert!(!disabled.email_verified);
+
+    users.reset_password(&uid("u1"), "new-hash").await.unwrap();
     let after = read(stores, "u1").await;
-    assert!(after.email_verified);
-    assert_eq!(after.disabled_at, Some(500));
+    assert!(after.email_verified, "the reset link proved the address");
     assert_eq!(after.password_hash, "new-hash");
     assert_eq!(after.session_epoch, 2);
     assert_eq!(after.email, before.email);
 
+    user(stores, "u2", "bob@example.com").await;
+    users.set_email_verified(&uid("u2")).await.unwrap();
+    assert!(read(stores, "u2").await.email_verified);
+
     users.set_disabled(&uid("u1"), None).await.unwrap();
-    assert!(!read(stores, "u1").await.is_disabled());
+    users.end_sessions(&uid("u1")).await.unwrap();
+    let enabled = read(stores, "u1").await;
+    assert!(!enabled.is_disabled());
+    assert_eq!(
+        enabled.session_epoch, 3,
+        "enabling starts no epoch; ending one does"
+    );
 
     let nobody = uid("nobody");
     assert!(matches!(
@@ -47,7 +55,7 @@ pub async fn account_state(stores: &Stores) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        users.set_password_hash(&nobody, "h").await,
+        users.reset_password(&nobody, "h").await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(

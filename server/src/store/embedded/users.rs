@@ -86,14 +86,17 @@ impl UserStore for Embedded {
 
     async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
         self.update_user(
-            "UPDATE users SET disabled_at = ?2 WHERE sub = ?1",
+            "UPDATE users SET disabled_at = ?2, \
+             session_epoch = session_epoch + (CASE WHEN ?2 IS NULL THEN 0 ELSE 1 END) \
+             WHERE sub = ?1",
             params![sub, since],
         )
     }
 
-    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
         self.update_user(
-            "UPDATE users SET password_hash = ?2 WHERE sub = ?1",
+            "UPDATE users SET password_hash = ?2, email_verified = 1, \
+             session_epoch = session_epoch + 1 WHERE sub = ?1",
             params![sub, hash],
         )
     }

@@ -78,15 +78,18 @@ impl UserStore for Postgres {
 
     async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
         self.update_user(
-            "UPDATE users SET disabled_at = $2 WHERE sub = $1",
+            "UPDATE users SET disabled_at = $2::BIGINT, \
+             session_epoch = session_epoch + (CASE WHEN $2::BIGINT IS NULL THEN 0 ELSE 1 END) \
+             WHERE sub = $1",
             &[&sub, &since],
         )
         .await
     }
 
-    async fn set_password_hash(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
         self.update_user(
-            "UPDATE users SET password_hash = $2 WHERE sub = $1",
+            "UPDATE users SET password_hash = $2, email_verified = TRUE, \
+             session_epoch = session_epoch + 1 WHERE sub = $1",
             &[&sub, &hash],
         )
         .await
