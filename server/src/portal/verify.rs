@@ -107,35 +107,45 @@ pub fn check_mail_page(
     with_cookie(render(status, &page), browser)
 }
 
-const LIMITED: &str = "We sent several mails to this address in the last hour. Please wait a while before asking again.";
+/// The "check your mail" page after a request for a link: `sent` when one went (or, for
+/// an address with nothing to confirm, would have), the limit's message past it.
+fn answer(
+    app: &App,
+    mailed: Result<Mailed, StoreError>,
+    browser: &Browser,
+    email: &str,
+    request: Option<String>,
+    sent: &str,
+) -> Resp {
+    match mailed {
+        Ok(Mailed::Done) => {
+            check_mail_page(StatusCode::OK, browser, email, request, Some(sent), None)
+        }
+        Ok(Mailed::Limited) => check_mail_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            browser,
+            email,
+            request,
+            None,
+            Some(
+                "We sent several mails to this address in the last hour. Please wait a while before asking again.",
+            ),
+        ),
+        Err(_) => unavailable_page(app),
+    }
+}
 
-/// A signed-in attempt by an account that must confirm its address first: a new link
-/// for this browser, and the page that says so.
+/// A sign-in by an account that must confirm its address first: a new link for this
+/// browser, and the page that says so.
 pub async fn confirm_first(
     app: &App,
     user: &User,
     browser: &Browser,
     request: Option<String>,
 ) -> Resp {
-    match send_link(app, user, browser, request.clone()).await {
-        Ok(Mailed::Done) => check_mail_page(
-            StatusCode::OK,
-            browser,
-            user.email.as_str(),
-            request,
-            Some("Confirm your address to go on: we mailed you a new link."),
-            None,
-        ),
-        Ok(Mailed::Limited) => check_mail_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            browser,
-            user.email.as_str(),
-            request,
-            None,
-            Some(LIMITED),
-        ),
-        Err(_) => unavailable_page(app),
-    }
+    let mailed = send_link(app, user, browser, request.clone()).await;
+    let sent = "Confirm your address to go on: we mailed you a new link.";
+    answer(app, mailed, browser, user.email.as_str(), request, sent)
 }
 
 /// `POST /verify`: "Send again". The same answer whether or not the address has an
@@ -156,38 +166,19 @@ pub async fn resend(app: &App, req: &Req) -> Resp {
             "The form did not say where to send the mail. Start again from the sign-up page.",
         );
     };
+    let counters = app.stores.counters.as_ref();
     let mailed = match app.stores.users.user_by_email(&email).await {
         Ok(Some(user)) if !user.email_verified && !user.is_disabled() => {
             send_link(app, &user, &browser, request.clone()).await
         }
-        Ok(_) => allow_mail(
-            app.stores.counters.as_ref(),
-            MailLimit::ToAddress(email.as_str()),
-            app.now(),
-        )
-        .await
-        .map(|ok| if ok { Mailed::Done } else { Mailed::Limited }),
+        // Nothing to send, counted all the same: the limit says nothing about accounts.
+        Ok(_) => allow_mail(counters, MailLimit::ToAddress(email.as_str()), app.now())
+            .await
+            .map(|ok| if ok { Mailed::Done } else { Mailed::Limited }),
         Err(e) => Err(e),
     };
-    match mailed {
-        Ok(Mailed::Done) => check_mail_page(
-            StatusCode::OK,
-            &browser,
-            email.as_str(),
-            request,
-            Some("We sent another mail."),
-            None,
-        ),
-        Ok(Mailed::Limited) => check_mail_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            &browser,
-            email.as_str(),
-            request,
-            None,
-            Some(LIMITED),
-        ),
-        Err(_) => unavailable_page(app),
-    }
+    let sent = "We sent another mail.";
+    answer(app, mailed, &browser, email.as_str(), request, sent)
 }
 
 fn link_void(app: &App) -> Resp {
