@@ -196,3 +196,22 @@ async fn without_smtp_mail_lands_in_the_outbox() {
         page.body
     );
 }
+
+/// SMTP credentials are never logged, and never sent to a server that does not offer
+/// STARTTLS: the mail waits instead.
+#[tokio::test]
+async fn credentials_stay_secret() {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let secret = "hunter2-smtp";
+    let url = format!("smtp://mailer:{secret}@127.0.0.1:{}", sink.port);
+    let server = mailing_server(&[], &url, &[]).await;
+    let email = "careful-sender@example.com";
+    let page = sign_up(&server, &mut Browser::default(), email, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    wait_for_log(&server, "mail not delivered; will try again").await;
+    assert!(sink.messages().is_empty(), "{:?}", sink.messages());
+    assert!(!server.logs().contains(secret), "{}", server.logs());
+    assert!(server.logs().contains(&format!("127.0.0.1:{}", sink.port)));
+}

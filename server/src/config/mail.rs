@@ -25,7 +25,8 @@ pub struct MailConfig {
 /// How the connection to the mail server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
-    /// `smtp://`: plain, upgraded with STARTTLS when the server offers it.
+    /// `smtp://`: plain, upgraded with STARTTLS when the server offers it (and refused
+    /// when it does not and the URL carries credentials).
     StartTlsWhenOffered,
     /// `smtps://`: TLS from the first byte.
     Implicit,

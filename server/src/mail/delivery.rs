@@ -104,6 +104,9 @@ fn smtp_transport(
 ) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     let tls = TlsParameters::new(smtp.host.clone())?;
     let tls = match smtp.security {
+        // A server that does not offer STARTTLS (or an attacker who strips the offer) must
+        // not be sent the password in the clear.
+        SmtpSecurity::StartTlsWhenOffered if smtp.credentials.is_some() => Tls::Required(tls),
         SmtpSecurity::StartTlsWhenOffered => Tls::Opportunistic(tls),
         SmtpSecurity::Implicit => Tls::Wrapper(tls),
     };
