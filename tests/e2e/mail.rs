@@ -215,3 +215,38 @@ async fn credentials_stay_secret() {
     assert!(!server.logs().contains(secret), "{}", server.logs());
     assert!(server.logs().contains(&format!("127.0.0.1:{}", sink.port)));
 }
+
+/// `smtps://`: TLS from the first byte (here a TLS front before the SMTP server), with the
+/// server's CA from `LANYARD_SMTP_CA`.
+#[tokio::test]
+async fn implicit_tls() {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let front = TlsFront::smtps(&format!("127.0.0.1:{}", sink.port)).await;
+    let url = format!("smtps://localhost:{}", front.port);
+    let ca = front.ca_file.path().display().to_string();
+    let server = mailing_server(&[], &url, &[("LANYARD_SMTP_CA", &ca)]).await;
+    let email = "over-tls@example.com";
+    sign_up(&server, &mut Browser::default(), email, None).await;
+    let mail = sink.next_for(email, 0).await;
+    assert_readable(&server, &mail);
+}
+
+/// `smtp://user:password@…`: STARTTLS (required, since there are credentials), then AUTH,
+/// then the mail; the server refuses mail without both.
+#[tokio::test]
+async fn starttls_with_credentials() {
+    let login = ("lanyard", "s3cret-pass");
+    let Some(sink) = MailSink::start_with_starttls(login) else {
+        return;
+    };
+    let url = format!("smtp://{}:{}@localhost:{}", login.0, login.1, sink.port);
+    let ca = sink.ca_file().display().to_string();
+    let server = mailing_server(&[], &url, &[("LANYARD_SMTP_CA", &ca)]).await;
+    let email = "authenticated@example.com";
+    sign_up(&server, &mut Browser::default(), email, None).await;
+    let mail = sink.next_for(email, 0).await;
+    assert_readable(&server, &mail);
+    assert!(!server.logs().contains(login.1), "{}", server.logs());
+}

@@ -36,6 +36,7 @@ impl Config {
         let resources = resources(s.resources, &s.scopes, &issuer)?;
         let mail = super::mail::build(
             s.smtp_url.as_deref(),
+            s.smtp_ca,
             s.mail_from.as_deref(),
             &issuer,
             s.require_verified_email,

@@ -1,6 +1,8 @@
 //! The mail settings: where mail goes (an SMTP server, or the outbox folder), who it is
 //! from, and the lives of the links it carries.
 
+use std::path::PathBuf;
+
 use lettre::message::Mailbox;
 use url::Url;
 
@@ -40,6 +42,8 @@ pub struct SmtpServer {
     pub host: String,
     pub port: u16,
     pub credentials: Option<(String, Secret<String>)>,
+    /// CA certificates (PEM) that TLS to the mail server trusts instead of the system's.
+    pub ca: Option<PathBuf>,
 }
 
 const KEY: &str = "LANYARD_SMTP_URL";
@@ -84,18 +88,29 @@ impl SmtpServer {
             host,
             port: url.port().unwrap_or(default_port),
             credentials,
+            ca: None,
         })
     }
 }
 
 pub(super) fn build(
     smtp_url: Option<&str>,
+    smtp_ca: Option<PathBuf>,
     from: Option<&str>,
     issuer: &str,
     require_verified_email: bool,
     ttls: (u64, u64),
 ) -> Result<MailConfig, ConfigError> {
-    let smtp = smtp_url.map(SmtpServer::parse).transpose()?;
+    let smtp = match (smtp_url.map(SmtpServer::parse).transpose()?, smtp_ca) {
+        (Some(smtp), ca) => Some(SmtpServer { ca, ..smtp }),
+        (None, Some(_)) => {
+            return Err(invalid(
+                "LANYARD_SMTP_CA",
+                "needs LANYARD_SMTP_URL: without it mail goes to the outbox folder",
+            ));
+        }
+        (None, None) => None,
+    };
     let from = match from {
         Some(f) => f
             .parse::<Mailbox>()
@@ -160,9 +175,10 @@ mod tests {
 
     #[test]
     fn the_sender_defaults_to_the_issuer_host() {
-        let m = build(None, None, "https://auth.example.com", false, (1, 1)).unwrap();
+        let m = build(None, None, None, "https://auth.example.com", false, (1, 1)).unwrap();
         assert_eq!(m.from.email.to_string(), "noreply@auth.example.com");
         let m = build(
+            None,
             None,
             Some("Ops <ops@example.com>"),
             "http://x",
@@ -171,7 +187,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.from.to_string(), "Ops <ops@example.com>");
-        assert!(build(None, Some("not an address"), "http://x", false, (1, 1)).is_err());
-        assert!(build(None, None, "http://x", false, (0, 1)).is_err());
+        assert!(
+            build(
+                None,
+                None,
+                Some("not an address"),
+                "http://x",
+                false,
+                (1, 1)
+            )
+            .is_err()
+        );
+        assert!(build(None, None, None, "http://x", false, (0, 1)).is_err());
+        let ca = Some(PathBuf::from("ca.pem"));
+        let err = build(None, ca, None, "http://x", false, (1, 1)).unwrap_err();
+        assert!(err.to_string().starts_with("LANYARD_SMTP_CA:"), "{err}");
     }
 }

@@ -58,6 +58,7 @@ pub(super) struct Settings {
     pub policy_log_days: u64,
     pub policies: Vec<FilePolicy>,
     pub smtp_url: Option<String>,
+    pub smtp_ca: Option<PathBuf>,
     pub mail_from: Option<String>,
     pub require_verified_email: bool,
     pub verify_link_ttl: u64,
@@ -107,6 +108,7 @@ impl Default for Settings {
             policy_log_days: 30,
             policies: Vec::new(),
             smtp_url: None,
+            smtp_ca: None,
             mail_from: None,
             require_verified_email: false,
             verify_link_ttl: 86_400,
@@ -314,6 +316,6 @@ mod tests {
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
         assert!(names.contains(&"smtp_url") && names.contains(&"require_verified_email"));
-        assert_eq!(names.len(), 44);
+        assert_eq!(names.len(), 45);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
@@ -102,7 +102,17 @@ fn smtp_transport(
     smtp: &SmtpServer,
     hello: &str,
 ) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let tls = TlsParameters::new(smtp.host.clone())?;
+    let mut tls = TlsParameters::builder(smtp.host.clone());
+    if let Some(path) = &smtp.ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("LANYARD_SMTP_CA: {}: {e}", path.display()))?;
+        let roots = Certificate::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("LANYARD_SMTP_CA: {}: {e}", path.display()))?;
+        tls = tls
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(roots);
+    }
+    let tls = tls.build_rustls()?;
     let tls = match smtp.security {
         // A server that does not offer STARTTLS (or an attacker who strips the offer) must
         // not be sent the password in the clear.

@@ -18,6 +18,8 @@ const PATIENCE: Duration = Duration::from_secs(30);
 pub struct MailSink {
     pub port: u16,
     dir: tempfile::TempDir,
+    /// For a sink that offers STARTTLS: its CA, certificate and key.
+    tls: Option<tempfile::TempDir>,
     child: Option<Child>,
 }
 
@@ -57,17 +59,63 @@ impl MailSink {
         let mut sink = Self {
             port,
             dir: tempfile::tempdir().expect("temp dir"),
+            tls: None,
             child: None,
         };
-        sink.listen();
+        sink.listen(&[]);
         Some(sink)
     }
 
-    fn listen(&mut self) {
+    /// A sink that offers STARTTLS, with a certificate for `localhost` from a CA made on the
+    /// spot (see [`MailSink::ca_file`]), and that takes mail only after AUTH with `login`.
+    pub fn start_with_starttls(login: (&str, &str)) -> Option<Self> {
+        if !smtp_available() {
+            return None;
+        }
+        let tls = tempfile::tempdir().expect("temp dir");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let write = |name: &str, pem: String| {
+            let path = tls.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path.display().to_string()
+        };
+        write("ca.pem", ca.pem());
+        let cert = write("cert.pem", leaf.pem());
+        let key = write("key.pem", key.serialize_pem());
+        let mut sink = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            tls: Some(tls),
+            child: None,
+        };
+        sink.listen(&["--starttls", &cert, &key, "--auth", login.0, login.1]);
+        Some(sink)
+    }
+
+    /// The CA a STARTTLS sink's certificate comes from.
+    pub fn ca_file(&self) -> PathBuf {
+        self.tls
+            .as_ref()
+            .expect("a STARTTLS sink")
+            .path()
+            .join("ca.pem")
+    }
+
+    fn listen(&mut self, options: &[&str]) {
         let mut child = Command::new("python3")
             .arg(script())
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

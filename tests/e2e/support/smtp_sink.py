@@ -2,20 +2,24 @@
 message it accepts to a folder as JSON (envelope, headers, and the plain-text body decoded
 by Python's email package), one file per message, written whole (aside, then renamed).
 
-    python3 smtp_sink.py PORT DIR
+    python3 smtp_sink.py PORT DIR [--starttls CERT KEY] [--auth USER PASSWORD]
 
-Prints "ready" once it listens; runs until it is killed.
+With --starttls it offers STARTTLS with that certificate; with --auth it takes AUTH (only
+over TLS) with those credentials and refuses mail without it. Prints "ready" once it
+listens; runs until it is killed.
 """
 
 import email
 import email.policy
 import json
 import os
+import ssl
 import sys
 import threading
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Sink:
@@ -48,9 +52,31 @@ class Sink:
         return "250 Message accepted"
 
 
+def option(name, count):
+    if name not in sys.argv:
+        return None
+    i = sys.argv.index(name)
+    return sys.argv[i + 1 : i + 1 + count]
+
+
 def main():
     port, folder = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(folder), hostname="127.0.0.1", port=port)
+    settings = {}
+    starttls = option("--starttls", 2)
+    if starttls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*starttls)
+        settings.update(tls_context=context, require_starttls=True)
+    auth = option("--auth", 2)
+    if auth:
+        user, password = (a.encode() for a in auth)
+
+        def check(server, session, envelope, mechanism, data):
+            ok = data.login == user and data.password == password
+            return AuthResult(success=ok)
+
+        settings.update(authenticator=check, auth_required=True, auth_require_tls=True)
+    controller = Controller(Sink(folder), hostname="127.0.0.1", port=port, **settings)
     controller.start()
     print("ready", flush=True)
     threading.Event().wait()
