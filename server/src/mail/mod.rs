@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::domain::Email;
 use crate::store::{QueuedMail, StoreError};
-pub use delivery::Delivery;
+use delivery::Delivery;
 pub use messages::Mail;
 
 /// Where mail goes, who it is from, and the bell that wakes the sender.
@@ -65,10 +65,6 @@ impl Mailer {
             host,
             wake: Notify::new(),
         })
-    }
-
-    pub fn delivery(&self) -> &Delivery {
-        &self.delivery
     }
 
     /// The whole message, as it goes on the wire.

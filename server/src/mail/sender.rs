@@ -25,7 +25,7 @@ const GIVE_UP_AFTER_SECS: i64 = 3 * 86_400;
 
 /// Starts the sender on this instance.
 pub fn spawn(app: &Arc<App>) {
-    match app.mailer.delivery() {
+    match &app.mailer.delivery {
         Delivery::Outbox(dir) => tracing::info!(
             outbox = %dir.display(),
             "no LANYARD_SMTP_URL: mail is written to the outbox folder"
@@ -68,7 +68,7 @@ async fn deliver_due(app: &App) {
 }
 
 async fn deliver(app: &App, mail: &QueuedMail) {
-    let outcome = app.mailer.delivery().deliver(&app.mailer.from, mail).await;
+    let outcome = app.mailer.delivery.deliver(&app.mailer.from, mail).await;
     let now = app.now();
     let reported = match outcome {
         Ok(()) => {
