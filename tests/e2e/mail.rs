@@ -250,3 +250,39 @@ async fn starttls_with_credentials() {
     assert_readable(&server, &mail);
     assert!(!server.logs().contains(login.1), "{}", server.logs());
 }
+
+/// Two instances on one production store share one queue: each message goes out once,
+/// whichever instance queued it and whichever claims it.
+#[tokio::test]
+async fn two_instances_send_each_mail_once() {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let Some(store) = production_store().await else {
+        return;
+    };
+    let a = mailing_server(&store.env(), &sink.smtp_url(), &[]).await;
+    let issuer = a.issuer.clone();
+    let b = mailing_server(
+        &store.env(),
+        &sink.smtp_url(),
+        &[("LANYARD_ISSUER", &issuer)],
+    )
+    .await;
+    let emails: Vec<String> = (0..6).map(|n| format!("crowd{n}@example.com")).collect();
+    for (n, email) in emails.iter().enumerate() {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let page = sign_up(server, &mut Browser::default(), email, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    }
+    for email in &emails {
+        sink.wait_for(email, 1).await;
+    }
+    // Both senders poll every two seconds: long enough for a second copy to show.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for email in &emails {
+        assert_eq!(sink.to(email).len(), 1, "{email}: {:?}", sink.to(email));
+    }
+    drop((a, b));
+    store.finish().await;
+}
