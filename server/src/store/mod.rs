@@ -5,7 +5,8 @@
 //! versions) sits behind one trait per concept. Short-lived data (codes, sessions, pending
 //! requests, revocations) sits behind [`EphemeralStore`], a key-value store with expiry and
 //! atomic take, which [`Ephemeral`] wraps in typed, domain-named operations; rate-limit
-//! counters and change notices have traits of their own (`counters`, `notices`).
+//! counters, change notices and the mail queue have traits of their own (`counters`,
+//! `notices`, `mail`).
 //!
 //! Backends: `embedded` (SQLite, counters and notices in process) for one machine;
 //! `postgres` for durable data and `redis` for the rest when several instances share them.
@@ -14,6 +15,7 @@
 mod conformance;
 pub mod counters;
 pub mod embedded;
+pub mod mail;
 pub mod notices;
 pub mod postgres;
 pub mod records;
@@ -28,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::UnixTime;
 use crate::secret::SecretHash;
+pub use mail::MailQueue;
 pub use records::*;
 
 /// The cause of a failure, kept for logs: a driver's error, or a sentence.
@@ -256,36 +259,6 @@ pub trait PolicyVersions: Send + Sync {
     async fn policy_history(&self, name: &str) -> StoreResult<Vec<(String, UnixTime)>>;
     /// A module kept under `digest`.
     async fn policy_module(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
-}
-
-/// Mail waiting to be delivered, kept durably so that a mail server that is down loses
-/// nothing. Several instances share one queue: each message is claimed by one of them.
-#[async_trait]
-pub trait MailQueue: Send + Sync {
-    /// Queues a message, due at once.
-    async fn enqueue_mail(&self, mail: &QueuedMail) -> StoreResult<()>;
-    /// Claims up to `limit` messages due at `now`, counting an attempt on each; a claimed
-    /// message is no one else's until `lease_until`, when it is due again unless its
-    /// claimant reported on it (an instance that dies mid-send loses nothing).
-    async fn claim_mail(
-        &self,
-        now: UnixTime,
-        lease_until: UnixTime,
-        limit: u32,
-    ) -> StoreResult<Vec<QueuedMail>>;
-    /// Delivered: the message leaves the queue.
-    async fn mail_sent(&self, id: &str) -> StoreResult<()>;
-    /// Not delivered: due again at `retry_at`, or given up on (kept, with the error) when
-    /// `None`.
-    async fn mail_failed(
-        &self,
-        id: &str,
-        retry_at: Option<UnixTime>,
-        error: &str,
-        now: UnixTime,
-    ) -> StoreResult<()>;
-    /// Drops the messages given up on before `before`; returns how many.
-    async fn purge_failed_mail(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// Whether the backends answer, for `/readyz`.
