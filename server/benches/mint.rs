@@ -86,6 +86,8 @@ async fn setup(policies: usize, modules: &Path) -> Setup {
             password_hash: "unused".into(),
             metadata: serde_json::json!({"tiers": {RESOURCE: "pro"}}).to_string(),
             email_verified: true,
+            disabled_at: None,
+            session_epoch: 0,
             created_at: now,
         })
         .await

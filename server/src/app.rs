@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::oauth::cimd::CimdResolver;
 use crate::oauth::metadata::Discovery;
@@ -39,6 +40,7 @@ pub struct App {
     /// Seals TOTP secrets at rest; `None` (second factors off) on the production store
     /// without `LANYARD_ENCRYPTION_KEY`.
     pub factor_key: Option<SealKey>,
+    pub mailer: Mailer,
 }
 
 impl std::fmt::Debug for App {
@@ -99,6 +101,7 @@ impl App {
             ),
             code_throttle: Throttle::new(stores.counters.clone(), throttle::CODES, metrics.clone()),
             factor_key: crate::mfa::key::load(&config, random.as_ref())?,
+            mailer: Mailer::new(&config)?,
             metrics,
             policies,
             config,

@@ -1,7 +1,11 @@
-//! What each command-line verb does. `main.rs` parses; these run.
+//! What each command-line verb does. `main.rs` parses; these run. `lanyard user …` has a
+//! file of its own.
+
+mod users;
+
+pub use users::*;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
@@ -13,9 +17,8 @@ use crate::config::Config;
 use crate::domain::{ClientId, Email, GrantType};
 use crate::oauth::cimd::AddressGuard;
 use crate::oauth::client_metadata::{ClientMetadata, Profile, RawMetadata};
-use crate::portal::register::{check, create_user};
 use crate::store::notices::Change;
-use crate::store::{ClientSource, KeyState, PolicyVersions, StoreError, Stores};
+use crate::store::{ClientSource, KeyState, PolicyVersions, Stores};
 use crate::tokens::keyring::{ensure_keys, rotate};
 
 /// Loads the configuration from the working directory and the process environment, and
@@ -72,65 +75,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     open_stores(&config).await?;
     println!("migrations applied");
-    Ok(())
-}
-
-fn read_password(password: Option<String>) -> anyhow::Result<String> {
-    if let Some(p) = password {
-        return Ok(p);
-    }
-    let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s)?;
-    Ok(s.trim_end_matches(['\n', '\r']).to_string())
-}
-
-pub async fn user_add(config: Config, email: &str, password: Option<String>) -> anyhow::Result<()> {
-    let password = read_password(password)?;
-    if let Err(msg) = check(&crate::portal::login::fold_email(email), &password) {
-        bail!("{msg}");
-    }
-    let key = Email::parse(email)?;
-    let app = App::build(config).await?;
-    match create_user(&app, &key, &password, true).await {
-        Ok(u) => {
-            println!("{}", json!({"sub": u.sub, "email": u.email}));
-            Ok(())
-        }
-        Err(StoreError::Conflict) => bail!("a user with email {email} already exists"),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> anyhow::Result<()> {
-    let value: serde_json::Value =
-        serde_json::from_str(metadata).context("metadata must be JSON")?;
-    if !value.is_object() {
-        bail!("metadata must be a JSON object");
-    }
-    let stores = open_stores(&config).await?;
-    let email = Email::parse(email)?;
-    let Some(user) = stores.users.user_by_email(&email).await? else {
-        bail!("no user with email {email}");
-    };
-    stores.users.set_metadata(&user.sub, &value).await?;
-    println!(
-        "{}",
-        json!({"sub": user.sub, "email": user.email, "metadata": value})
-    );
-    Ok(())
-}
-
-pub async fn user_reset_mfa(config: Config, email: &str) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    let email = Email::parse(email)?;
-    let Some(user) = stores.users.user_by_email(&email).await? else {
-        bail!("no user with email {email}");
-    };
-    let removed = stores.factors.remove_totp(&user.sub).await?;
-    println!(
-        "{}",
-        json!({"sub": user.sub, "email": user.email, "second_factor_removed": removed})
-    );
     Ok(())
 }
 

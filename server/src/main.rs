@@ -88,6 +88,13 @@ enum UserCommand {
     /// Remove a user's second factor and recovery codes (a lost phone): the next sign-in
     /// asks for the password alone, or to enrol again under LANYARD_MFA=required.
     ResetMfa { email: String },
+    /// Mark a user's email address as verified.
+    Verify { email: String },
+    /// Disable an account: it cannot sign in, its refresh tokens stop working, and every
+    /// browser session it has ends.
+    Disable { email: String },
+    /// Enable a disabled account again.
+    Enable { email: String },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +173,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
             cli::user_metadata_set(config, &email, &json).await
         }
+        Command::User(UserCommand::Verify { email }) => cli::user_verify(config, &email).await,
+        Command::User(UserCommand::Disable { email }) => cli::user_disable(config, &email).await,
+        Command::User(UserCommand::Enable { email }) => cli::user_enable(config, &email).await,
         Command::Client(ClientCommand::Add {
             name,
             redirect_uris,

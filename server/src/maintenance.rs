@@ -1,5 +1,5 @@
 //! What a running server does in the background: picking up rotated keys and new policy
-//! versions, and dropping what has expired (short-lived records, decision-log entries past
+//! versions, sending queued mail, and dropping what has expired (short-lived records, decision-log entries past
 //! their retention, dynamically registered clients left idle).
 
 use std::sync::Arc;
@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::store::notices;
+
+/// How long mail given up on stays in the queue, for an operator looking into it.
+const FAILED_MAIL_KEPT_SECS: i64 = 7 * 86_400;
 
 /// Drops decision-log entries past their retention, in chunks with a yield between, so
 /// that a backlog (the first purge after a long pause) never stalls the worker.
@@ -93,6 +96,7 @@ pub fn spawn(app: &Arc<App>) {
             None => crate::policy::watch::spawn(registry.clone(), every),
         }
     }
+    crate::mail::sender::spawn(app);
     let sweeper = app.clone();
     tokio::spawn(async move {
         let app = sweeper;
@@ -105,6 +109,10 @@ pub fn spawn(app: &Arc<App>) {
             let seals_before = app.now() - app.config.refresh_grace;
             if let Err(e) = app.stores.grants.drop_seals(seals_before).await {
                 tracing::warn!(error = %e, "could not drop spent refresh-token seals");
+            }
+            let failed_before = app.now() - FAILED_MAIL_KEPT_SECS;
+            if let Err(e) = app.stores.mail.purge_failed_mail(failed_before).await {
+                tracing::warn!(error = %e, "could not drop mail given up on");
             }
             purge_decision_log(&app).await;
             purge_idle_clients(&app).await;

@@ -362,7 +362,7 @@ pub async fn dcr_ok(server: &TestServer, body: Value) -> Value {
 }
 
 /// Every endpoint that takes a POST body.
-pub const POST_ENDPOINTS: [&str; 11] = [
+pub const POST_ENDPOINTS: [&str; 14] = [
     "/oauth/register",
     "/oauth/token",
     "/oauth/revoke",
@@ -374,6 +374,9 @@ pub const POST_ENDPOINTS: [&str; 11] = [
     "/register",
     "/consent",
     "/logout",
+    "/verify",
+    "/forgot",
+    "/reset",
 ];
 
 /// `/healthz` and `/readyz` both answer.

@@ -1,8 +1,8 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
 //! portal (`tests/js/browser.mjs`), the account page (`tests/js/account.mjs`), second
-//! factors (`tests/js/totp.mjs`) and branding (`tests/js/branding.mjs`), each run by node
-//! against a fresh server.
+//! factors (`tests/js/totp.mjs`), the pages mail leads to (`tests/js/mail.mjs`) and
+//! branding (`tests/js/branding.mjs`), each run by node against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -380,6 +380,37 @@ async fn browser_shows_the_operators_branding() {
     }
     eprintln!(
         "screenshots of the branded portal: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}
+
+#[tokio::test]
+async fn browser_confirms_an_address_and_resets_a_password() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        missing_tool(&chromium);
+        return;
+    }
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn_with(&[("LANYARD_SMTP_URL", &sink.smtp_url())]).await;
+    let email = "forgetful@example.com";
+    server.add_user(email);
+    let folder = sink.folder().display().to_string();
+    let out = run_node(&server, email, "mail.mjs", &["--mail-dir", &folder]).await;
+    assert_eq!(out["after_sign_up"], "Check your mail", "{out}");
+    assert_eq!(out["resent"], "We sent another mail.", "{out}");
+    assert_eq!(out["signed_in_as"], true, "{out}");
+    assert_eq!(out["after_forgot"], "Check your mail", "{out}");
+    assert_eq!(out["reset_form"], "Choose a new password", "{out}");
+    assert_eq!(out["after_reset"], "Your password is changed", "{out}");
+    assert_eq!(out["signed_in_with_new_password"], true, "{out}");
+    eprintln!(
+        "screenshots of the mail pages: {}",
         out["screenshots"].as_str().unwrap_or("?")
     );
 }

@@ -35,6 +35,14 @@ impl Config {
         let issuer = canonical_issuer(&s.issuer)?;
         let connections = connections(&s)?;
         let resources = resources(s.resources, &s.scopes, &issuer)?;
+        let mail = super::mail::build(
+            s.smtp_url.as_deref(),
+            s.smtp_ca,
+            s.mail_from.as_deref(),
+            &issuer,
+            s.require_verified_email,
+            (s.verify_link_ttl, s.reset_link_ttl),
+        )?;
         let production = production(s.database_url, s.redis_url, s.redis_prefix, s.store_ca)?;
         // A module path in the file is relative to the file.
         let bindings = s
@@ -92,6 +100,7 @@ impl Config {
             branding: Branding::build(s.branding, base)?,
             mfa: s.mfa,
             encryption_key: s.encryption_key.map(Secret::new),
+            mail,
         };
         config.check()
     }

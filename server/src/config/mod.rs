@@ -8,6 +8,7 @@
 
 mod branding;
 mod build;
+mod mail;
 mod settings;
 
 pub use branding::{Branding, Logo};
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+pub use self::mail::{MailConfig, SmtpSecurity, SmtpServer};
 use self::settings::{Settings, read_toml};
 
 use crate::http::client_addr::Cidr;
@@ -143,6 +145,7 @@ pub struct Config {
     /// made on first start (`encryption.key` in the data directory) when not set; the
     /// production store needs it set, the same on every instance, for second factors.
     pub encryption_key: Option<Secret<String>>,
+    pub mail: MailConfig,
 }
 
 /// How long a client may take, so that slow or idle connections cannot pile up.

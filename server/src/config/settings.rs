@@ -61,6 +61,12 @@ pub(super) struct Settings {
     pub encryption_key: Option<String>,
     pub policies: Vec<FilePolicy>,
     pub branding: BrandingSettings,
+    pub smtp_url: Option<String>,
+    pub smtp_ca: Option<PathBuf>,
+    pub mail_from: Option<String>,
+    pub require_verified_email: bool,
+    pub verify_link_ttl: u64,
+    pub reset_link_ttl: u64,
 }
 
 impl Default for Settings {
@@ -108,6 +114,12 @@ impl Default for Settings {
             encryption_key: None,
             policies: Vec::new(),
             branding: BrandingSettings::default(),
+            smtp_url: None,
+            smtp_ca: None,
+            mail_from: None,
+            require_verified_email: false,
+            verify_link_ttl: 86_400,
+            reset_link_ttl: 30 * 60,
         }
     }
 }
@@ -310,6 +322,7 @@ mod tests {
         let names = setting_names();
         assert_eq!(names.first(), Some(&"issuer"));
         assert!(names.contains(&"policy_log_days") && names.contains(&"cimd_allow_loopback"));
-        assert_eq!(names.len(), 42);
+        assert!(names.contains(&"smtp_url") && names.contains(&"require_verified_email"));
+        assert_eq!(names.len(), 48);
     }
 }

@@ -1,5 +1,6 @@
 //! Per-address limits on the endpoints anyone can call without an account: dynamic client
-//! registration, sign-up, sign-in and the start of an authorization. Each client address
+//! registration, sign-up (and the other forms that send mail), sign-in and the start of an
+//! authorization. Each client address
 //! (see `client_addr`) gets so many requests a minute per endpoint, counted in the store's
 //! rate-limit counters (in Redis across instances); past that, 429 with `Retry-After`.
 //! A counter that cannot be read lets the request through: the limit guards capacity, and
@@ -24,7 +25,7 @@ impl Limit {
     pub fn of(method: &Method, path: &str) -> Option<Self> {
         match (method, path) {
             (&Method::POST, "/oauth/register") => Some(Self::Register),
-            (&Method::POST, "/register") => Some(Self::Signup),
+            (&Method::POST, "/register" | "/forgot" | "/verify") => Some(Self::Signup),
             // A second factor's code counts as part of signing in.
             (&Method::POST, "/login" | "/login/code") => Some(Self::Login),
             (&Method::GET, "/oauth/authorize") => Some(Self::Authorize),

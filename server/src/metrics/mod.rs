@@ -59,6 +59,11 @@ pub struct Metrics {
     pub sign_in_failures: AtomicU64,
     /// Attempts refused because their (account, address) pair is locked out.
     pub sign_in_throttled: AtomicU64,
+    /// Messages handed to the mail server (or the outbox), attempts that failed and will
+    /// be tried again, and messages given up on.
+    pub mail_delivered: AtomicU64,
+    pub mail_retried: AtomicU64,
+    pub mail_given_up: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -115,6 +120,9 @@ impl Metrics {
             policies: RwLock::new(HashMap::new()),
             sign_in_failures: AtomicU64::new(0),
             sign_in_throttled: AtomicU64::new(0),
+            mail_delivered: AtomicU64::new(0),
+            mail_retried: AtomicU64::new(0),
+            mail_given_up: AtomicU64::new(0),
         }
     }
 
@@ -200,6 +208,9 @@ impl Metrics {
             ),
             ("lanyard_sign_in_failures_total", &self.sign_in_failures),
             ("lanyard_sign_in_throttled_total", &self.sign_in_throttled),
+            ("lanyard_mail_delivered_total", &self.mail_delivered),
+            ("lanyard_mail_retried_total", &self.mail_retried),
+            ("lanyard_mail_given_up_total", &self.mail_given_up),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", get(c));
         }

@@ -72,6 +72,10 @@ pub async fn issue_tokens(
         .user_by_sub(&grant.sub)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+    // A disabled account's grants stay, unusable, until an operator enables it again.
+    if user.is_disabled() {
+        return Err(OAuthError::invalid_grant("the account is disabled"));
+    }
     // Policies decide before anything is written: a deny leaves the refresh token usable.
     let (scopes, allowed) = token_gate(
         app,

@@ -9,6 +9,7 @@ use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::GrantType;
+use crate::domain::UserId;
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
@@ -282,4 +283,14 @@ pub async fn refuse_access(app: &App, grant_id: &str) -> Result<(), StoreError> 
     let until = app.now() + app.config.access_token_ttl + 60;
     let key = RevocationKey::Grant(grant_id.to_string());
     app.stores.ephemeral.revoke_access(&key, until).await
+}
+
+/// Revokes every grant of a user and, until they would have expired anyway, their access
+/// tokens; returns how many grants were live.
+pub async fn revoke_user_grants(app: &App, sub: &UserId) -> Result<usize, StoreError> {
+    let ids = app.stores.grants.revoke_user_grants(sub, app.now()).await?;
+    for id in &ids {
+        refuse_access(app, id).await?;
+    }
+    Ok(ids.len())
 }

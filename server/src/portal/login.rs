@@ -218,12 +218,22 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         )
         .await;
     };
+    if user.is_disabled() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask the operator of this service.".into(),
+        )
+        .await;
+    }
     if let Err(e) = app
         .login_throttle
         .succeeded(&email, req.client, app.now())
         .await
     {
         tracing::warn!(error = %e, "could not clear failed sign-ins");
+    }
+    if app.config.mail.require_verified_email && !user.email_verified {
+        return super::verify::confirm_first(app, &user, &browser, request).await;
     }
     tracing::info!(sub = %user.sub, "signed in");
     signed_in(app, user.sub, request, Some(&browser), Landing::of(req)).await

@@ -1,21 +1,25 @@
 //! The portal: the pages a person sees (sign-up, sign-in and its second step, consent,
-//! sign-out, their account and second-factor enrolment), rendered with askama from
-//! `server/templates/`. Forms keep the contract of design.md: `email`, `password`, hidden
-//! `csrf_token`, `decision=allow|deny` on consent, and `client_id` to revoke an app on the
-//! account page.
+//! sign-out, address verification, password recovery, their account and second-factor
+//! enrolment), rendered with askama from `server/templates/`. Forms keep the contract of
+//! design.md: `email`, `password`, hidden `csrf_token`, `decision=allow|deny` on consent,
+//! and `client_id` to revoke an app on the account page.
 
 pub mod account;
 pub mod consent;
+pub mod forgot;
 pub mod landing;
+pub mod links;
 pub mod login;
 pub mod logo;
 pub mod logout;
 pub mod pages;
 pub mod register;
+pub mod reset;
 pub mod second_factor;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+pub mod verify;
 
 use http::{HeaderValue, StatusCode, header};
 

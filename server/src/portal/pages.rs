@@ -129,6 +129,49 @@ pub struct Logout<'a> {
     pub csrf_token: String,
 }
 
+/// After a sign-up that waits for its address to be confirmed; the same page whether or
+/// not the address had an account, where Lanyard hides that.
+#[derive(Template)]
+#[template(path = "check_mail.html")]
+pub struct CheckMail<'a> {
+    pub brand: &'a Branding,
+    pub csrf_token: String,
+    pub email: String,
+    pub request: Option<String>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot<'a> {
+    pub brand: &'a Branding,
+    pub csrf_token: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct Reset<'a> {
+    pub brand: &'a Branding,
+    pub csrf_token: String,
+    pub token: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+/// A page that says what happened and where to go next.
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct Notice<'a> {
+    pub brand: &'a Branding,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub link: Option<String>,
+    pub link_label: &'a str,
+}
+
 pub fn render(status: StatusCode, t: &impl Template) -> Resp {
     render_or_500(t.render(), status)
 }
@@ -143,6 +186,24 @@ pub fn error_page(app: &App, status: StatusCode, title: &str, message: &str) -> 
             message,
             back: None,
             back_label: None,
+        },
+    )
+}
+
+/// A page that is not an error: what happened, and a link onward.
+pub fn notice_page(app: &App, title: &str, message: &str, link: Option<(String, &str)>) -> Resp {
+    let (link, link_label) = match link {
+        Some((href, label)) => (Some(href), label),
+        None => (None, ""),
+    };
+    render(
+        StatusCode::OK,
+        &Notice {
+            brand: &app.config.branding,
+            title,
+            message,
+            link,
+            link_label,
         },
     )
 }

@@ -1,10 +1,14 @@
 //! Sign-up: one account per email across every app (emails unique after case-folding).
+//! Every new account is mailed a link that verifies its address (see `verify`); where
+//! mail goes over SMTP, the page is the same whether or not the address had an account,
+//! and its holder is told by mail instead.
 
 use http::StatusCode;
 
 use super::landing::Landing;
 use super::login::{client_name_for, fold_email, hash_password, signed_in};
 use super::pages::{Register, render};
+use super::verify::{check_mail_page, hides_accounts, send_link, signs_up_by_mail, tell_holder};
 use super::{posted_session, request_id, session, unavailable_page, with_cookie};
 use crate::app::App;
 use crate::domain::{Email, UserId};
@@ -61,6 +65,8 @@ pub async fn create_user(
         password_hash: hash,
         metadata: "{}".into(),
         email_verified,
+        disabled_at: None,
+        session_epoch: 0,
         created_at: app.now(),
     };
     app.stores.users.create_user(&user).await?;
@@ -116,10 +122,37 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         Ok(key) => key,
         Err(msg) => return refuse(StatusCode::BAD_REQUEST, msg).await,
     };
+    let check_mail = |request| {
+        check_mail_page(
+            app,
+            StatusCode::OK,
+            &browser,
+            key.as_str(),
+            request,
+            None,
+            None,
+        )
+    };
     match create_user(app, &key, password, false).await {
         Ok(user) => {
             tracing::info!(sub = %user.sub, "account created");
+            // Past the address's hourly limit the account stands; "Send again" says so.
+            if send_link(app, &user, &browser, request.clone())
+                .await
+                .is_err()
+            {
+                return unavailable_page(app);
+            }
+            if signs_up_by_mail(app) {
+                return check_mail(request);
+            }
             signed_in(app, user.sub, request, Some(&browser), Landing::Home).await
+        }
+        Err(StoreError::Conflict) if hides_accounts(app) => {
+            if tell_holder(app, &key).await.is_err() {
+                return unavailable_page(app);
+            }
+            check_mail(request)
         }
         Err(StoreError::Conflict) => {
             refuse(

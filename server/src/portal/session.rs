@@ -7,6 +7,11 @@
 //! Between a password and a second factor a browser holds a short-lived record of its own
 //! ([`Halfway`]): it names the account, but the browser is not signed in until the second
 //! step is done, when a new signed-in session replaces it.
+//!
+//! Every session records its account's session epoch when it began. [`end_everywhere`]
+//! starts a new epoch in the durable store, and [`current`] refuses a session of another
+//! epoch (or of a disabled account): so one write ends every session of a user at once, on
+//! every instance, without finding the sessions themselves (they are kept by hash).
 
 use crate::app::App;
 use crate::domain::{SignInMethods, SignedIn, UserId};
@@ -49,16 +54,39 @@ pub async fn current(app: &App, req: &Req) -> Result<Option<Browser>, StoreError
         return Ok(None);
     };
     let id = SecretHash::of(raw);
-    Ok(app
-        .stores
-        .ephemeral
-        .session(&id, app.now())
-        .await?
-        .map(|data| Browser {
-            id: Some(id),
-            data,
-            set_cookie: None,
-        }))
+    let Some(data) = app.stores.ephemeral.session(&id, app.now()).await? else {
+        return Ok(None);
+    };
+    // A half-done sign-in ends with its account's sessions too.
+    let account = data.sub.as_ref().or(data.halfway.as_ref().map(|h| &h.sub));
+    if let Some(sub) = account
+        && !still_current(app, sub, data.epoch).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(Browser {
+        id: Some(id),
+        data,
+        set_cookie: None,
+    }))
+}
+
+/// Whether a session of `sub` begun in `epoch` still counts: the account exists, is
+/// enabled, has not ended its sessions since, and (where the operator requires it) has a
+/// verified address.
+async fn still_current(app: &App, sub: &UserId, epoch: i64) -> Result<bool, StoreError> {
+    let user = app.stores.users.user_by_sub(sub).await?;
+    Ok(user.is_some_and(|u| {
+        !u.is_disabled()
+            && u.session_epoch == epoch
+            && (u.email_verified || !app.config.mail.require_verified_email)
+    }))
+}
+
+/// Ends every browser session of `sub`, on every instance: password resets, disabled
+/// accounts and "sign out everywhere" call this.
+pub async fn end_everywhere(app: &App, sub: &UserId) -> Result<(), StoreError> {
+    app.stores.users.end_sessions(sub).await
 }
 
 /// The current session, or this browser's anonymous state (a new one when it has none).
@@ -96,6 +124,7 @@ fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
             halfway: None,
             csrf,
             pending: pending.filter(|p| !p.is_empty()),
+            epoch: 0,
             expires_at: app.now() + app.config.session_ttl,
         },
         set_cookie: None,
@@ -128,6 +157,7 @@ pub async fn start(
     pending: Option<String>,
     replacing: Option<&Browser>,
 ) -> Result<Browser, StoreError> {
+    let epoch = epoch_of(app, &sub).await?;
     let data = Session {
         sub: Some(sub),
         auth_time: Some(app.now()),
@@ -135,6 +165,7 @@ pub async fn start(
         halfway: None,
         csrf: app.random.token(),
         pending,
+        epoch,
         expires_at: app.now() + app.config.session_ttl,
     };
     begin(app, data, app.config.session_ttl, replacing).await
@@ -148,6 +179,7 @@ pub async fn start_halfway(
     pending: Option<String>,
     replacing: Option<&Browser>,
 ) -> Result<Browser, StoreError> {
+    let epoch = epoch_of(app, &halfway.sub).await?;
     let data = Session {
         sub: None,
         auth_time: None,
@@ -155,9 +187,16 @@ pub async fn start_halfway(
         halfway: Some(halfway),
         csrf: app.random.token(),
         pending,
+        epoch,
         expires_at: app.now() + HALFWAY_TTL,
     };
     begin(app, data, HALFWAY_TTL, replacing).await
+}
+
+/// The account's session epoch now: a session records it, and ends with it.
+async fn epoch_of(app: &App, sub: &UserId) -> Result<i64, StoreError> {
+    let user = app.stores.users.user_by_sub(sub).await?;
+    Ok(user.map_or(0, |u| u.session_epoch))
 }
 
 /// Keeps `data` under a new id, ending the session it replaces.

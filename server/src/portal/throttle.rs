@@ -10,6 +10,7 @@
 //! Second-factor codes have a throttle of their own, by the same rules, keyed by the
 //! account's id: a right password must not clear the code failures, or whoever knows the
 //! password could guess codes ten at a time for ever.
+//! [`allow_mail`] limits the mail a visitor can make Lanyard send, the same way.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -143,6 +144,43 @@ impl Throttle {
     }
 }
 
+/// Mail a visitor can make Lanyard send, limited so that no one floods an inbox or probes
+/// addresses through the server. Counted whether or not the address has an account, so a
+/// refusal says nothing about accounts.
+#[derive(Debug, Clone, Copy)]
+pub enum MailLimit<'a> {
+    /// Verification links and sign-up notices to one address.
+    ToAddress(&'a str),
+    /// Password-reset requests for one address (past it, no more mail; the page is the same).
+    ResetsTo(&'a str),
+    /// Password-reset requests from one client address (past it, 429).
+    ResetsFrom(IpAddr),
+}
+
+/// The window the mail limits count in.
+pub const MAIL_WINDOW_SECS: i64 = 3600;
+
+impl MailLimit<'_> {
+    fn key_and_max(self) -> (String, u32) {
+        match self {
+            Self::ToAddress(email) => (format!("mail-to:{email}"), 3),
+            Self::ResetsTo(email) => (format!("reset-to:{email}"), 3),
+            Self::ResetsFrom(client) => (format!("reset-from:{client}"), 20),
+        }
+    }
+}
+
+/// Counts one more mail against `limit`; false once it is over.
+pub async fn allow_mail(
+    counters: &dyn Counters,
+    limit: MailLimit<'_>,
+    now: UnixTime,
+) -> StoreResult<bool> {
+    let (key, max) = limit.key_and_max();
+    let tally = counters.hit(&key, MAIL_WINDOW_SECS, now).await?;
+    Ok(tally.count <= max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +263,39 @@ mod tests {
                 .await
                 .unwrap(),
             None
+        );
+    }
+
+    #[tokio::test]
+    async fn mail_to_an_address_is_limited_per_hour() {
+        let c = InProcess::default();
+        for _ in 0..3 {
+            assert!(
+                allow_mail(&c, MailLimit::ToAddress("a@x.io"), 100)
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(
+            !allow_mail(&c, MailLimit::ToAddress("a@x.io"), 200)
+                .await
+                .unwrap()
+        );
+        assert!(
+            allow_mail(&c, MailLimit::ResetsTo("a@x.io"), 200)
+                .await
+                .unwrap()
+        );
+        assert!(
+            allow_mail(&c, MailLimit::ToAddress("b@x.io"), 200)
+                .await
+                .unwrap()
+        );
+        let later = 100 + MAIL_WINDOW_SECS;
+        assert!(
+            allow_mail(&c, MailLimit::ToAddress("a@x.io"), later)
+                .await
+                .unwrap()
         );
     }
 

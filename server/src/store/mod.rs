@@ -5,7 +5,8 @@
 //! versions) sits behind one trait per concept. Short-lived data (codes, sessions, pending
 //! requests, revocations) sits behind [`EphemeralStore`], a key-value store with expiry and
 //! atomic take, which [`Ephemeral`] wraps in typed, domain-named operations; rate-limit
-//! counters and change notices have traits of their own (`counters`, `notices`).
+//! counters, change notices and the mail queue have traits of their own (`counters`,
+//! `notices`, `mail`).
 //!
 //! Backends: `embedded` (SQLite, counters and notices in process) for one machine;
 //! `postgres` for durable data and `redis` for the rest when several instances share them.
@@ -15,6 +16,7 @@ mod conformance;
 pub mod counters;
 pub mod embedded;
 pub mod health;
+pub mod mail;
 pub mod notices;
 pub mod postgres;
 pub mod records;
@@ -31,6 +33,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::UnixTime;
 use crate::secret::SecretHash;
+pub use mail::MailQueue;
 pub use records::*;
 
 /// The cause of a failure, kept for logs: a driver's error, or a sentence.
@@ -100,6 +103,19 @@ pub trait UserStore: Send + Sync {
     /// point after `since` (see [`GrantStore::revoke_app`]); `NotFound` when there is no
     /// such user.
     async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>>;
+    /// Marks the address as the user's own (a mailed link was followed, or an operator
+    /// vouched). `NotFound` for an unknown user, as every setter below.
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()>;
+    /// Disables the account from `since`, or enables it again with `None`. Disabling also
+    /// starts a new session epoch, in the same write: the sessions it ends stay ended once
+    /// the account is enabled again.
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()>;
+    /// A password reset through a link mailed to the address, in one write: the new hash,
+    /// the address verified (the link proved it), and a new session epoch.
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()>;
+    /// Starts a new session epoch, which ends every browser session of the account at once
+    /// (each records the epoch it began in).
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()>;
 }
 
 /// Second factors: a user's TOTP secret (sealed) and its recovery codes (hashed). Every
@@ -214,6 +230,9 @@ pub trait GrantStore: Send + Sync {
     ) -> StoreResult<Option<Grant>>;
     /// Revokes the whole family; returns whether it was live.
     async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Revokes every live family of a user; returns their ids (their access tokens are
+    /// the caller's to refuse).
+    async fn revoke_user_grants(&self, sub: &UserId, now: UnixTime) -> StoreResult<Vec<String>>;
     /// Drops the sealed successors of tokens spent before `before` (the grace window is
     /// over for them); returns how many.
     async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64>;
@@ -310,6 +329,7 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,
     pub decisions: Arc<dyn DecisionLog>,
+    pub mail: Arc<dyn MailQueue>,
     pub ephemeral: Ephemeral,
     pub counters: Arc<dyn counters::Counters>,
     pub notices: Arc<dyn notices::Notices>,
@@ -412,6 +432,37 @@ impl Ephemeral {
         self.0.delete(&format!("session:{}", id.as_str())).await
     }
 
+    /// Keeps a mailed link's token (by hash) until it expires or is used.
+    pub async fn put_link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        link: &MailedLink,
+    ) -> StoreResult<()> {
+        self.put_json(link_key(purpose, token), link, link.expires_at)
+            .await
+    }
+
+    /// The link a token stands for, leaving it usable (a form that follows it).
+    pub async fn link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<MailedLink>> {
+        Self::decode(self.0.get(&link_key(purpose, token), now).await?)
+    }
+
+    /// Removes and returns the link atomically: a mailed link works once.
+    pub async fn take_link(
+        &self,
+        purpose: LinkPurpose,
+        token: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<MailedLink>> {
+        Self::decode(self.0.take(&link_key(purpose, token), now).await?)
+    }
+
     /// Refuses an access token (by `jti`) or every access token of a grant until `until`.
     pub async fn revoke_access(&self, key: &RevocationKey, until: UnixTime) -> StoreResult<()> {
         self.0.put(&key.storage_key(), b"1", until).await
@@ -429,6 +480,14 @@ impl Ephemeral {
         ];
         self.0.any_present(&keys, now).await
     }
+}
+
+fn link_key(purpose: LinkPurpose, token: &SecretHash) -> String {
+    let kind = match purpose {
+        LinkPurpose::Verify => "verify-link",
+        LinkPurpose::Reset => "reset-link",
+    };
+    format!("{kind}:{}", token.as_str())
 }
 
 /// What a revocation names.

@@ -39,10 +39,61 @@ pub struct User {
     /// Operator-defined JSON object, as the text the store holds. Only policies read it, and
     /// they take it as text, so no mint parses it or serialises it again.
     pub metadata: String,
-    /// Whether someone vouched for the email: true for operator-created accounts; false
-    /// for self-registered ones, since Lanyard sends no verification mail.
+    /// Whether someone vouched for the email: true for operator-created accounts, and for
+    /// self-registered ones once a link mailed to the address was followed.
     pub email_verified: bool,
+    /// Set while an operator has the account disabled: it cannot sign in, and its refresh
+    /// tokens are refused.
+    pub disabled_at: Option<UnixTime>,
+    /// The browser sessions made in another epoch are over (see `portal::session`).
+    pub session_epoch: i64,
     pub created_at: UnixTime,
+}
+
+impl User {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+}
+
+/// What a link mailed to a user is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkPurpose {
+    /// `/verify`: proves the address.
+    Verify,
+    /// `/reset`: sets a new password.
+    Reset,
+}
+
+/// What a mailed link's token stands for until it is used (kept by its hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailedLink {
+    pub sub: UserId,
+    /// The address the link went to: a link for an address the account no longer has is
+    /// void.
+    pub email: Email,
+    /// The hash of the form token of the browser that asked for the link: following the
+    /// link in that browser signs it in (and resumes `request`); anywhere else it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// The authorization request that browser was in the middle of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// One message in the mail queue.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: String,
+    /// The envelope recipient (the message's `To`).
+    pub recipient: Email,
+    /// The whole RFC 5322 message, as it goes on the wire.
+    pub message: Vec<u8>,
+    pub created_at: UnixTime,
+    /// Delivery attempts so far, this one included once claimed.
+    pub attempts: u32,
 }
 
 /// One mint's policy decisions, for `lanyard policy log`. Serialised as one JSON line of a
@@ -246,6 +297,9 @@ pub struct Session {
     /// without carrying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
+    /// The account's session epoch when this session began; a later one ends it.
+    #[serde(default)]
+    pub epoch: i64,
     pub expires_at: UnixTime,
 }
 

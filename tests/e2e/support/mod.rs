@@ -6,6 +6,7 @@
 //! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
 //! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
 //! - `second_factor`: an authenticator app, and a connect taken one page at a time.
+//! - `mail`: a real SMTP server ([`MailSink`], aiosmtpd) that keeps what it receives.
 //! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
 //! - `balancer`: HAProxy in front of several instances ([`Haproxy`]).
 //!
@@ -13,6 +14,7 @@
 
 mod balancer;
 mod browser;
+mod mail;
 mod oauth;
 mod relay;
 mod second_factor;
@@ -21,6 +23,7 @@ mod store;
 
 pub use balancer::Haproxy;
 pub use browser::{Browser, Page, client, hidden};
+pub use mail::{MailSink, link_in, smtp_available};
 pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
 pub use relay::{Gate, TlsFront};
 pub use second_factor::{Authenticator, recovery_codes};
@@ -40,3 +43,26 @@ pub fn missing_tool(what: &str) {
         "SKIPPED: {what} not found; install it to run this test (CI=true makes this a failure)"
     );
 }
+
+/// Runs each `flow(settings)` as two tests: on the embedded store (no settings) and on
+/// Postgres and Redis (their settings; skipped without them, except under `CI=true`).
+macro_rules! on_both_stores {
+    ($($flow:ident),* $(,)?) => {$(
+        mod $flow {
+            #[tokio::test]
+            async fn embedded() {
+                super::$flow(&[]).await;
+            }
+
+            #[tokio::test]
+            async fn production() {
+                let Some(store) = $crate::support::production_store().await else {
+                    return;
+                };
+                super::$flow(&store.env()).await;
+                store.finish().await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_stores;

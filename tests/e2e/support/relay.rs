@@ -78,6 +78,11 @@ impl TlsFront {
         Self::start(target, false).await
     }
 
+    /// TLS from the first byte, as `smtps://` speaks it.
+    pub async fn smtps(target: &str) -> Self {
+        Self::start(target, false).await
+    }
+
     async fn start(target: &str, postgres: bool) -> Self {
         use std::io::Write;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,12 +5,13 @@ use serde_json::json;
 
 use super::*;
 use crate::secret::SecretHash;
-pub use accounts::{account_deletion, app_access};
-
 mod accounts;
-
 mod factors;
+mod lifecycle;
+
+pub use accounts::{account_deletion, app_access};
 pub use factors::second_factors;
+pub use lifecycle::*;
 
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
@@ -50,6 +51,8 @@ pub(super) async fn user(stores: &Stores, sub: &str, email: &str) {
         password_hash: "x".into(),
         metadata: "{}".into(),
         email_verified: false,
+        disabled_at: None,
+        session_epoch: 0,
         created_at: 1,
     };
     stores.users.create_user(&u).await.unwrap();
@@ -454,6 +457,11 @@ macro_rules! all_stories {
             app_access,
             account_deletion,
             second_factors,
+            account_state,
+            revoke_user_grants,
+            mailed_links,
+            mail_queue,
+            concurrent_mail_claims,
         );
     };
 }

@@ -259,6 +259,21 @@ impl GrantStore for Embedded {
         Ok(n > 0)
     }
 
+    async fn revoke_user_grants(&self, sub: &UserId, now: UnixTime) -> StoreResult<Vec<String>> {
+        let conn = self.db()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "UPDATE grants SET revoked_at = ?2 WHERE sub = ?1 AND revoked_at IS NULL \
+                 RETURNING id",
+            )
+            .map_err(map_err)?;
+        let ids = stmt
+            .query_map(params![sub, now], |r| r.get(0))
+            .map_err(map_err)?;
+        ids.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(map_err)
+    }
+
     async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64> {
         let n = self
             .db()?

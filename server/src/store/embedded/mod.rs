@@ -16,6 +16,7 @@ mod factors;
 mod files;
 mod grants;
 mod keys;
+mod mail;
 mod migrate;
 mod users;
 
@@ -223,6 +224,7 @@ impl Embedded {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            mail: me.clone(),
             ephemeral: Ephemeral(me.clone()),
             // One machine: the counters live in this process.
             counters: Arc::new(super::counters::InProcess::default()),

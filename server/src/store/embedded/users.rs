@@ -6,7 +6,7 @@ use super::*;
 
 macro_rules! user_cols {
     () => {
-        "sub, email, password_hash, metadata, created_at, email_verified"
+        "sub, email, password_hash, metadata, created_at, email_verified, disabled_at, session_epoch"
     };
 }
 
@@ -18,6 +18,8 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         metadata: r.get(3)?,
         created_at: r.get(4)?,
         email_verified: r.get(5)?,
+        disabled_at: r.get(6)?,
+        session_epoch: r.get(7)?,
     })
 }
 
@@ -29,7 +31,7 @@ impl UserStore for Embedded {
                 concat!(
                     "INSERT INTO users (",
                     user_cols!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
                 params![
                     u.sub,
@@ -37,7 +39,9 @@ impl UserStore for Embedded {
                     u.password_hash,
                     u.metadata,
                     u.created_at,
-                    u.email_verified
+                    u.email_verified,
+                    u.disabled_at,
+                    u.session_epoch
                 ],
             )
             .map_err(map_err)?;
@@ -67,25 +71,41 @@ impl UserStore for Embedded {
     }
 
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        let n = self
-            .db()?
-            .run(
-                "UPDATE users SET metadata = ?2 WHERE sub = ?1",
-                params![sub, metadata.to_string()],
-            )
-            .map_err(map_err)?;
-        found(n)
+        self.update_user(
+            "UPDATE users SET metadata = ?2 WHERE sub = ?1",
+            params![sub, metadata.to_string()],
+        )
+    }
+
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email_verified = 1 WHERE sub = ?1",
+            params![sub],
+        )
+    }
+
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET disabled_at = ?2, \
+             session_epoch = session_epoch + (CASE WHEN ?2 IS NULL THEN 0 ELSE 1 END) \
+             WHERE sub = ?1",
+            params![sub, since],
+        )
+    }
+
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET password_hash = ?2, email_verified = 1, \
+             session_epoch = session_epoch + 1 WHERE sub = ?1",
+            params![sub, hash],
+        )
     }
 
     async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()> {
-        let n = self
-            .db()?
-            .run(
-                "UPDATE users SET password_hash = ?2 WHERE sub = ?1",
-                params![sub, password_hash],
-            )
-            .map_err(map_err)?;
-        found(n)
+        self.update_user(
+            "UPDATE users SET password_hash = ?2 WHERE sub = ?1",
+            params![sub, password_hash],
+        )
     }
 
     async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>> {
@@ -98,17 +118,27 @@ impl UserStore for Embedded {
         let n = tx
             .run("DELETE FROM users WHERE sub = ?1", [sub])
             .map_err(map_err)?;
-        found(n)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
         tx.commit().map_err(map_err)?;
         Ok(ids)
     }
+
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE sub = ?1",
+            params![sub],
+        )
+    }
 }
 
-/// An update that changed no row named no user.
-fn found(rows: usize) -> StoreResult<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
+impl Embedded {
+    /// Runs an update of one user's row; `NotFound` when there is no such user.
+    fn update_user(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+        match self.db()?.run(sql, params).map_err(map_err)? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
     }
 }

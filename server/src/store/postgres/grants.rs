@@ -258,6 +258,16 @@ impl GrantStore for Postgres {
         Ok(n > 0)
     }
 
+    async fn revoke_user_grants(&self, sub: &UserId, now: UnixTime) -> StoreResult<Vec<String>> {
+        let rows = all(
+            &self.client().await?,
+            "UPDATE grants SET revoked_at = $2 WHERE sub = $1 AND revoked_at IS NULL RETURNING id",
+            &[&sub, &now],
+        )
+        .await?;
+        rows.iter().map(|r| col(r, 0)).collect()
+    }
+
     async fn drop_seals(&self, before: UnixTime) -> StoreResult<u64> {
         run(
             &self.client().await?,

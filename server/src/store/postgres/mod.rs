@@ -11,6 +11,7 @@ mod decisions;
 mod factors;
 mod grants;
 mod keys;
+mod mail;
 mod policies;
 mod users;
 
@@ -247,6 +248,7 @@ impl Postgres {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            mail: me.clone(),
             ephemeral: Ephemeral(redis.clone()),
             counters: redis.clone(),
             notices: redis.clone(),

@@ -4,7 +4,7 @@ use super::*;
 
 macro_rules! user_cols {
     () => {
-        "sub, email, password_hash, metadata::TEXT, created_at, email_verified"
+        "sub, email, password_hash, metadata::TEXT, created_at, email_verified, disabled_at, session_epoch"
     };
 }
 
@@ -16,6 +16,8 @@ fn user_row(r: &Row) -> StoreResult<User> {
         metadata: col(r, 3)?,
         created_at: col(r, 4)?,
         email_verified: col(r, 5)?,
+        disabled_at: col(r, 6)?,
+        session_epoch: col(r, 7)?,
     })
 }
 
@@ -24,8 +26,8 @@ impl UserStore for Postgres {
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         run(
             &self.client().await?,
-            "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified) \
-             VALUES ($1, $2, $3, $4::TEXT::JSONB, $5, $6)",
+            "INSERT INTO users (sub, email, password_hash, metadata, created_at, email_verified, \
+             disabled_at, session_epoch) VALUES ($1, $2, $3, $4::TEXT::JSONB, $5, $6, $7, $8)",
             &[
                 &u.sub,
                 &u.email,
@@ -33,6 +35,8 @@ impl UserStore for Postgres {
                 &u.metadata,
                 &u.created_at,
                 &u.email_verified,
+                &u.disabled_at,
+                &u.session_epoch,
             ],
         )
         .await?;
@@ -57,23 +61,46 @@ impl UserStore for Postgres {
     }
 
     async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        let n = run(
-            &self.client().await?,
+        self.update_user(
             "UPDATE users SET metadata = $2::TEXT::JSONB WHERE sub = $1",
             &[&sub, &metadata.to_string()],
         )
-        .await?;
-        found(n)
+        .await
+    }
+
+    async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email_verified = TRUE WHERE sub = $1",
+            &[&sub],
+        )
+        .await
+    }
+
+    async fn set_disabled(&self, sub: &UserId, since: Option<UnixTime>) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET disabled_at = $2::BIGINT, \
+             session_epoch = session_epoch + (CASE WHEN $2::BIGINT IS NULL THEN 0 ELSE 1 END) \
+             WHERE sub = $1",
+            &[&sub, &since],
+        )
+        .await
+    }
+
+    async fn reset_password(&self, sub: &UserId, hash: &str) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET password_hash = $2, email_verified = TRUE, \
+             session_epoch = session_epoch + 1 WHERE sub = $1",
+            &[&sub, &hash],
+        )
+        .await
     }
 
     async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()> {
-        let n = run(
-            &self.client().await?,
+        self.update_user(
             "UPDATE users SET password_hash = $2 WHERE sub = $1",
             &[&sub, &password_hash],
         )
-        .await?;
-        found(n)
+        .await
     }
 
     async fn delete_user(&self, sub: &UserId, since: UnixTime) -> StoreResult<Vec<String>> {
@@ -82,17 +109,28 @@ impl UserStore for Postgres {
         let none: Option<&ClientId> = None;
         let ids = all(&tx, super::grants::LIVE_SINCE, &[&sub, &none, &since]).await?;
         // Consents, grants and their refresh tokens go by the foreign keys' cascade.
-        found(run(&tx, "DELETE FROM users WHERE sub = $1", &[&sub]).await?)?;
+        if run(&tx, "DELETE FROM users WHERE sub = $1", &[&sub]).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
         tx.commit().await.map_err(map_err)?;
         ids.iter().map(|r| col(r, 0)).collect()
     }
+
+    async fn end_sessions(&self, sub: &UserId) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE sub = $1",
+            &[&sub],
+        )
+        .await
+    }
 }
 
-/// An update that changed no row named no user.
-fn found(rows: u64) -> StoreResult<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
+impl Postgres {
+    /// Runs an update of one user's row; `NotFound` when there is no such user.
+    async fn update_user(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
+        match run(&self.client().await?, sql, params).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
     }
 }

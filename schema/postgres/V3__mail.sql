@@ -1,0 +1,24 @@
+-- Accounts people can keep: mail, verified addresses, recovery, disabled accounts.
+
+-- An operator can disable an account: it cannot sign in and its refresh tokens stop
+-- working until it is enabled again.
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+-- Every browser session records the epoch it began in; bumping it ends them all, on every
+-- instance at once (sessions themselves live in Redis, keyed by hash).
+ALTER TABLE users ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+
+CREATE INDEX grants_by_sub ON grants (sub) WHERE revoked_at IS NULL;
+
+-- Mail waiting to be delivered: written on the request path, sent by a background worker
+-- on whichever instance claims it first. `message` is the whole RFC 5322 message.
+CREATE TABLE mail_outbox (
+    id         TEXT PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    message    BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    BIGINT NOT NULL,             -- due from then; a claim moves it past its lease
+    last_error TEXT,
+    failed_at  BIGINT                       -- given up on: kept for the operator to see
+);
+CREATE INDEX mail_outbox_due ON mail_outbox (next_at) WHERE failed_at IS NULL;
