@@ -295,8 +295,10 @@ async fn browser_without_javascript_manages_an_account() {
         out["headings"],
         json!([
             "Apps with access",
+            "Email address",
             "Change password",
             "Two-step verification",
+            "Signed-in browsers",
             "Delete your account"
         ]),
         "{out}"
@@ -312,10 +314,14 @@ async fn browser_without_javascript_manages_an_account() {
         out["focus_order"],
         json!([
             "Revoke access for Test App",
+            "new-email",
+            "email-password",
+            "Change address",
             "current-password",
             "new-password",
             "Change password",
             "Set up or manage two-step verification",
+            "Sign out everywhere",
             "delete-password",
             "Delete my account",
             "Home",

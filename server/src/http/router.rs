@@ -100,6 +100,7 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
         (&M::POST, "/login") => portal::login::submit(app, req).await,
         (&M::GET, "/login/code") => portal::second_factor::show(app, req).await,
         (&M::POST, "/login/code") => portal::second_factor::submit(app, req).await,
+        (&M::GET, "/account/email") => portal::account::email::confirm_link(app, req).await,
         (&M::GET, "/account/totp") => portal::totp::show(app, req).await,
         (&M::POST, "/account/totp") => portal::totp::submit(app, req).await,
         (&M::GET, "/register") => portal::register::show(app, req).await,

@@ -79,6 +79,46 @@ impl Mail for SignupAttempt<'_> {
     }
 }
 
+/// A change of address asked for on the account page: the link that proves the new one,
+/// sent there.
+#[derive(Template)]
+#[template(path = "mail/change_email.txt")]
+pub struct ChangeAddress<'a> {
+    pub brand: &'a Branding,
+    pub link: String,
+    pub lifetime: String,
+}
+
+impl Mail for ChangeAddress<'_> {
+    fn subject(&self) -> String {
+        format!(
+            "Confirm your new email address for {}",
+            self.brand.product_name
+        )
+    }
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
+/// The account moved to another address: its previous address is told, so that a
+/// takeover does not go unnoticed.
+#[derive(Template)]
+#[template(path = "mail/address_changed.txt")]
+pub struct AddressChanged<'a> {
+    pub brand: &'a Branding,
+    pub new_address: String,
+}
+
+impl Mail for AddressChanged<'_> {
+    fn subject(&self) -> String {
+        format!("Your {} email address was changed", self.brand.product_name)
+    }
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

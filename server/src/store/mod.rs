@@ -116,6 +116,9 @@ pub trait UserStore: Send + Sync {
     /// Starts a new session epoch, which ends every browser session of the account at once
     /// (each records the epoch it began in).
     async fn end_sessions(&self, sub: &UserId) -> StoreResult<()>;
+    /// Moves the account to `email`, which the link mailed there proved, so it is verified
+    /// too; `Conflict` when another account has it (emails stay unique).
+    async fn change_email(&self, sub: &UserId, email: &Email) -> StoreResult<()>;
 }
 
 /// Second factors: a user's TOTP secret (sealed) and its recovery codes (hashed). Every
@@ -486,6 +489,7 @@ fn link_key(purpose: LinkPurpose, token: &SecretHash) -> String {
     let kind = match purpose {
         LinkPurpose::Verify => "verify-link",
         LinkPurpose::Reset => "reset-link",
+        LinkPurpose::ChangeEmail => "email-link",
     };
     format!("{kind}:{}", token.as_str())
 }

@@ -64,6 +64,8 @@ pub enum LinkPurpose {
     Verify,
     /// `/reset`: sets a new password.
     Reset,
+    /// `/account/email`: moves the account to the address the link went to.
+    ChangeEmail,
 }
 
 /// What a mailed link's token stands for until it is used (kept by its hash).
@@ -80,6 +82,10 @@ pub struct MailedLink {
     /// The authorization request that browser was in the middle of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// For a change of address, the address the account had when the change was asked
+    /// for (`email` is the new one): the link is void once the account has another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Email>,
     pub expires_at: UnixTime,
 }
 

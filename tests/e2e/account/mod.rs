@@ -3,12 +3,16 @@
 //! both instances (a change made through one is seen by the other at once).
 //!
 //! - `apps`: the apps that hold access, and revoking one.
+//! - `email`: a new address, proven by a mailed link.
 //! - `password`: changing the password; CSRF and sign-in around the page.
+//! - `sessions`: signing out everywhere.
 //! - `deletion`: deleting the account, and what the decision log keeps of it.
 
 mod apps;
 mod deletion;
+mod email;
 mod password;
+mod sessions;
 
 use reqwest::StatusCode;
 

@@ -1,12 +1,15 @@
 //! The account page, `/account`: the apps that hold access to the account (each can be
-//! revoked), a new password, and deleting the account. Every change is a form POST to
+//! revoked), a new address (proven by mail), a new password, signing out everywhere, and
+//! deleting the account. Every change is a form POST to
 //! `/account` with the session's `csrf_token` and an `action` naming it; the page works
 //! without JavaScript, and a refused change shows the page again with the error next to
 //! its field. A browser that is not signed in is sent to sign in, and back.
 
 mod apps;
 mod delete;
+pub mod email;
 mod password;
+mod sign_out;
 
 use askama::Template;
 use http::StatusCode;
@@ -54,7 +57,9 @@ async fn signed(app: &App, req: &Req) -> Result<Signed, Resp> {
 /// What a POST to `/account` asks for, read from `action` first.
 enum Action {
     Revoke(ClientId),
+    Email { new: String, password: String },
     Password { current: String, new: String },
+    SignOutEverywhere,
     Delete { password: String },
 }
 
@@ -65,6 +70,11 @@ impl Action {
             "revoke" => ClientId::parse(form.get("client_id")?)
                 .ok()
                 .map(Self::Revoke),
+            "email" => Some(Self::Email {
+                new: field("email"),
+                password: field("current_password"),
+            }),
+            "sign_out_everywhere" => Some(Self::SignOutEverywhere),
             "password" => Some(Self::Password {
                 current: field("current_password"),
                 new: field("password"),
@@ -80,6 +90,8 @@ impl Action {
 /// A change that was refused, said next to the field it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Problem {
+    NewEmail(String),
+    EmailPassword(String),
     CurrentPassword(String),
     NewPassword(String),
     Deletion(String),
@@ -89,6 +101,7 @@ enum Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Done {
     Revoked,
+    EmailSent,
     Password,
 }
 
@@ -96,6 +109,7 @@ impl Done {
     fn of(req: &Req) -> Option<Self> {
         match req.query_params().get("done")? {
             "revoked" => Some(Self::Revoked),
+            "email" => Some(Self::EmailSent),
             "password" => Some(Self::Password),
             _ => None,
         }
@@ -104,6 +118,7 @@ impl Done {
     fn name(self) -> &'static str {
         match self {
             Self::Revoked => "revoked",
+            Self::EmailSent => "email",
             Self::Password => "password",
         }
     }
@@ -111,6 +126,9 @@ impl Done {
     fn message(self) -> &'static str {
         match self {
             Self::Revoked => "The app no longer has access to your account.",
+            Self::EmailSent => {
+                "We sent a link to your new address. Your address changes when you open it."
+            }
             Self::Password => "Your password was changed.",
         }
     }
@@ -130,6 +148,8 @@ struct AccountPage<'a> {
     email: &'a str,
     apps: Vec<AppLine>,
     notice: Option<&'static str>,
+    new_email_error: Option<String>,
+    email_password_error: Option<String>,
     current_password_error: Option<String>,
     new_password_error: Option<String>,
     delete_error: Option<String>,
@@ -161,7 +181,9 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     };
     match action {
         Action::Revoke(client_id) => apps::revoke(app, &s, &client_id).await,
+        Action::Email { new, password } => email::request(app, req, &s, new, password).await,
         Action::Password { current, new } => password::change(app, req, &s, current, new).await,
+        Action::SignOutEverywhere => sign_out::everywhere(app, &s).await,
         Action::Delete { password } => delete::delete(app, req, &s, password).await,
     }
 }
@@ -179,7 +201,10 @@ async fn page(
         Err(_) => return unavailable_page(app),
     };
     let (mut current, mut new, mut delete) = (None, None, None);
+    let (mut new_email, mut email_password) = (None, None);
     match problem {
+        Some(Problem::NewEmail(e)) => new_email = Some(e),
+        Some(Problem::EmailPassword(e)) => email_password = Some(e),
         Some(Problem::CurrentPassword(e)) => current = Some(e),
         Some(Problem::NewPassword(e)) => new = Some(e),
         Some(Problem::Deletion(e)) => delete = Some(e),
@@ -191,6 +216,8 @@ async fn page(
         email: s.user.email.as_str(),
         apps,
         notice: done.map(Done::message),
+        new_email_error: new_email,
+        email_password_error: email_password,
         current_password_error: current,
         new_password_error: new,
         delete_error: delete,

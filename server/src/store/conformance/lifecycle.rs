@@ -45,7 +45,33 @@ pub async fn account_state(stores: &Stores) {
         "enabling starts no epoch; ending one does"
     );
 
+    // A new address, proven by its link: verified with it; a taken one is refused.
+    users
+        .change_email(&uid("u2"), &email("bob@new.example"))
+        .await
+        .unwrap();
+    let moved = read(stores, "u2").await;
+    assert_eq!(moved.email, email("bob@new.example"));
+    assert!(moved.email_verified);
+    let old = stores
+        .users
+        .user_by_email(&email("bob@example.com"))
+        .await
+        .unwrap();
+    assert!(old.is_none(), "the previous address is free");
+    assert!(matches!(
+        users
+            .change_email(&uid("u2"), &email("ada@example.com"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(read(stores, "u2").await.email, email("bob@new.example"));
+
     let nobody = uid("nobody");
+    assert!(matches!(
+        users.change_email(&nobody, &email("x@example.com")).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(matches!(
         users.set_email_verified(&nobody).await,
         Err(StoreError::NotFound)
@@ -112,6 +138,7 @@ pub async fn mailed_links(stores: &Stores) {
         email: email("ada@example.com"),
         browser: Some("b".into()),
         request: None,
+        previous: None,
         expires_at: 1_000,
     };
     e.put_link(LinkPurpose::Reset, &token, &link).await.unwrap();

@@ -131,6 +131,13 @@ impl UserStore for Embedded {
             params![sub],
         )
     }
+
+    async fn change_email(&self, sub: &UserId, email: &Email) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email = ?2, email_verified = 1 WHERE sub = ?1",
+            params![sub, email],
+        )
+    }
 }
 
 impl Embedded {

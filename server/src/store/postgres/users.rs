@@ -123,6 +123,14 @@ impl UserStore for Postgres {
         )
         .await
     }
+
+    async fn change_email(&self, sub: &UserId, email: &Email) -> StoreResult<()> {
+        self.update_user(
+            "UPDATE users SET email = $2, email_verified = TRUE WHERE sub = $1",
+            &[&sub, &email],
+        )
+        .await
+    }
 }
 
 impl Postgres {
