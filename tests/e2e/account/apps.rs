@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use super::*;
 
-on_both_stores!(
+on_both_deployments!(
     an_app_is_listed_with_what_it_may_do_and_when,
     revoking_an_app_ends_its_access_everywhere_and_consent_is_asked_again,
 );

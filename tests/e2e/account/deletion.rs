@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::*;
 use crate::policy::kit;
 
-on_both_stores!(deleting_the_account_removes_it_and_frees_the_email);
+on_both_deployments!(deleting_the_account_removes_it_and_frees_the_email);
 
 async fn deleting_the_account_removes_it_and_frees_the_email(d: &Deployment) {
     let (a, b) = (&d.first, d.second());

@@ -6,12 +6,12 @@ use reqwest::StatusCode;
 
 use super::*;
 use crate::mail::{assert_readable, mailing_server};
-use crate::support::on_both_stores as on_both_stores_with_settings;
+use crate::support::on_both_stores;
 
 const NEW_ADDRESS: &str = "ada.new@example.com";
 const TAKEN: &str = "taken@example.com";
 
-on_both_stores_with_settings!(an_address_changes_once_its_link_is_followed);
+on_both_stores!(an_address_changes_once_its_link_is_followed);
 
 async fn an_address_changes_once_its_link_is_followed(store: &[(&str, &str)]) {
     let Some(sink) = MailSink::start() else {

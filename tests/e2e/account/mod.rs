@@ -61,7 +61,7 @@ impl Deployment {
 }
 
 /// One `#[tokio::test]` per store for each story `async fn story(d: &Deployment)`.
-macro_rules! on_both_stores {
+macro_rules! on_both_deployments {
     ($($story:ident),* $(,)?) => {
         mod embedded {
             $(
@@ -88,7 +88,7 @@ macro_rules! on_both_stores {
         }
     };
 }
-use on_both_stores;
+use on_both_deployments;
 
 /// `/account` for a browser that is not signed in: to sign in, and back. Returns the
 /// account page, signed in as `email`.

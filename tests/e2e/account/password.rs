@@ -7,7 +7,7 @@ use super::*;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-on_both_stores!(
+on_both_deployments!(
     the_password_changes_only_with_the_current_one,
     a_change_without_the_form_token_is_refused,
 );

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use super::*;
 
-on_both_stores!(signing_out_everywhere_ends_every_session_of_the_account);
+on_both_deployments!(signing_out_everywhere_ends_every_session_of_the_account);
 
 async fn signing_out_everywhere_ends_every_session_of_the_account(d: &Deployment) {
     let (a, b) = (&d.first, d.second());
