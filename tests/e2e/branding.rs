@@ -1,5 +1,6 @@
-//! The operator's branding (`[branding]` in lanyard.toml) on every page, the logo served
-//! from memory, and a logo file that goes missing stopping the server with a clear message.
+//! The operator's branding (`[branding]` in lanyard.toml) on every page and mail, the logo
+//! served from memory, and a logo file that goes missing stopping the server with a clear
+//! message.
 
 use crate::support::*;
 
@@ -94,4 +95,29 @@ async fn a_missing_logo_file_stops_the_server_and_names_it() {
         logs.contains("branding.logo: cannot read the logo file") && logs.contains("acme.svg"),
         "{logs}"
     );
+}
+
+/// Mail is branded too: the sender's name, the subject and the help line.
+#[tokio::test]
+async fn mail_carries_the_operators_name_and_support_address() {
+    let server = branded().await;
+    let mut browser = Browser::default();
+    let page = crate::mail::sign_up(&server, &mut browser, "new@example.com", None).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    crate::mail::wait_for_log(&server, "mail written to the outbox").await;
+    let outbox = server.dir.path().join("data/outbox");
+    let file = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("a mail in the outbox");
+    let eml = crate::mail::unquote(&std::fs::read_to_string(file).unwrap());
+    for expected in [
+        "From: \"Acme Notes\" <noreply@127.0.0.1>",
+        "Subject: Confirm your email address for Acme Notes",
+        "Questions? Write to help@acme.test.",
+    ] {
+        assert!(eml.contains(expected), "{expected} not in {eml}");
+    }
+    assert!(!eml.contains("Lanyard"), "{eml}");
 }

@@ -139,7 +139,7 @@ on_both_stores!(smtp_down_then_up);
 
 /// Quoted-printable (RFC 2045 §6.7) undone, enough to read a link: soft line breaks
 /// joined, `=XX` decoded.
-fn unquote(text: &str) -> String {
+pub fn unquote(text: &str) -> String {
     let joined = text.replace("=\r\n", "").replace("=\n", "");
     let mut out = Vec::new();
     let bytes = joined.as_bytes();

@@ -35,11 +35,13 @@ impl Config {
         let issuer = canonical_issuer(&s.issuer)?;
         let connections = connections(&s)?;
         let resources = resources(s.resources, &s.scopes, &issuer)?;
+        let branding = Branding::build(s.branding, base)?;
         let mail = super::mail::build(
             s.smtp_url.as_deref(),
             s.smtp_ca,
             s.mail_from.as_deref(),
             &issuer,
+            &branding.product_name,
             s.require_verified_email,
             (s.verify_link_ttl, s.reset_link_ttl),
         )?;
@@ -97,7 +99,7 @@ impl Config {
                 poll_ms: s.policy_poll_ms,
                 log_days: s.policy_log_days,
             },
-            branding: Branding::build(s.branding, base)?,
+            branding,
             mfa: s.mfa,
             encryption_key: s.encryption_key.map(Secret::new),
             mail,

@@ -98,6 +98,7 @@ pub(super) fn build(
     smtp_ca: Option<PathBuf>,
     from: Option<&str>,
     issuer: &str,
+    product_name: &str,
     require_verified_email: bool,
     ttls: (u64, u64),
 ) -> Result<MailConfig, ConfigError> {
@@ -120,9 +121,12 @@ pub(super) fn build(
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
                 .unwrap_or_else(|| "localhost".into());
-            format!("Lanyard <noreply@{host}>")
-                .parse::<Mailbox>()
-                .map_err(|e| invalid("LANYARD_MAIL_FROM", format!("needs setting: {e}")))?
+            // Built rather than parsed, so any product name (commas, quotes) is a display
+            // name lettre encodes, not syntax.
+            let address = format!("noreply@{host}")
+                .parse()
+                .map_err(|e| invalid("LANYARD_MAIL_FROM", format!("needs setting: {e}")))?;
+            Mailbox::new(Some(product_name.to_string()), address)
         }
     };
     let ttl = |key: &str, v: u64| {
@@ -174,14 +178,21 @@ mod tests {
     }
 
     #[test]
-    fn the_sender_defaults_to_the_issuer_host() {
-        let m = build(None, None, None, "https://auth.example.com", false, (1, 1)).unwrap();
+    fn the_sender_defaults_to_the_product_at_the_issuer_host() {
+        let issuer = "https://auth.example.com";
+        let m = build(None, None, None, issuer, "Acme, Inc.", false, (1, 1)).unwrap();
         assert_eq!(m.from.email.to_string(), "noreply@auth.example.com");
+        assert_eq!(
+            m.from.name.as_deref(),
+            Some("Acme, Inc."),
+            "the product's name"
+        );
         let m = build(
             None,
             None,
             Some("Ops <ops@example.com>"),
             "http://x",
+            "Lanyard",
             false,
             (1, 1),
         )
@@ -193,14 +204,15 @@ mod tests {
                 None,
                 Some("not an address"),
                 "http://x",
+                "Lanyard",
                 false,
                 (1, 1)
             )
             .is_err()
         );
-        assert!(build(None, None, None, "http://x", false, (0, 1)).is_err());
+        assert!(build(None, None, None, "http://x", "Lanyard", false, (0, 1)).is_err());
         let ca = Some(PathBuf::from("ca.pem"));
-        let err = build(None, ca, None, "http://x", false, (1, 1)).unwrap_err();
+        let err = build(None, ca, None, "http://x", "Lanyard", false, (1, 1)).unwrap_err();
         assert!(err.to_string().starts_with("LANYARD_SMTP_CA:"), "{err}");
     }
 }
