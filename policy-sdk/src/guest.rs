@@ -65,6 +65,7 @@ impl From<wit::GrantType> for GrantType {
         match grant {
             wit::GrantType::AuthorizationCode => Self::AuthorizationCode,
             wit::GrantType::RefreshToken => Self::RefreshToken,
+            wit::GrantType::ClientCredentials => Self::ClientCredentials,
         }
     }
 }
@@ -73,14 +74,14 @@ impl From<wit::Request> for Request {
     fn from(req: wit::Request) -> Self {
         Self {
             grant_type: req.grant_type.map(Into::into),
-            user: User {
-                sub: req.user.sub,
-                email: req.user.email,
-                email_verified: req.user.email_verified,
-                metadata: req.user.metadata,
-                amr: req.user.amr,
-                auth_time: req.user.auth_time,
-            },
+            user: req.user.map(|user| User {
+                sub: user.sub,
+                email: user.email,
+                email_verified: user.email_verified,
+                metadata: user.metadata,
+                amr: user.amr,
+                auth_time: user.auth_time,
+            }),
             client: Client {
                 id: req.client.id,
                 name: req.client.name,
@@ -151,20 +152,24 @@ mod tests {
             if req.grant_type.is_some() {
                 return ConsentDecision::deny("consent must carry no grant type");
             }
+            let email = req.user.as_ref().map_or("nobody", |u| u.email.as_str());
             ConsentDecision::allow()
                 .drop_scope(req.scopes.join(" "))
-                .notice(format!("{} via {}", req.user.email, req.client.name))
+                .notice(format!("{email} via {}", req.client.name))
         }
 
         fn token(req: &Request) -> TokenDecision {
+            let Some(user) = &req.user else {
+                return TokenDecision::allow().claim("acting_for", "itself");
+            };
             TokenDecision::allow()
-                .claim("sub_seen", req.user.sub.as_str())
+                .claim("sub_seen", user.sub.as_str())
                 .claim("now", req.now)
                 .claim("refresh", req.grant_type == Some(GrantType::RefreshToken))
                 .claim("scopes", req.scopes.clone())
-                .claim("meta", ClaimValue::Json(req.user.metadata.clone()))
-                .claim("signed_in_with", req.user.amr.clone())
-                .claim("signed_in_at", req.user.auth_time)
+                .claim("meta", ClaimValue::Json(user.metadata.clone()))
+                .claim("signed_in_with", user.amr.clone())
+                .claim("signed_in_at", user.auth_time)
                 .claim(
                     "where",
                     format!("{} {} {}", req.resource, req.client.id, req.config),
@@ -176,14 +181,14 @@ mod tests {
     fn wit_request(grant_type: Option<wit::GrantType>) -> wit::Request {
         wit::Request {
             grant_type,
-            user: wit::User {
+            user: Some(wit::User {
                 sub: "u1".into(),
                 email: "ada@example.com".into(),
                 email_verified: true,
                 metadata: r#"{"a":1}"#.into(),
                 amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
                 auth_time: 1_699_999_000,
-            },
+            }),
             client: wit::Client {
                 id: "c1".into(),
                 name: "Claude".into(),
@@ -237,6 +242,22 @@ mod tests {
                         wit::ClaimValue::Text("https://api.example.com/mcp c1 {}".into())
                     ),
                 ],
+            })
+        );
+    }
+
+    #[test]
+    fn a_client_acting_for_itself_arrives_without_a_user() {
+        let mut request = wit_request(Some(wit::GrantType::ClientCredentials));
+        request.user = None;
+        assert_eq!(
+            <Exporter<Echo> as Guest>::token(request),
+            wit::TokenDecision::Allow(wit::TokenOutcome {
+                drop_scopes: vec![],
+                claims: vec![wit::Claim {
+                    name: "acting_for".into(),
+                    value: wit::ClaimValue::Text("itself".into()),
+                }],
             })
         );
     }

@@ -12,7 +12,9 @@
 //!
 //! impl Policy for Beta {
 //!     fn token(req: &Request) -> TokenDecision {
-//!         TokenDecision::allow().claim("beta", req.user.email.ends_with("@example.com"))
+//!         // No user for a client-credentials grant: the client acts for itself.
+//!         let beta = req.user.as_ref().is_some_and(|u| u.email.ends_with("@example.com"));
+//!         TokenDecision::allow().claim("beta", beta)
 //!     }
 //! }
 //!

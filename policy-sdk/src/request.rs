@@ -13,6 +13,9 @@ pub enum GrantType {
     AuthorizationCode,
     /// A refresh-token rotation: where a changed tier or a lapsed subscription bites.
     RefreshToken,
+    /// A confidential client's token for itself (RFC 6749 §4.4): no user is involved
+    /// ([`Request::user`] is `None`), and the token's `sub` is the client's id.
+    ClientCredentials,
 }
 
 /// The signed-in user the tokens are for.
@@ -69,8 +72,9 @@ pub struct Client {
 pub struct Request {
     /// The grant at the token phase; `None` at the consent phase.
     pub grant_type: Option<GrantType>,
-    /// The user the tokens are for.
-    pub user: User,
+    /// The user the tokens are for; `None` for [`GrantType::ClientCredentials`], where the
+    /// client acts for itself.
+    pub user: Option<User>,
     /// The client asking for them.
     pub client: Client,
     /// The RFC 8707 resource indicator (the MCP server URI) the token is for.
@@ -100,7 +104,7 @@ impl Default for Request {
     fn default() -> Self {
         Self {
             grant_type: None,
-            user: User::default(),
+            user: Some(User::default()),
             client: Client::default(),
             resource: String::new(),
             scopes: Vec::new(),
@@ -117,9 +121,33 @@ impl Request {
     /// `serde_json::from_str`).
     ///
     /// Blank metadata reads as `{}`, so a struct whose fields all have defaults accepts a
-    /// user the operator never annotated.
+    /// user the operator never annotated; so does a request with no user (client
+    /// credentials).
     pub fn metadata<'a, T: Deserialize<'a>>(&'a self) -> Result<T, InputError> {
-        parse(&self.user.metadata, InputSource::Metadata)
+        let text = self
+            .user
+            .as_ref()
+            .map_or(EMPTY_OBJECT, |u| u.metadata.as_str());
+        parse(text, InputSource::Metadata)
+    }
+
+    /// Who the token speaks for: the user's `sub`, or the client's id when it acts for
+    /// itself (client credentials). For log lines.
+    pub fn subject(&self) -> &str {
+        self.user
+            .as_ref()
+            .map_or(self.client.id.as_str(), |u| u.sub.as_str())
+    }
+
+    /// Whether the user signed in with `method`, an RFC 8176 name such as `"mfa"`; false
+    /// when there is no user (client credentials).
+    pub fn signed_in_with(&self, method: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| u.signed_in_with(method))
+    }
+
+    /// The user, made (with defaults) if the request has none: for building test requests.
+    pub fn user_mut(&mut self) -> &mut User {
+        self.user.get_or_insert_with(User::default)
     }
 
     /// Reads the user's metadata as an untyped JSON value.
@@ -158,28 +186,28 @@ impl Request {
     /// Sets the user's `sub`.
     #[must_use]
     pub fn with_sub(mut self, sub: impl Into<String>) -> Self {
-        self.user.sub = sub.into();
+        self.user_mut().sub = sub.into();
         self
     }
 
     /// Sets the user's email.
     #[must_use]
     pub fn with_email(mut self, email: impl Into<String>) -> Self {
-        self.user.email = email.into();
+        self.user_mut().email = email.into();
         self
     }
 
     /// Marks the user's email as verified (or not).
     #[must_use]
     pub fn with_email_verified(mut self, verified: bool) -> Self {
-        self.user.email_verified = verified;
+        self.user_mut().email_verified = verified;
         self
     }
 
     /// Sets the user's metadata from a JSON value.
     #[must_use]
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
-        self.user.metadata = metadata.to_string();
+        self.user_mut().metadata = metadata.to_string();
         self
     }
 
@@ -190,8 +218,18 @@ impl Request {
         amr: impl IntoIterator<Item = S>,
         auth_time: i64,
     ) -> Self {
-        self.user.amr = amr.into_iter().map(Into::into).collect();
-        self.user.auth_time = auth_time;
+        let user = self.user_mut();
+        user.amr = amr.into_iter().map(Into::into).collect();
+        user.auth_time = auth_time;
+        self
+    }
+
+    /// Takes the user away and makes this a client-credentials request, where the client
+    /// acts for itself.
+    #[must_use]
+    pub fn without_user(mut self) -> Self {
+        self.user = None;
+        self.grant_type = Some(GrantType::ClientCredentials);
         self
     }
 
@@ -339,7 +377,7 @@ mod tests {
     #[test]
     fn blank_metadata_reads_as_an_empty_object() {
         let mut req = Request::default();
-        req.user.metadata = "  ".into();
+        req.user_mut().metadata = "  ".into();
         assert_eq!(req.metadata::<Meta>(), Ok(Meta::default()));
         assert_eq!(req.metadata_value(), Ok(json!({})));
     }
@@ -347,7 +385,7 @@ mod tests {
     #[test]
     fn malformed_metadata_is_an_error_naming_its_source() {
         let mut req = Request::default();
-        req.user.metadata = "{not json".into();
+        req.user_mut().metadata = "{not json".into();
         let Err(err) = req.metadata::<Meta>() else {
             panic!("should not parse");
         };
@@ -406,7 +444,7 @@ mod tests {
             .with_now(1_700_000_000);
         assert!(!req.is_consent());
         assert!(req.has_scope("read") && !req.has_scope("write"));
-        assert_eq!(req.user.sub, "u1");
+        assert_eq!(req.user.as_ref().map(|u| u.sub.as_str()), Some("u1"));
         assert_eq!(req.client.name, "Claude");
         assert_eq!(req.now, 1_700_000_000);
         assert_eq!(req.config_value(), Ok(json!({})));

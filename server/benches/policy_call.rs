@@ -21,14 +21,14 @@ fn input() -> PolicyInput {
     PolicyInput {
         phase: Phase::Token,
         grant_type: Some(lanyard::domain::GrantType::RefreshToken),
-        user: UserInput {
+        user: Some(UserInput {
             sub: "u-123".into(),
             email: "ada@example.com".into(),
             email_verified: true,
             metadata: json!({"tiers": {"https://notes.example.com/mcp": "pro"}, "org": {"id": "org_1", "role": "admin"}}),
             amr: vec!["pwd".into()],
             auth_time: 1,
-        },
+        }),
         client: ClientInput {
             id: "client-1".into(),
             name: "Notes".into(),

@@ -11,7 +11,7 @@ use lanyard::config::SigningAlg;
 use lanyard::domain::SignInMethods;
 use lanyard::store::embedded::Embedded;
 use lanyard::tokens::jwt::mint_access;
-use lanyard::tokens::{AccessClaims, KeyRing};
+use lanyard::tokens::{AccessClaims, KeyRing, UserClaims};
 use serde_json::Map;
 
 fn per_op(n: u32, mut f: impl FnMut()) -> f64 {
@@ -49,9 +49,12 @@ async fn main() {
                 azp: "client-0123456789",
                 client_id: "client-0123456789",
                 scope: "read write",
-                email: Some(("ada@example.com", true)),
-                auth_time: now,
-                amr: &amr,
+                user: Some(UserClaims {
+                    email: "ada@example.com",
+                    email_verified: true,
+                    auth_time: now,
+                    amr: &amr,
+                }),
                 iat: now,
                 exp: now + 900,
                 jti: "grant-0123456789.abcdefghij",

@@ -87,18 +87,28 @@ pub struct NewClient {
     pub scope: Option<String>,
     /// Resources this client serves: it may introspect their tokens.
     pub resource_server: Vec<String>,
+    /// It may get tokens for itself (client credentials), for its `scope`.
+    pub client_credentials: bool,
 }
 
 pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
-    if c.redirect_uris.is_empty() && c.resource_server.is_empty() {
+    if c.redirect_uris.is_empty() && c.resource_server.is_empty() && !c.client_credentials {
         bail!(
-            "give at least one --redirect-uri (or --resource-server for an introspecting resource)"
+            "give at least one --redirect-uri (or --resource-server for an introspecting resource, or --client-credentials for a client acting for itself)"
         );
     }
-    let confidential = c.confidential || !c.resource_server.is_empty();
+    let confidential = c.confidential || !c.resource_server.is_empty() || c.client_credentials;
+    let mut grant_types = Vec::new();
+    if !c.redirect_uris.is_empty() {
+        grant_types.extend(["authorization_code", "refresh_token"]);
+    }
+    if c.client_credentials {
+        grant_types.push("client_credentials");
+    }
     let raw = RawMetadata {
         client_name: Some(c.name),
         redirect_uris: Some(json!(c.redirect_uris)),
+        grant_types: Some(grant_types.into_iter().map(str::to_string).collect()),
         token_endpoint_auth_method: Some(
             if confidential {
                 "client_secret_basic"
@@ -123,6 +133,7 @@ pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
         "client_id": id,
         "client_name": metadata.client_name,
         "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
+        "grant_types": metadata.grant_types,
     });
     if let Some(s) = &secret {
         out["client_secret"] = json!(s);
@@ -223,7 +234,7 @@ pub async fn policy_eval(
     client_id: &str,
     resource: &str,
 ) -> anyhow::Result<()> {
-    use crate::oauth::policies::guest_input;
+    use crate::oauth::policies::{ForUser, guest_input};
     use crate::policy::chain::evaluate;
     use crate::policy::input::Phase;
     let app = App::build(config).await?;
@@ -265,8 +276,10 @@ pub async fn policy_eval(
             &app,
             phase,
             grant_type,
-            &user,
-            &sign_in,
+            Some(ForUser {
+                user: &user,
+                sign_in: &sign_in,
+            }),
             &client,
             rc.uri.as_str(),
             scopes.clone(),

@@ -118,6 +118,10 @@ enum ClientCommand {
         /// A resource this client serves; it gets a secret and may introspect that resource's tokens.
         #[arg(long = "resource-server")]
         resource_server: Vec<String>,
+        /// The client gets tokens for itself (the client_credentials grant), for its --scope;
+        /// it gets a secret.
+        #[arg(long = "client-credentials")]
+        client_credentials: bool,
     },
     List,
     Remove {
@@ -182,6 +186,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             confidential,
             scope,
             resource_server,
+            client_credentials,
         }) => {
             cli::client_add(
                 config,
@@ -191,6 +196,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     confidential,
                     scope,
                     resource_server,
+                    client_credentials,
                 },
             )
             .await

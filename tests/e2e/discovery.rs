@@ -33,7 +33,7 @@ fn as_metadata(base: &str) -> Value {
         "scopes_supported": ["read", "write", "openid", "email", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         // MCP 2025-11-25: clients refuse an AS that does not publish this.
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,

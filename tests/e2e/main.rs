@@ -15,6 +15,7 @@ mod authorize;
 mod branding;
 mod cimd;
 mod client_auth;
+mod client_credentials;
 mod connections;
 mod consent;
 mod dashboard;

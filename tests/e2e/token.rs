@@ -394,7 +394,6 @@ async fn unsupported_grant_types_are_named_as_such() {
     for gt in [
         "password",
         "implicit",
-        "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
         "AUTHORIZATION_CODE",
     ] {

@@ -75,10 +75,11 @@ enum Standing {
 fn standing(req: &Request) -> Result<Standing, InputError> {
     let config: Config = req.config()?;
     let meta: Metadata = req.metadata()?;
-    let email = if req.user.email_verified {
-        req.user.email.as_str()
-    } else {
-        ""
+    // Only a verified address says which domain a user belongs to; a client acting for
+    // itself (client credentials) has none, and belongs to an org only by no means here.
+    let email = match &req.user {
+        Some(user) if user.email_verified => user.email.as_str(),
+        _ => "",
     };
     Ok(match membership(&config, meta, email)? {
         Some(m) => Standing::Member(m),
@@ -149,7 +150,7 @@ impl Policy for OrgMembership {
                 .claim("org_role", m.role),
             Ok(Standing::Outsider) => TokenDecision::allow(),
             Ok(Standing::Refused) => {
-                log::info!("user {} has no organization", req.user.sub);
+                log::info!("{} has no organization", req.subject());
                 TokenDecision::deny(NO_ORG_DENY)
             }
             Err(e) => e.into(),

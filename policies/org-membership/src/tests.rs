@@ -171,6 +171,14 @@ mod without_an_org {
     }
 
     #[test]
+    fn a_client_acting_for_itself_belongs_to_no_org() {
+        let req = request("ada@example.com", json!({}), config(true)).without_user();
+        assert_eq!(OrgMembership::token(&req), TokenDecision::deny(NO_ORG_DENY));
+        let req = request("ada@example.com", json!({}), config(false)).without_user();
+        assert_eq!(OrgMembership::token(&req), TokenDecision::allow());
+    }
+
+    #[test]
     fn require_org_defaults_to_false() {
         let req = request("ada@gmail.com", json!({}), json!({"domains": {}}));
         assert_eq!(token(&req), TokenDecision::allow());
@@ -203,7 +211,7 @@ mod bad_input {
     #[test]
     fn malformed_metadata_denies_even_when_the_domain_would_match() {
         let mut req = request("ada@example.com", json!({}), config(false));
-        req.user.metadata = "{\"org\":".into();
+        req.user_mut().metadata = "{\"org\":".into();
         denied_with(&req, BAD_METADATA);
         for meta in [
             json!({"org": "org_x"}),
@@ -262,7 +270,7 @@ mod bad_input {
         for text in texts {
             for email in emails {
                 let mut req = request(email, json!({}), config(true));
-                req.user.metadata = text.to_owned();
+                req.user_mut().metadata = text.to_owned();
                 let _ = (OrgMembership::consent(&req), token(&req));
                 let mut req = request(email, json!({}), config(true));
                 req.config = text.to_owned();

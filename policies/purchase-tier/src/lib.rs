@@ -100,7 +100,7 @@ fn resolve<'a>(
             None => {
                 log::warn!(
                     "user {} has tier {name:?}, which is not configured; using {:?}",
-                    req.user.sub,
+                    req.subject(),
                     config.default
                 );
                 (config.default.as_str(), default)
@@ -166,7 +166,7 @@ impl Policy for PurchaseTier {
         if resolved.lapsed {
             log::info!(
                 "subscription lapsed for {} on {}",
-                req.user.sub,
+                req.subject(),
                 req.resource
             );
             return TokenDecision::deny(LAPSED_DENY);

@@ -50,6 +50,17 @@ mod token_phase {
     }
 
     #[test]
+    fn a_client_acting_for_itself_gets_the_default_tier() {
+        let req = request(json!({"tiers": {MCP: "pro"}}), &["read", "write"]).without_user();
+        assert_eq!(
+            PurchaseTier::token(&req),
+            TokenDecision::allow()
+                .claim("tier", "free")
+                .drop_scope("write")
+        );
+    }
+
+    #[test]
     fn user_without_a_tier_gets_the_default_and_loses_its_requested_drop_scopes() {
         let d = token(request(json!({}), &["read", "write"]));
         assert_eq!(
@@ -171,7 +182,7 @@ mod token_phase {
     #[test]
     fn blank_metadata_means_the_default_tier() {
         let mut req = request(json!({}), &["write"]);
-        req.user.metadata = String::new();
+        req.user_mut().metadata = String::new();
         assert_eq!(
             token(req).claim_value("tier"),
             Some(&ClaimValue::Text("free".into()))
@@ -267,7 +278,7 @@ mod bad_input {
     #[test]
     fn metadata_that_is_not_json_denies() {
         let mut req = request(json!({}), &["read"]);
-        req.user.metadata = "{\"tiers\":".into();
+        req.user_mut().metadata = "{\"tiers\":".into();
         denied_with(&req, BAD_METADATA);
     }
 
@@ -326,7 +337,7 @@ mod bad_input {
         ];
         for text in inputs {
             let mut req = request(json!({}), &["read", "write"]);
-            req.user.metadata = text.to_owned();
+            req.user_mut().metadata = text.to_owned();
             let _ = both_phases(&req);
             let mut req = request(json!({}), &["read", "write"]);
             req.config = text.to_owned();

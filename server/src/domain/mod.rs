@@ -169,6 +169,8 @@ named_enum! {
     GrantType, "not a grant type Lanyard serves" {
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
+        /// A confidential client's token for itself (RFC 6749 §4.4).
+        ClientCredentials = "client_credentials",
     }
 }
 

@@ -151,7 +151,12 @@ pub async fn authenticate(
         (ClientCredential::None, None, None) => Ok(client),
         (ClientCredential::KeyJwt { also_none, .. }, None, None) => {
             if *also_none {
-                Ok(client)
+                // Served as the public client it may also be: what follows (a grant only
+                // confidential clients get) sees that this request proved nothing.
+                Ok(ResolvedClient {
+                    credential: ClientCredential::None,
+                    ..client
+                })
             } else {
                 Err(fail("a client assertion is required"))
             }

@@ -7,19 +7,19 @@ use serde::Serialize;
 
 use super::client::ResolvedClient;
 use super::error::OAuthError;
-use super::policies::{log_decision, token_gate};
+use super::policies::{ForUser, Mint, log_decision, token_gate};
 use super::successor;
 use super::token::revoke_family;
 use super::types::{EMAIL, OPENID, ScopeSet};
 use crate::app::App;
 use crate::config::ID_TOKEN_TTL;
-use crate::domain::GrantType;
+use crate::domain::{GrantType, SignedIn};
 use crate::http::response::{Resp, json, no_store};
 use crate::secret::SecretHash;
 use crate::store::{Grant, Rotation, User};
 use crate::tokens::jwt::{mint_access, mint_id};
 use crate::tokens::keyring::Ring;
-use crate::tokens::{AccessClaims, IdClaims};
+use crate::tokens::{AccessClaims, IdClaims, UserClaims};
 
 /// What the request asks of this mint.
 #[derive(Debug)]
@@ -47,15 +47,15 @@ pub enum RefreshPlan {
 
 /// RFC 6749 §5.1. No member is ever `null`: SDK parsers refuse nulls.
 #[derive(Debug, Serialize)]
-struct TokenResponse<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: i64,
+pub(super) struct TokenResponse<'a> {
+    pub access_token: &'a str,
+    pub token_type: &'static str,
+    pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<&'a str>,
-    scope: String,
+    pub refresh_token: Option<&'a str>,
+    pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    id_token: Option<&'a str>,
+    pub id_token: Option<&'a str>,
 }
 
 pub async fn issue_tokens(
@@ -77,15 +77,21 @@ pub async fn issue_tokens(
         return Err(OAuthError::invalid_grant("the account is disabled"));
     }
     // Policies decide before anything is written: a deny leaves the refresh token usable.
-    let (scopes, allowed) = token_gate(
-        app,
+    let sign_in = SignedIn {
+        sub: grant.sub.clone(),
+        auth_time: grant.auth_time,
+        amr: grant.amr.clone(),
+    };
+    let mint = Mint {
         client,
-        grant,
-        &user,
-        ctx.grant_type,
-        ctx.scopes.clone(),
-    )
-    .await?;
+        user: Some(ForUser {
+            user: &user,
+            sign_in: &sign_in,
+        }),
+        resource: &grant.resource,
+        grant_type: ctx.grant_type,
+    };
+    let (scopes, allowed) = token_gate(app, &mint, ctx.scopes.clone()).await?;
 
     let refresh_token = persist_refresh(app, grant, plan, now).await?;
 
@@ -99,16 +105,19 @@ pub async fn issue_tokens(
         azp: client.id.as_str(),
         client_id: client.id.as_str(),
         scope: &scope,
-        email: Some((user.email.as_str(), user.email_verified)),
-        auth_time: grant.auth_time,
-        amr: &grant.amr,
+        user: Some(UserClaims {
+            email: user.email.as_str(),
+            email_verified: user.email_verified,
+            auth_time: grant.auth_time,
+            amr: &grant.amr,
+        }),
         iat: now,
         exp: now + app.config.access_token_ttl,
         jti: &jti,
         extra: &allowed.claims,
     };
     let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
-    log_decision(app, &jti, now, grant, ctx.grant_type, &allowed.runs).await;
+    log_decision(app, &jti, now, &mint, &allowed.runs).await;
     let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
         Some(id_token(
             app, &ring, client, grant, &user, &scopes, ctx.nonce, now,

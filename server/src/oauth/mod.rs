@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod cimd;
 pub mod client;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod client_metadata;
 pub mod error;
 pub mod introspect;

@@ -5,38 +5,42 @@ use serde_json::{Map, Value};
 
 use super::client::ResolvedClient;
 use super::error::OAuthError;
-use super::types::ScopeSet;
+use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::{GrantType, PolicyOutcome, SignedIn};
 use crate::policy::chain::evaluate;
 use crate::policy::input::{ClientInput, Phase};
 use crate::policy::{ChainFailed, Decision, GuestInput, PolicyRun, UserView};
-use crate::store::{AuthRequest, DecisionEntry, Grant, User};
+use crate::store::{AuthRequest, DecisionEntry, User};
+
+/// The user a mint or a consent is for, and how and when they signed in: the session's at
+/// consent, the grant's at the token phase. A client-credentials mint has none.
+#[derive(Debug, Clone, Copy)]
+pub struct ForUser<'a> {
+    pub user: &'a User,
+    pub sign_in: &'a SignedIn,
+}
 
 /// A chain's input, straight from the records (`lanyard policy eval` builds it the same way).
-/// `sign_in` is how and when the user signed in: the session's at consent, the grant's at
-/// the token phase.
-#[allow(clippy::too_many_arguments)]
 pub fn guest_input(
     app: &App,
     phase: Phase,
     grant_type: Option<GrantType>,
-    user: &User,
-    sign_in: &SignedIn,
+    user: Option<ForUser<'_>>,
     client: &ResolvedClient,
     resource: &str,
     scopes: Vec<String>,
 ) -> GuestInput {
-    let amr = sign_in.amr.names();
-    let view = UserView {
+    let amr = user.map(|u| u.sign_in.amr.names()).unwrap_or_default();
+    let view = user.map(|ForUser { user, sign_in }| UserView {
         sub: user.sub.as_str(),
         email: user.email.as_str(),
         email_verified: user.email_verified,
         metadata: &user.metadata,
         amr: &amr,
         auth_time: sign_in.auth_time,
-    };
+    });
     let client = ClientInput {
         id: client.id.to_string(),
         name: client.display_name(),
@@ -92,31 +96,32 @@ async fn run_phase(app: &App, mut input: GuestInput) -> Result<Allowed, Blocked>
     }
 }
 
+/// What a mint is: which client, for which user (none for client credentials), for which
+/// resource, by which grant.
+#[derive(Debug, Clone, Copy)]
+pub struct Mint<'a> {
+    pub client: &'a ResolvedClient,
+    pub user: Option<ForUser<'a>>,
+    pub resource: &'a ResourceUri,
+    pub grant_type: GrantType,
+}
+
 /// The token phase, before every mint: the scopes left and the claims to add.
 pub async fn token_gate(
     app: &App,
-    client: &ResolvedClient,
-    grant: &Grant,
-    user: &User,
-    grant_type: GrantType,
+    mint: &Mint<'_>,
     scopes: ScopeSet,
 ) -> Result<(ScopeSet, Allowed), OAuthError> {
     if app.policies.is_none() {
         return Ok((scopes, Allowed::default()));
     }
-    let sign_in = SignedIn {
-        sub: grant.sub.clone(),
-        auth_time: grant.auth_time,
-        amr: grant.amr.clone(),
-    };
     let input = guest_input(
         app,
         Phase::Token,
-        Some(grant_type),
-        user,
-        &sign_in,
-        client,
-        grant.resource.as_str(),
+        Some(mint.grant_type),
+        mint.user,
+        mint.client,
+        mint.resource.as_str(),
         scopes.to_vec(),
     );
     match run_phase(app, input).await {
@@ -133,8 +138,7 @@ pub async fn log_decision(
     app: &App,
     jti: &str,
     iat: UnixTime,
-    grant: &Grant,
-    grant_type: GrantType,
+    mint: &Mint<'_>,
     runs: &[PolicyRun],
 ) {
     if runs.is_empty() {
@@ -143,10 +147,10 @@ pub async fn log_decision(
     let entry = DecisionEntry {
         jti: jti.to_string(),
         at: iat,
-        client_id: grant.client_id.clone(),
-        sub: grant.sub.clone(),
-        resource: grant.resource.clone(),
-        grant_type,
+        client_id: mint.client.id.clone(),
+        sub: mint.user.map(|u| u.user.sub.clone()),
+        resource: mint.resource.clone(),
+        grant_type: mint.grant_type,
         // A mint that is logged went ahead: denials and failures refuse the mint.
         outcome: PolicyOutcome::Allow,
         runs: serde_json::to_string(runs).unwrap_or_else(|_| "[]".into()),
@@ -174,8 +178,10 @@ pub async fn consent_gate(
         app,
         Phase::Consent,
         None,
-        &user,
-        sign_in,
+        Some(ForUser {
+            user: &user,
+            sign_in,
+        }),
         client,
         auth.resource.as_str(),
         auth.scopes.to_vec(),

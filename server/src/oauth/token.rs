@@ -2,6 +2,7 @@
 
 use super::client::ResolvedClient;
 use super::client_auth::authenticate;
+use super::client_credentials;
 use super::error::OAuthError;
 use super::issue::{RefreshPlan, TokenRequestContext, issue_tokens};
 use super::pkce::Challenge;
@@ -27,6 +28,10 @@ enum TokenRequest<'a> {
     },
     RefreshToken {
         token: &'a str,
+        scope: Option<&'a str>,
+        resource: Option<&'a str>,
+    },
+    ClientCredentials {
         scope: Option<&'a str>,
         resource: Option<&'a str>,
     },
@@ -57,6 +62,10 @@ impl<'a> TokenRequest<'a> {
                 scope: form.get("scope"),
                 resource: form.get("resource"),
             }),
+            GrantType::ClientCredentials => Ok(Self::ClientCredentials {
+                scope: form.get("scope"),
+                resource: form.get("resource"),
+            }),
         }
     }
 
@@ -64,6 +73,7 @@ impl<'a> TokenRequest<'a> {
         match self {
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
 }
@@ -103,6 +113,9 @@ pub async fn handle(app: &App, req: &Req) -> Result<Resp, OAuthError> {
             scope,
             resource,
         } => rotate_refresh(app, &client, token, scope, resource).await,
+        TokenRequest::ClientCredentials { scope, resource } => {
+            client_credentials::grant(app, &client, scope, resource).await
+        }
     }
 }
 

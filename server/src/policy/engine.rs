@@ -65,6 +65,9 @@ pub enum PolicyFailure {
     /// It answered, but the answer broke the rules (reserved claim, added scope, too big).
     #[error("policy returned bad output: {0}")]
     BadOutput(String),
+    /// The policy's world cannot express this call.
+    #[error("policy cannot be called: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Why a module was refused at load.
@@ -339,7 +342,9 @@ impl PolicyEngine {
                 .await
             }
             World::V0_1 => {
-                let request = input_0_1(&input.request);
+                let request = input_0_1(&input.request).ok_or(PolicyFailure::Unsupported(
+                    "a policy built for lanyard:policy@0.1.0 cannot judge a client-credentials grant; rebuild it with the current SDK",
+                ))?;
                 run(&mut store, &instance, policy, input.phase, &request, cap).await
             }
         }
@@ -395,18 +400,23 @@ where
     instance.get_typed_func(store, index)
 }
 
-/// The request as a 0.1.0 component takes it: without the sign-in facts.
-fn input_0_1(r: &wit::Request) -> wit_0_1::Request {
-    wit_0_1::Request {
-        grant_type: r.grant_type.map(|g| match g {
-            wit::GrantType::AuthorizationCode => wit_0_1::GrantType::AuthorizationCode,
-            wit::GrantType::RefreshToken => wit_0_1::GrantType::RefreshToken,
-        }),
+/// The request as a 0.1.0 component takes it: without the sign-in facts. `None` for a
+/// client-credentials grant, which that world cannot express (it always has a user).
+fn input_0_1(r: &wit::Request) -> Option<wit_0_1::Request> {
+    let grant_type = match r.grant_type {
+        Some(wit::GrantType::AuthorizationCode) => Some(wit_0_1::GrantType::AuthorizationCode),
+        Some(wit::GrantType::RefreshToken) => Some(wit_0_1::GrantType::RefreshToken),
+        Some(wit::GrantType::ClientCredentials) => return None,
+        None => None,
+    };
+    let user = r.user.as_ref()?;
+    Some(wit_0_1::Request {
+        grant_type,
         user: wit_0_1::User {
-            sub: r.user.sub.clone(),
-            email: r.user.email.clone(),
-            email_verified: r.user.email_verified,
-            metadata: r.user.metadata.clone(),
+            sub: user.sub.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            metadata: user.metadata.clone(),
         },
         client: wit_0_1::Client {
             id: r.client.id.clone(),
@@ -416,7 +426,7 @@ fn input_0_1(r: &wit::Request) -> wit_0_1::Request {
         scopes: r.scopes.clone(),
         config: r.config.clone(),
         now: r.now,
-    }
+    })
 }
 
 pub fn digest_hex(bytes: &[u8]) -> String {

@@ -30,11 +30,30 @@ pub struct UserView<'a> {
     pub auth_time: i64,
 }
 
+fn wit_user(user: UserView<'_>) -> wit::User {
+    // The store only writes objects (or `{}`), and JSON text that opens with a brace can be
+    // nothing else; text that is not JSON at all reaches the policy, which refuses it as
+    // malformed metadata rather than mistaking it for none.
+    let metadata = if user.metadata.trim_start().starts_with('{') {
+        user.metadata.to_string()
+    } else {
+        "{}".to_string()
+    };
+    wit::User {
+        sub: user.sub.to_string(),
+        email: user.email.to_string(),
+        email_verified: user.email_verified,
+        metadata,
+        amr: user.amr.iter().map(|m| m.to_string()).collect(),
+        auth_time: user.auth_time,
+    }
+}
+
 impl GuestInput {
     pub fn new(
         phase: Phase,
         grant_type: Option<GrantType>,
-        user: UserView<'_>,
+        user: Option<UserView<'_>>,
         client: ClientInput,
         resource: &str,
         scopes: Vec<String>,
@@ -45,28 +64,16 @@ impl GuestInput {
                 Some(wit::GrantType::AuthorizationCode)
             }
             (Phase::Token, Some(GrantType::RefreshToken)) => Some(wit::GrantType::RefreshToken),
+            (Phase::Token, Some(GrantType::ClientCredentials)) => {
+                Some(wit::GrantType::ClientCredentials)
+            }
             (Phase::Consent, _) | (_, None) => None,
-        };
-        // The store only writes objects (or `{}`), and JSON text that opens with a brace
-        // can be nothing else; text that is not JSON at all reaches the policy, which
-        // refuses it as malformed metadata rather than mistaking it for none.
-        let metadata = if user.metadata.trim_start().starts_with('{') {
-            user.metadata.to_string()
-        } else {
-            "{}".to_string()
         };
         Self {
             phase,
             request: wit::Request {
                 grant_type,
-                user: wit::User {
-                    sub: user.sub.to_string(),
-                    email: user.email.to_string(),
-                    email_verified: user.email_verified,
-                    metadata,
-                    amr: user.amr.iter().map(|m| m.to_string()).collect(),
-                    auth_time: user.auth_time,
-                },
+                user: user.map(wit_user),
                 client: wit::Client {
                     id: client.id,
                     name: client.name,
@@ -81,16 +88,24 @@ impl GuestInput {
 
     /// A `lanyard policy test` fixture, config included.
     pub fn from_fixture(input: &PolicyInput) -> Self {
-        let metadata = input.user.metadata.to_string();
-        let amr: Vec<&str> = input.user.amr.iter().map(String::as_str).collect();
-        let user = UserView {
-            sub: &input.user.sub,
-            email: &input.user.email,
-            email_verified: input.user.email_verified,
-            metadata: &metadata,
-            amr: &amr,
-            auth_time: input.user.auth_time,
-        };
+        let metadata = input.user.as_ref().map(|u| u.metadata.to_string());
+        let amr: Vec<&str> = input
+            .user
+            .iter()
+            .flat_map(|u| u.amr.iter().map(String::as_str))
+            .collect();
+        let user = input
+            .user
+            .as_ref()
+            .zip(metadata.as_deref())
+            .map(|(u, metadata)| UserView {
+                sub: &u.sub,
+                email: &u.email,
+                email_verified: u.email_verified,
+                metadata,
+                amr: &amr,
+                auth_time: u.auth_time,
+            });
         let mut guest = Self::new(
             input.phase,
             input.grant_type,

@@ -52,7 +52,9 @@ pub struct PolicyInput {
     /// The grant being minted for, at the token phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<GrantType>,
-    pub user: UserInput,
+    /// Absent for a client-credentials grant, where the client acts for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserInput>,
     pub client: ClientInput,
     pub resource: String,
     #[serde(default)]

@@ -109,7 +109,10 @@ pub struct DecisionEntry {
     pub jti: String,
     pub at: UnixTime,
     pub client_id: ClientId,
-    pub sub: UserId,
+    /// The user the token was for; `None` for a client-credentials grant, whose token is
+    /// the client's own (its `sub` is `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<UserId>,
     pub resource: ResourceUri,
     pub grant_type: GrantType,
     pub outcome: PolicyOutcome,

@@ -23,17 +23,26 @@ pub struct AccessClaims<'a> {
     pub azp: &'a str,
     pub client_id: &'a str,
     pub scope: &'a str,
-    /// The email, and whether it was verified: a resource server keys on `sub`, and can
-    /// tell a self-registered address from a vouched one.
-    pub email: Option<(&'a str, bool)>,
-    /// When the user signed in (OIDC `auth_time`) and how (RFC 8176 `amr`), so that a
-    /// resource server can ask for a recent or a two-factor sign-in.
-    pub auth_time: UnixTime,
-    pub amr: &'a SignInMethods,
+    /// The user's part; `None` for a client-credentials token, which is the client's own
+    /// (its `sub` is the client's id).
+    pub user: Option<UserClaims<'a>>,
     pub iat: UnixTime,
     pub exp: UnixTime,
     pub jti: &'a str,
     pub extra: &'a Map<String, Value>,
+}
+
+/// What an access token says of its user.
+#[derive(Debug, Clone, Copy)]
+pub struct UserClaims<'a> {
+    /// The email, and whether it was verified: a resource server keys on `sub`, and can
+    /// tell a self-registered address from a vouched one.
+    pub email: &'a str,
+    pub email_verified: bool,
+    /// When the user signed in (OIDC `auth_time`) and how (RFC 8176 `amr`), so that a
+    /// resource server can ask for a recent or a two-factor sign-in.
+    pub auth_time: UnixTime,
+    pub amr: &'a SignInMethods,
 }
 
 /// The claims an access token sets itself; an added claim of one of these names is left
@@ -64,12 +73,12 @@ impl Serialize for AccessClaims<'_> {
         m.serialize_entry("azp", self.azp)?;
         m.serialize_entry("client_id", self.client_id)?;
         m.serialize_entry("scope", self.scope)?;
-        if let Some((email, verified)) = self.email {
-            m.serialize_entry("email", email)?;
-            m.serialize_entry("email_verified", &verified)?;
+        if let Some(user) = &self.user {
+            m.serialize_entry("email", user.email)?;
+            m.serialize_entry("email_verified", &user.email_verified)?;
+            m.serialize_entry("auth_time", &user.auth_time)?;
+            m.serialize_entry("amr", &user.amr.names())?;
         }
-        m.serialize_entry("auth_time", &self.auth_time)?;
-        m.serialize_entry("amr", &self.amr.names())?;
         m.serialize_entry("iat", &self.iat)?;
         m.serialize_entry("exp", &self.exp)?;
         m.serialize_entry("jti", self.jti)?;
@@ -232,9 +241,12 @@ mod tests {
             azp: "c1",
             client_id: "c1",
             scope: "read",
-            email: Some(("a@b.c", false)),
-            auth_time: 1,
-            amr: &SignInMethods::password_and_code(),
+            user: Some(UserClaims {
+                email: "a@b.c",
+                email_verified: false,
+                auth_time: 1,
+                amr: &SignInMethods::password_and_code(),
+            }),
             iat: 1,
             exp: 2,
             jti: "g1.r",
@@ -264,9 +276,12 @@ mod tests {
             azp: "c1",
             client_id: "c1",
             scope: "read write",
-            email: Some(("a@b.c", false)),
-            auth_time: now,
-            amr: &SignInMethods::password(),
+            user: Some(UserClaims {
+                email: "a@b.c",
+                email_verified: false,
+                auth_time: now,
+                amr: &SignInMethods::password(),
+            }),
             iat: now,
             exp: now + 60,
             jti: "g1.r",

@@ -4,5 +4,5 @@ pub mod jwt;
 pub mod keyring;
 pub mod keys;
 
-pub use jwt::{AccessClaims, IdClaims, VerifiedAccess, VerifyError};
+pub use jwt::{AccessClaims, IdClaims, UserClaims, VerifiedAccess, VerifyError};
 pub use keyring::KeyRing;

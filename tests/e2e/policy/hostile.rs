@@ -353,14 +353,14 @@ fn hostile_input(config: Value) -> lanyard::policy::PolicyInput {
     lanyard::policy::PolicyInput {
         phase: lanyard::policy::Phase::Token,
         grant_type: Some(lanyard::domain::GrantType::RefreshToken),
-        user: UserInput {
+        user: Some(UserInput {
             sub: "u1".into(),
             email: "ada@example.com".into(),
             email_verified: true,
             metadata: json!({}),
             amr: vec!["pwd".into()],
             auth_time: 1,
-        },
+        }),
         client: ClientInput {
             id: "c1".into(),
             name: "Claude".into(),

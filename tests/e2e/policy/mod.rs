@@ -19,6 +19,7 @@ pub(crate) mod build;
 pub(crate) mod kit;
 
 mod cli;
+mod clients;
 mod distribute;
 mod examples;
 mod hostile;

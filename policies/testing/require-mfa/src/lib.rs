@@ -1,7 +1,9 @@
 //! `require-mfa-policy`: a test fixture for the sign-in facts the host gives policies. It
 //! refuses, at both phases, a user who did not sign in with more than one factor (RFC 8176
 //! `mfa`), and otherwise adds what it saw as two claims, `seen_amr` and `seen_auth_time`,
-//! so a test can check the policy was told how and when the user signed in.
+//! so a test can check the policy was told how and when the user signed in. A client
+//! acting for itself (client credentials, no user) is let through with a `seen_client`
+//! claim naming it, so a test can check that the token phase ran without a user.
 
 use lanyard_policy::{ConsentDecision, Policy, Request, TokenDecision};
 
@@ -15,7 +17,7 @@ pub const DENY: &str = "This app needs a sign-in with a second factor. Turn on a
 
 impl Policy for RequireMfa {
     fn consent(req: &Request) -> ConsentDecision {
-        if req.user.signed_in_with("mfa") {
+        if req.signed_in_with("mfa") {
             ConsentDecision::allow()
         } else {
             ConsentDecision::deny(DENY)
@@ -23,12 +25,15 @@ impl Policy for RequireMfa {
     }
 
     fn token(req: &Request) -> TokenDecision {
-        if !req.user.signed_in_with("mfa") {
+        let Some(user) = &req.user else {
+            return TokenDecision::allow().claim("seen_client", req.client.id.as_str());
+        };
+        if !user.signed_in_with("mfa") {
             return TokenDecision::deny(DENY);
         }
         TokenDecision::allow()
-            .claim("seen_amr", req.user.amr.clone())
-            .claim("seen_auth_time", req.user.auth_time)
+            .claim("seen_amr", user.amr.clone())
+            .claim("seen_auth_time", user.auth_time)
     }
 }
 
@@ -54,6 +59,17 @@ mod tests {
             TokenDecision::allow()
                 .claim("seen_amr", vec!["pwd", "otp", "mfa"])
                 .claim("seen_auth_time", 100)
+        );
+    }
+
+    #[test]
+    fn a_client_acting_for_itself_is_named() {
+        let req = Request::default()
+            .with_client("svc", "Billing")
+            .without_user();
+        assert_eq!(
+            RequireMfa::token(&req),
+            TokenDecision::allow().claim("seen_client", "svc")
         );
     }
 }

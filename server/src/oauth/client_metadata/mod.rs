@@ -16,7 +16,7 @@ mod rules;
 
 use self::rules::{
     application_type, auth_method, check_document, client_name, grant_types, keys, listed_methods,
-    redirect_uris, scope, web_url,
+    redirect_uris, scope, wants_client_credentials, web_url,
 };
 use super::cimd::AddressGuard;
 use super::error::OAuthError;
@@ -184,15 +184,16 @@ impl ClientMetadata {
             Profile::Operator { resource_server } => resource_server.to_vec(),
             _ => Vec::new(),
         };
-        let (redirect_uris, all_native) =
-            redirect_uris(raw.redirect_uris, !resource_server.is_empty())?;
+        let redirects_optional =
+            !resource_server.is_empty() || wants_client_credentials(raw.grant_types.as_ref());
+        let (redirect_uris, all_native) = redirect_uris(raw.redirect_uris, redirects_optional)?;
         let supported = listed_methods(raw.token_endpoint_auth_methods_supported.as_ref());
         let method = auth_method(
             raw.token_endpoint_auth_method.as_deref(),
             &supported,
             profile,
         )?;
-        let grant_types = grant_types(raw.grant_types, !redirect_uris.is_empty())?;
+        let grant_types = grant_types(raw.grant_types, !redirect_uris.is_empty(), method)?;
         if let Some(rt) = &raw.response_types
             && !rt.iter().any(|t| t == "code")
         {

@@ -115,27 +115,45 @@ pub(super) fn application_type(
 }
 
 /// Unknown grant types are dropped; a client that redirects must be able to use codes,
-/// and one that does not has no grant at all.
+/// one that does not can use no grant but `client_credentials`, and that one only a
+/// confidential client may use (RFC 6749 §4.4).
 pub(super) fn grant_types(
     raw: Option<Vec<String>>,
     redirects: bool,
+    method: AuthMethod,
 ) -> Result<Vec<GrantType>, MetadataError> {
-    if !redirects {
-        return Ok(Vec::new());
-    }
-    let Some(list) = raw else {
-        return Ok(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
-    };
     let mut kept: Vec<GrantType> = Vec::new();
-    for g in list.iter().filter_map(|g| GrantType::parse(g).ok()) {
-        if !kept.contains(&g) {
-            kept.push(g);
+    match raw {
+        None if redirects => kept = vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        None => {}
+        Some(list) => {
+            for g in list.iter().filter_map(|g| GrantType::parse(g).ok()) {
+                if !kept.contains(&g) {
+                    kept.push(g);
+                }
+            }
         }
     }
-    if !kept.contains(&GrantType::AuthorizationCode) {
+    if kept.contains(&GrantType::ClientCredentials) && method == AuthMethod::None {
+        return Err(invalid(
+            "client_credentials needs a confidential client (a token_endpoint_auth_method other than none)",
+        ));
+    }
+    if !redirects {
+        kept.retain(|g| *g == GrantType::ClientCredentials);
+    } else if !kept.contains(&GrantType::AuthorizationCode) {
         return Err(invalid("grant_types must include authorization_code"));
     }
     Ok(kept)
+}
+
+/// Whether the registration asks for `client_credentials`: such a client needs no
+/// redirect URI.
+pub(super) fn wants_client_credentials(raw: Option<&Vec<String>>) -> bool {
+    raw.is_some_and(|list| {
+        list.iter()
+            .any(|g| g == GrantType::ClientCredentials.as_str())
+    })
 }
 
 /// A client that signs assertions names its keys, one way (RFC 7591 §2). The keys of a

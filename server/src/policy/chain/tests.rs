@@ -80,7 +80,7 @@ fn input(scopes: &[&str]) -> GuestInput {
     GuestInput::new(
         Phase::Token,
         Some(GrantType::RefreshToken),
-        user,
+        Some(user),
         client,
         "https://notes.example.com/mcp",
         scopes.iter().map(|s| s.to_string()).collect(),

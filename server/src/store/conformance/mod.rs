@@ -335,7 +335,7 @@ pub(super) fn decision_entry(jti: &str, at: i64) -> DecisionEntry {
         jti: jti.into(),
         at,
         client_id: cid("c"),
-        sub: uid("u"),
+        sub: Some(uid("u")),
         resource: resource(),
         grant_type: GrantType::RefreshToken,
         outcome: PolicyOutcome::Allow,
@@ -389,6 +389,20 @@ pub async fn decision_log(stores: &Stores) {
     assert_eq!(
         log.decision("g4.a", Some(500)).await.unwrap().unwrap().runs,
         odd.runs
+    );
+    // A client-credentials mint names no user.
+    let own = DecisionEntry {
+        sub: None,
+        grant_type: GrantType::ClientCredentials,
+        ..entry("c1.a", 600)
+    };
+    log.record_decisions(std::slice::from_ref(&own))
+        .await
+        .unwrap();
+    let read = log.decision("c1.a", Some(600)).await.unwrap().unwrap();
+    assert_eq!(
+        (read.sub, read.grant_type),
+        (None, GrantType::ClientCredentials)
     );
     assert!(log.record_decisions(&[]).await.is_ok());
 }

@@ -30,6 +30,10 @@ impl DecisionLog for Postgres {
         // One statement for the whole batch: a column of values per field.
         let col = |f: fn(&DecisionEntry) -> &str| -> Vec<&str> { entries.iter().map(f).collect() };
         let at: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        let sub: Vec<Option<&str>> = entries
+            .iter()
+            .map(|e| e.sub.as_ref().map(UserId::as_str))
+            .collect();
         run(
             &self.client().await?,
             concat!(
@@ -42,7 +46,7 @@ impl DecisionLog for Postgres {
                 &col(|e| &e.jti),
                 &at,
                 &col(|e| e.client_id.as_str()),
-                &col(|e| e.sub.as_str()),
+                &sub,
                 &col(|e| e.resource.as_str()),
                 &col(|e| e.grant_type.as_str()),
                 &col(|e| e.outcome.as_str()),

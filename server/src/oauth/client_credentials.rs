@@ -1,0 +1,101 @@
+//! The client-credentials grant (RFC 6749 §4.4, and MCP's client-credentials extension): a
+//! confidential client gets an access token for itself, `sub` = its client id, for one
+//! resource and at most the scopes it was registered with. No user is involved, so there
+//! is no refresh token and no ID token; the bound policies' token phase runs all the same
+//! (grant type `client-credentials`, user absent), and may deny or add claims.
+
+use http::StatusCode;
+
+use super::client::{ClientCredential, ResolvedClient};
+use super::error::OAuthError;
+use super::issue::TokenResponse;
+use super::policies::{Mint, log_decision, token_gate};
+use super::types::{ResourceUri, ScopeSet};
+use crate::app::App;
+use crate::domain::GrantType;
+use crate::http::response::{Resp, json, no_store};
+use crate::tokens::AccessClaims;
+use crate::tokens::jwt::mint_access;
+
+pub async fn grant(
+    app: &App,
+    client: &ResolvedClient,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Resp, OAuthError> {
+    // Registration keeps this grant from public clients; a request that authenticated
+    // nothing (a client that may also act as a public one) is refused here too, as RFC
+    // 6749 §4.4 requires.
+    if matches!(client.credential, ClientCredential::None) {
+        return Err(OAuthError::UnauthorizedClient(
+            "a public client cannot use client_credentials".into(),
+        ));
+    }
+    let resource = match resource {
+        Some(raw) => {
+            let uri =
+                ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
+            app.config
+                .resource(&uri)
+                .ok_or_else(|| OAuthError::InvalidTarget("unknown resource".into()))?
+        }
+        None => app.config.default_resource(),
+    };
+    let offered = ScopeSet::from_scopes(resource.scopes.iter().cloned());
+    // What the client was registered for, within what the resource offers.
+    let registered = match &client.scope {
+        Some(registered) => registered.intersect(&offered),
+        None => ScopeSet::default(),
+    };
+    let scopes = match scope {
+        None => registered,
+        Some(s) => {
+            let asked = ScopeSet::parse(s).map_err(|e| OAuthError::InvalidScope(e.to_string()))?;
+            if !asked.is_subset_of(&registered) {
+                return Err(OAuthError::InvalidScope(
+                    "scope exceeds what this client was registered for".into(),
+                ));
+            }
+            asked
+        }
+    };
+    let mint = Mint {
+        client,
+        user: None,
+        resource: &resource.uri,
+        grant_type: GrantType::ClientCredentials,
+    };
+    let (scopes, allowed) = token_gate(app, &mint, scopes).await?;
+
+    let now = app.now();
+    let ring = app.keys.current();
+    // No grant stands behind the token: the first part of its `jti` is its own.
+    let jti = format!("{}.{}", app.random.id(), app.random.id());
+    let scope = scopes.to_string();
+    let claims = AccessClaims {
+        iss: &app.config.issuer,
+        sub: client.id.as_str(),
+        aud: resource.uri.as_str(),
+        azp: client.id.as_str(),
+        client_id: client.id.as_str(),
+        scope: &scope,
+        user: None,
+        iat: now,
+        exp: now + app.config.access_token_ttl,
+        jti: &jti,
+        extra: &allowed.claims,
+    };
+    let access_token = mint_access(&ring, &claims).map_err(OAuthError::server)?;
+    log_decision(app, &jti, now, &mint, &allowed.runs).await;
+    app.metrics
+        .minted(&resource.uri, GrantType::ClientCredentials);
+    let body = TokenResponse {
+        access_token: &access_token,
+        token_type: "Bearer",
+        expires_in: app.config.access_token_ttl,
+        refresh_token: None,
+        scope,
+        id_token: None,
+    };
+    Ok(no_store(json(StatusCode::OK, &body)))
+}
