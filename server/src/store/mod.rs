@@ -136,6 +136,29 @@ pub trait SecondFactors: Send + Sync {
     async fn remove_totp(&self, sub: &UserId) -> StoreResult<bool>;
 }
 
+/// Passkeys (WebAuthn credentials), each owned by one user. A credential id names one
+/// passkey across every account: a second registration of the same id is a `Conflict`.
+#[async_trait]
+pub trait Passkeys: Send + Sync {
+    /// Keeps a new passkey; `Conflict` when its id is already registered (to anyone).
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<()>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, sub: &UserId) -> StoreResult<Vec<StoredPasskey>>;
+    /// The passkey with this id, whoever owns it (a passwordless sign-in learns the account
+    /// from the passkey).
+    async fn passkey(&self, id: &PasskeyId) -> StoreResult<Option<StoredPasskey>>;
+    /// Keeps the verifier's record after a sign-in with the passkey (its signature counter
+    /// moves on) and when it was used; false when the passkey is gone.
+    async fn passkey_used(
+        &self,
+        id: &PasskeyId,
+        credential: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Removes one of the user's passkeys; false when the user has none with this id.
+    async fn remove_passkey(&self, sub: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, client: &Client) -> StoreResult<()>;
@@ -306,6 +329,7 @@ pub trait PolicyVersions: Send + Sync {
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub factors: Arc<dyn SecondFactors>,
+    pub passkeys: Arc<dyn Passkeys>,
     pub clients: Arc<dyn ClientStore>,
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,

@@ -10,7 +10,9 @@ pub use accounts::{account_deletion, app_access};
 mod accounts;
 
 mod factors;
+mod passkeys;
 pub use factors::second_factors;
+pub use passkeys::passkeys;
 
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
@@ -454,6 +456,7 @@ macro_rules! all_stories {
             app_access,
             account_deletion,
             second_factors,
+            passkeys,
         );
     };
 }

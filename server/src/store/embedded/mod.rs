@@ -17,6 +17,7 @@ mod files;
 mod grants;
 mod keys;
 mod migrate;
+mod passkeys;
 mod users;
 
 use std::path::Path;
@@ -122,6 +123,7 @@ macro_rules! text_column {
 }
 text_column!(
     UserId,
+    PasskeyId,
     ClientId,
     Email,
     GrantType,
@@ -219,6 +221,7 @@ impl Embedded {
         Stores {
             users: me.clone(),
             factors: me.clone(),
+            passkeys: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),

@@ -11,6 +11,7 @@ mod decisions;
 mod factors;
 mod grants;
 mod keys;
+mod passkeys;
 mod policies;
 mod users;
 
@@ -106,6 +107,7 @@ macro_rules! text_column {
 }
 text_column!(
     UserId,
+    PasskeyId,
     ClientId,
     Email,
     GrantType,
@@ -243,6 +245,7 @@ impl Postgres {
         Stores {
             users: me.clone(),
             factors: me.clone(),
+            passkeys: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),
