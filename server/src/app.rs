@@ -39,6 +39,9 @@ pub struct App {
     /// Seals TOTP secrets at rest; `None` (second factors off) on the production store
     /// without `LANYARD_ENCRYPTION_KEY`.
     pub factor_key: Option<SealKey>,
+    /// The WebAuthn relying party (the issuer); `None` (no passkeys) when the issuer's
+    /// host is an IP address.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::fmt::Debug for App {
@@ -99,6 +102,7 @@ impl App {
             ),
             code_throttle: Throttle::new(stores.counters.clone(), throttle::CODES, metrics.clone()),
             factor_key: crate::mfa::key::load(&config, random.as_ref())?,
+            webauthn: crate::mfa::passkey::relying_party(&config),
             metrics,
             policies,
             config,

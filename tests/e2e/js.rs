@@ -1,7 +1,8 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
 //! portal (`tests/js/browser.mjs`), the account page (`tests/js/account.mjs`), second
-//! factors (`tests/js/totp.mjs`) and branding (`tests/js/branding.mjs`), each run by node
+//! factors (`tests/js/totp.mjs`), passkeys with a virtual authenticator
+//! (`tests/js/passkeys.mjs`) and branding (`tests/js/branding.mjs`), each run by node
 //! against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
@@ -242,6 +243,79 @@ async fn browser_enrols_totp_and_passes_the_code_page() {
 }
 
 #[tokio::test]
+async fn browser_registers_a_passkey_and_signs_in_with_it() {
+    if !chromium_ready().await {
+        return;
+    }
+    let server = TestServer::spawn_on_localhost(&[]).await;
+    let email = "passkey-browser@example.com";
+    let user = server.add_user(email);
+    let out = run_node(&server, email, "passkeys.mjs", &[]).await;
+    assert_eq!(out["heading"], "Passkeys", "{out}");
+    assert_eq!(out["empty"], true, "{out}");
+    let csp = out["csp"].as_str().unwrap_or_default();
+    assert!(csp.contains("script-src 'self'"), "{out}");
+    assert!(!csp.contains("unsafe-eval") && !csp.contains("script-src 'unsafe-inline'"));
+    assert_eq!(out["unlabelled"], json!([]), "{out}");
+    assert_eq!(
+        out["focus_order"],
+        json!(["passkey-name", "Add a passkey", "Back to your account"]),
+        "{out}"
+    );
+    assert_eq!(
+        out["added_notice"],
+        "Your passkey was added. You can sign in with it now."
+    );
+    assert_eq!(out["listed"], json!(["Laptop"]), "{out}");
+    assert_eq!(out["not_used_yet"], true, "{out}");
+    // Discoverable, so that it signs in with no email typed.
+    assert_eq!(out["resident"], json!([true]), "{out}");
+
+    // After the password, the second step offers the passkey alone (no TOTP here), and
+    // the token says how: password, a device-bound key, two factors.
+    assert_eq!(out["second_step_heading"], "Two-step verification");
+    assert_eq!(out["second_step_code_field"], 0, "{out}");
+    assert_eq!(out["second_step_focused"], "Use a passkey", "{out}");
+    assert_eq!(
+        out["second_factor_amr"],
+        json!(["pwd", "hwk", "mfa"]),
+        "{out}"
+    );
+    assert!(out["second_factor_auth_time"].is_i64(), "{out}");
+
+    // Alone, in the middle of an authorization: the passkey names the account.
+    assert_eq!(out["passwordless_amr"], json!(["hwk", "mfa"]), "{out}");
+    assert_eq!(out["passwordless_email"], email, "{out}");
+    assert!(
+        out["passwordless_auth_time"].as_i64() >= out["second_factor_auth_time"].as_i64(),
+        "{out}"
+    );
+    // Two sign-ins, two signatures: the counter the server checks moved on.
+    let registered = out["sign_count_registered"][0].as_i64().unwrap_or(-1);
+    assert_eq!(out["sign_count"], json!([registered + 2]), "{out}");
+    assert_eq!(out["last_used"], true, "{out}");
+
+    assert_eq!(
+        out["clone_error"],
+        "That passkey did not sign you in. Try again, or use another way."
+    );
+    assert_eq!(out["removed_notice"], "The passkey was removed.");
+    assert_eq!(out["listed_after_remove"], 0, "{out}");
+    assert_eq!(out["refused_status_page"], "/login/passkey", "{out}");
+    assert_eq!(
+        out["refused_error"],
+        "That passkey did not sign you in. Try again, or use another way."
+    );
+    let logs = server.logs();
+    assert!(logs.contains("passkey sign-in refused"), "{logs}");
+    assert!(logs.contains(user["sub"].as_str().unwrap_or("?")), "{logs}");
+    eprintln!(
+        "screenshots of passkeys: {}",
+        out["screenshots"].as_str().unwrap_or("?")
+    );
+}
+
+#[tokio::test]
 async fn browser_signs_up_consents_and_denies() {
     if !chromium_ready().await {
         return;
@@ -316,6 +390,7 @@ async fn browser_without_javascript_manages_an_account() {
             "new-password",
             "Change password",
             "Set up or manage two-step verification",
+            "Manage passkeys",
             "delete-password",
             "Delete my account",
             "Home",

@@ -108,7 +108,7 @@ async function main() {
 
     // Keyboard users meet the controls in reading order.
     result.focus_order = [];
-    for (let i = 0; i < 9; i++) {
+    for (let i = 0; i < 10; i++) {
       await page.keyboard.press('Tab');
       result.focus_order.push(await focused(page));
     }
