@@ -2,8 +2,8 @@
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
 //! portal (`tests/js/browser.mjs`), the account page (`tests/js/account.mjs`), second
 //! factors (`tests/js/totp.mjs`), passkeys with a virtual authenticator
-//! (`tests/js/passkeys.mjs`) and branding (`tests/js/branding.mjs`), each run by node
-//! against a fresh server.
+//! (`tests/js/passkeys.mjs`, from `passkeys.rs`) and branding (`tests/js/branding.mjs`),
+//! each run by node against a fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -98,10 +98,27 @@ async fn node_ready() -> bool {
 
 /// Runs `node <script> <args>` in tests/js against `server` as `email`; returns the JSON line it
 /// printed. Panics with its output and the server's log if it fails.
-async fn run_node(server: &TestServer, email: &str, script: &str, args: &[&str]) -> Value {
+pub(crate) async fn run_node(
+    server: &TestServer,
+    email: &str,
+    script: &str,
+    args: &[&str],
+) -> Value {
+    run_node_with(server, email, script, args, &[]).await
+}
+
+/// [`run_node`], with more environment variables for the script.
+pub(crate) async fn run_node_with(
+    server: &TestServer,
+    email: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Value {
     let child = Command::new("node")
         .arg(script)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(js_dir())
         .env("MCP_URL", server.resource())
         .env("USER_EMAIL", email)
@@ -204,7 +221,7 @@ async fn sdk_client_with_a_client_metadata_document() {
 }
 
 /// Chromium and the npm packages; false when the test should be skipped.
-async fn chromium_ready() -> bool {
+pub(crate) async fn chromium_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         missing_tool(&chromium);
@@ -238,79 +255,6 @@ async fn browser_enrols_totp_and_passes_the_code_page() {
     assert!(out["auth_time"].is_i64(), "{out}");
     eprintln!(
         "screenshots of enrolment and the code page: {}",
-        out["screenshots"].as_str().unwrap_or("?")
-    );
-}
-
-#[tokio::test]
-async fn browser_registers_a_passkey_and_signs_in_with_it() {
-    if !chromium_ready().await {
-        return;
-    }
-    let server = TestServer::spawn_on_localhost(&[]).await;
-    let email = "passkey-browser@example.com";
-    let user = server.add_user(email);
-    let out = run_node(&server, email, "passkeys.mjs", &[]).await;
-    assert_eq!(out["heading"], "Passkeys", "{out}");
-    assert_eq!(out["empty"], true, "{out}");
-    let csp = out["csp"].as_str().unwrap_or_default();
-    assert!(csp.contains("script-src 'self'"), "{out}");
-    assert!(!csp.contains("unsafe-eval") && !csp.contains("script-src 'unsafe-inline'"));
-    assert_eq!(out["unlabelled"], json!([]), "{out}");
-    assert_eq!(
-        out["focus_order"],
-        json!(["passkey-name", "Add a passkey", "Back to your account"]),
-        "{out}"
-    );
-    assert_eq!(
-        out["added_notice"],
-        "Your passkey was added. You can sign in with it now."
-    );
-    assert_eq!(out["listed"], json!(["Laptop"]), "{out}");
-    assert_eq!(out["not_used_yet"], true, "{out}");
-    // Discoverable, so that it signs in with no email typed.
-    assert_eq!(out["resident"], json!([true]), "{out}");
-
-    // After the password, the second step offers the passkey alone (no TOTP here), and
-    // the token says how: password, a device-bound key, two factors.
-    assert_eq!(out["second_step_heading"], "Two-step verification");
-    assert_eq!(out["second_step_code_field"], 0, "{out}");
-    assert_eq!(out["second_step_focused"], "Use a passkey", "{out}");
-    assert_eq!(
-        out["second_factor_amr"],
-        json!(["pwd", "hwk", "mfa"]),
-        "{out}"
-    );
-    assert!(out["second_factor_auth_time"].is_i64(), "{out}");
-
-    // Alone, in the middle of an authorization: the passkey names the account.
-    assert_eq!(out["passwordless_amr"], json!(["hwk", "mfa"]), "{out}");
-    assert_eq!(out["passwordless_email"], email, "{out}");
-    assert!(
-        out["passwordless_auth_time"].as_i64() >= out["second_factor_auth_time"].as_i64(),
-        "{out}"
-    );
-    // Two sign-ins, two signatures: the counter the server checks moved on.
-    let registered = out["sign_count_registered"][0].as_i64().unwrap_or(-1);
-    assert_eq!(out["sign_count"], json!([registered + 2]), "{out}");
-    assert_eq!(out["last_used"], true, "{out}");
-
-    assert_eq!(
-        out["clone_error"],
-        "That passkey did not sign you in. Try again, or use another way."
-    );
-    assert_eq!(out["removed_notice"], "The passkey was removed.");
-    assert_eq!(out["listed_after_remove"], 0, "{out}");
-    assert_eq!(out["refused_status_page"], "/login/passkey", "{out}");
-    assert_eq!(
-        out["refused_error"],
-        "That passkey did not sign you in. Try again, or use another way."
-    );
-    let logs = server.logs();
-    assert!(logs.contains("passkey sign-in refused"), "{logs}");
-    assert!(logs.contains(user["sub"].as_str().unwrap_or("?")), "{logs}");
-    eprintln!(
-        "screenshots of passkeys: {}",
         out["screenshots"].as_str().unwrap_or("?")
     );
 }

@@ -21,6 +21,7 @@ mod junk;
 mod keys;
 mod metrics;
 mod mfa;
+mod passkeys;
 mod policy;
 mod refresh;
 mod registration;

@@ -24,6 +24,10 @@ const MCP_URL = need('MCP_URL');
 const EMAIL = need('USER_EMAIL');
 const PASSWORD = need('USER_PASSWORD');
 const ORIGIN = new URL(MCP_URL).origin;
+// `all` (the default); `register`: only register a passkey and print the authenticator's
+// credential; `required`: with that credential (CREDENTIAL, JSON) on a server under
+// LANYARD_MFA=required, sign in by password and passkey, then by the passkey alone.
+const MODE = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'all';
 
 function need(name) {
   const v = process.env[name];
@@ -111,6 +115,29 @@ async function consentAndToken(page, meta, app, c) {
   return JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString());
 }
 
+/** LANYARD_MFA=required: a passkey is the account's second factor, so the password leads
+ * to the second step (not to enrolment), and a passkey alone is enough. */
+async function required(page, cdp, authenticatorId, meta, app, result, shot) {
+  const credential = JSON.parse(need('CREDENTIAL'));
+  await cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
+  const c = await connect(meta, app, 'Passkey Required App');
+  await page.goto(c.url);
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((u) => u.pathname !== '/login');
+  result.after_password = new URL(page.url()).pathname;
+  await shot('6-required-second-step.png');
+  await page.getByRole('button', { name: 'Use a passkey' }).click();
+  result.required_amr = (await consentAndToken(page, meta, app, c)).amr;
+  await signOut(page);
+  await page.context().clearCookies();
+  await page.goto(`${ORIGIN}/login?next=/account`);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await page.waitForURL((u) => u.pathname !== '/login');
+  result.passwordless_lands_on = new URL(page.url()).pathname;
+}
+
 async function main() {
   const shots = mkdtempSync(join(tmpdir(), 'lanyard-passkeys-'));
   process.stderr.write(`passkeys: screenshots in ${shots}\n`);
@@ -134,6 +161,11 @@ async function main() {
         hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
       },
     });
+
+    if (MODE === 'required') {
+      await required(page, cdp, authenticatorId, meta, app, result, shot);
+      return result;
+    }
 
     // Register, from the account page.
     await page.goto(`${ORIGIN}/login?next=/account`);
@@ -168,6 +200,10 @@ async function main() {
     const credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     result.resident = credentials.map((c) => c.isResidentCredential);
     result.sign_count_registered = credentials.map((c) => c.signCount);
+    if (MODE === 'register') {
+      result.credential = credentials[0];
+      return result;
+    }
     await signOut(page);
 
     // An app connects: the password, then the passkey on the second step.
@@ -185,6 +221,7 @@ async function main() {
       await page.getByRole('button', { name: 'Use a passkey' }).click();
       const claims = await consentAndToken(page, meta, app, c);
       result.second_factor_amr = claims.amr;
+      result.second_factor_seen_amr = claims.seen_amr;
       result.second_factor_auth_time = claims.auth_time;
       await signOut(page);
     }
@@ -198,6 +235,7 @@ async function main() {
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       const claims = await consentAndToken(page, meta, app, c);
       result.passwordless_amr = claims.amr;
+      result.passwordless_seen_amr = claims.seen_amr;
       result.passwordless_auth_time = claims.auth_time;
       result.passwordless_email = claims.email;
     }
@@ -240,17 +278,19 @@ async function main() {
     result.refused_status_page = new URL(page.url()).pathname;
     result.refused_error = await page.locator('#passkey-error').innerText();
     await shot('5-passkey-refused.png');
-    await context.close();
   } finally {
     await browser.close();
     app.server.close();
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
+  return result;
 }
 
 const timer = setTimeout(() => fail('timed out after 100 s'), 100_000);
 timer.unref();
 main().then(
-  () => process.exit(0),
+  (result) => {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(0);
+  },
   (e) => fail(e?.stack ?? String(e)),
 );

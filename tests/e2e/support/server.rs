@@ -56,8 +56,7 @@ impl TestServer {
 
     /// Starts a server whose issuer is `http://localhost:<port>`: a host name, which
     /// WebAuthn needs (browsers refuse passkeys on an IP-address origin).
-    pub async fn spawn_on_localhost(extra: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+    pub async fn spawn_on_localhost(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
         Self::spawn_at("localhost", dir, extra).await
     }
 
@@ -150,6 +149,12 @@ impl TestServer {
             self.stop();
         }
         started
+    }
+
+    /// Changes a setting for the next [`start`](Self::start).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     pub fn stop(&mut self) {

@@ -58,7 +58,10 @@ pub async fn passkeys(stores: &Stores) {
     );
     assert!(p.remove_passkey(&uid("p1"), &a.id).await.unwrap());
     assert!(!p.remove_passkey(&uid("p1"), &a.id).await.unwrap());
-    assert_eq!(p.passkeys(&uid("p1")).await.unwrap(), std::slice::from_ref(&b));
+    assert_eq!(
+        p.passkeys(&uid("p1")).await.unwrap(),
+        std::slice::from_ref(&b)
+    );
 
     stores.users.delete_user(&uid("p1"), 0).await.unwrap();
     assert_eq!(
