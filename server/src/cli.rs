@@ -126,10 +126,21 @@ pub async fn user_reset_mfa(config: Config, email: &str) -> anyhow::Result<()> {
     let Some(user) = stores.users.user_by_email(&email).await? else {
         bail!("no user with email {email}");
     };
-    let removed = stores.factors.remove_totp(&user.sub).await?;
+    let totp = stores.factors.remove_totp(&user.sub).await?;
+    let mut passkeys = 0;
+    for p in stores.passkeys.passkeys(&user.sub).await? {
+        if stores.passkeys.remove_passkey(&user.sub, &p.id).await? {
+            passkeys += 1;
+        }
+    }
     println!(
         "{}",
-        json!({"sub": user.sub, "email": user.email, "second_factor_removed": removed})
+        json!({
+            "sub": user.sub,
+            "email": user.email,
+            "second_factor_removed": totp || passkeys > 0,
+            "passkeys_removed": passkeys,
+        })
     );
     Ok(())
 }

@@ -132,4 +132,15 @@ async fn a_passkey_counts_as_the_second_factor_lanyard_mfa_required_asks_for() {
     assert_eq!(out["after_password"], "/login/code", "{out}");
     assert_eq!(out["required_amr"], json!(["pwd", "hwk", "mfa"]), "{out}");
     assert_eq!(out["passwordless_lands_on"], "/account", "{out}");
+
+    // A lost device: the operator removes the account's second factors, passkeys too.
+    let reset = server.cli_json(&["user", "reset-mfa", email]);
+    assert_eq!(reset["passkeys_removed"], 1, "{reset}");
+    assert_eq!(reset["second_factor_removed"], true, "{reset}");
+    let again = server.cli_json(&["user", "reset-mfa", email]);
+    assert_eq!(again["passkeys_removed"], 0, "{again}");
+    // With no factor left, the password leads to enrolment, as for any account.
+    let mut journey = server.journey(&server.resource()).await;
+    journey.password(&server, email).await;
+    assert!(journey.at.ends_with("/account/totp"), "{}", journey.at);
 }
