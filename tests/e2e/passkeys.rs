@@ -144,3 +144,190 @@ async fn a_passkey_counts_as_the_second_factor_lanyard_mfa_required_asks_for() {
     journey.password(&server, email).await;
     assert!(journey.at.ends_with("/account/totp"), "{}", journey.at);
 }
+
+/// The passkey endpoints, driven by hand: stale forms, answers that are not credentials,
+/// answers with no challenge waiting, and too many of them get their own errors, never a
+/// 500; a server whose issuer is an IP address offers no passkeys.
+#[tokio::test]
+async fn passkey_endpoints_answer_bad_input_with_their_own_errors() {
+    let server = TestServer::spawn_on_localhost(tempfile::tempdir().expect("dir"), &[]).await;
+    let mut b = Browser::default();
+    let login = b.get(&server.url("/login")).await;
+    assert!(
+        login.body.contains("Sign in with a passkey"),
+        "{}",
+        login.body
+    );
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let csrf = hidden(&login.body, "csrf_token").expect("csrf_token");
+
+    let stale = b.post(&server.url("/login/passkey/options"), &[]).await;
+    assert_eq!(stale.status, 403, "{}", stale.body);
+    let body: serde_json::Value = serde_json::from_str(&stale.body).unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+
+    // Any passkey (none named): the relying party is the issuer's host, and the
+    // authenticator must check the user.
+    let options = b
+        .post(
+            &server.url("/login/passkey/options"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(options.status, 200, "{}", options.body);
+    assert_eq!(options.headers["cache-control"], "no-store");
+    let options: serde_json::Value = serde_json::from_str(&options.body).unwrap();
+    let pk = &options["publicKey"];
+    assert_eq!(pk["rpId"], "localhost", "{options}");
+    assert_eq!(pk["userVerification"], "required", "{options}");
+    assert!(
+        pk["challenge"].as_str().is_some_and(|c| c.len() >= 43),
+        "{options}"
+    );
+    assert!(options.get("mediation").is_none(), "{options}");
+
+    // An answer that is no credential spends the challenge and is refused on the page.
+    let refused = "That passkey did not sign you in. Try again, or use another way.";
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("credential", "not a credential"),
+    ];
+    for attempt in 1..=10 {
+        let page = b.post(&server.url("/login/passkey"), &form).await;
+        assert_eq!(page.status, 401, "attempt {attempt}: {}", page.body);
+        assert!(page.body.contains(refused), "{}", page.body);
+        assert!(page.body.contains(r#"id="passkey-error" role="alert">"#));
+    }
+    // Throttled like wrong codes.
+    let locked = b.post(&server.url("/login/passkey"), &form).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(
+        locked.body.contains("Too many failed attempts"),
+        "{}",
+        locked.body
+    );
+
+    // The account's endpoints want a signed-in browser.
+    let mut stranger = Browser::default();
+    let page = stranger.get(&server.url("/account/passkeys")).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(server.url("/login?next=/account").as_str())
+    );
+    let options = stranger
+        .post(&server.url("/account/passkeys/options"), &[])
+        .await;
+    assert_eq!(options.status, 401, "{}", options.body);
+
+    // Signed in: a passkey without a credential, or with a name too long, is refused next
+    // to the name field; an id that is no id changes nothing.
+    let email = "passkey-forms@example.com";
+    server.add_user(email);
+    let mut me = Browser::default();
+    let login = me.get(&server.url("/login")).await;
+    let csrf = hidden(&login.body, "csrf_token").expect("csrf_token");
+    let signed = me
+        .post_credentials(&server.url("/login"), email, PASSWORD, &csrf)
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let page = me.get(&server.url("/account/passkeys")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("You have no passkeys yet."),
+        "{}",
+        page.body
+    );
+    let csrf = hidden(&page.body, "csrf_token").expect("csrf_token");
+    let url = server.url("/account/passkeys");
+    let no_credential = [
+        ("csrf_token", csrf.as_str()),
+        ("action", "add"),
+        ("name", "Phone"),
+    ];
+    let page = me.post(&url, &no_credential).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.body.contains("Adding one needs JavaScript"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"aria-invalid="true""#),
+        "{}",
+        page.body
+    );
+    let long = "x".repeat(65);
+    let too_long = [
+        ("csrf_token", csrf.as_str()),
+        ("action", "add"),
+        ("name", &long),
+        ("credential", "{}"),
+    ];
+    let page = me.post(&url, &too_long).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("at most 64 characters"), "{}", page.body);
+    let no_challenge = [
+        ("csrf_token", csrf.as_str()),
+        ("action", "add"),
+        ("name", "Phone"),
+        ("credential", "{}"),
+    ];
+    let page = me.post(&url, &no_challenge).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("could not be added"), "{}", page.body);
+    let bad_id = [
+        ("csrf_token", csrf.as_str()),
+        ("action", "remove"),
+        ("passkey_id", "no/id"),
+    ];
+    assert_eq!(me.post(&url, &bad_id).await.status, 400);
+    let stale = [
+        ("csrf_token", "stale"),
+        ("action", "remove"),
+        ("passkey_id", "abc"),
+    ];
+    assert_eq!(me.post(&url, &stale).await.status, 403);
+    let options = me
+        .post(
+            &server.url("/account/passkeys/options"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(options.status, 200, "{}", options.body);
+    let options: serde_json::Value = serde_json::from_str(&options.body).unwrap();
+    let selection = &options["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["residentKey"], "required", "{options}");
+    assert_eq!(options["publicKey"]["user"]["name"], email, "{options}");
+
+    let script = me.get(&server.url("/assets/passkeys.js")).await;
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.headers["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(script.headers["x-content-type-options"], "nosniff");
+
+    // An issuer on an IP address: WebAuthn needs a domain, so no passkeys at all.
+    let ip = TestServer::spawn().await;
+    let mut b = Browser::default();
+    let login = b.get(&ip.url("/login")).await;
+    assert!(
+        !login.body.contains("Sign in with a passkey"),
+        "{}",
+        login.body
+    );
+    assert!(
+        !login.body.contains("/assets/passkeys.js"),
+        "{}",
+        login.body
+    );
+    let csrf = hidden(&login.body, "csrf_token").expect("csrf_token");
+    let off = b
+        .post(&ip.url("/login/passkey/options"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(off.status, 404, "{}", off.body);
+    let body: serde_json::Value = serde_json::from_str(&off.body).unwrap();
+    assert_eq!(body["error"], "not_available", "{body}");
+}
