@@ -37,6 +37,14 @@ pub const MAX_NAME: usize = 64;
 
 /// The relying party for this issuer, or `None` when its host is no domain.
 pub fn relying_party(config: &Config) -> Option<Webauthn> {
+    let rp = build_relying_party(config);
+    if rp.is_none() {
+        tracing::info!(issuer = %config.issuer, "passkeys are off: WebAuthn needs the issuer on a domain name");
+    }
+    rp
+}
+
+fn build_relying_party(config: &Config) -> Option<Webauthn> {
     let origin = Url::parse(&config.issuer).ok()?;
     let rp_id = origin.domain()?.to_string();
     let origin = Url::parse(&origin.origin().ascii_serialization()).ok()?;
@@ -117,22 +125,17 @@ fn opened(stored: &StoredPasskey) -> Result<Passkey, PasskeyError> {
 }
 
 async fn keep(app: &App, binding: &SecretHash, ceremony: &Ceremony) -> Result<(), PasskeyError> {
-    let bytes = serde_json::to_vec(ceremony).map_err(|e| StoreError::Unavailable(e.into()))?;
-    let key = format!("passkey-ceremony:{}", binding.as_str());
-    app.stores
-        .ephemeral
-        .0
-        .put(&key, &bytes, app.now() + CEREMONY_TTL)
-        .await?;
-    Ok(())
+    let until = app.now() + CEREMONY_TTL;
+    let ephemeral = &app.stores.ephemeral;
+    Ok(ephemeral
+        .put_passkey_ceremony(binding, ceremony, until)
+        .await?)
 }
 
 async fn take(app: &App, binding: &SecretHash) -> Result<Ceremony, PasskeyError> {
-    let key = format!("passkey-ceremony:{}", binding.as_str());
-    let bytes = app.stores.ephemeral.0.take(&key, app.now()).await?;
-    bytes
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(PasskeyError::NoChallenge)
+    let ephemeral = &app.stores.ephemeral;
+    let ceremony = ephemeral.take_passkey_ceremony(binding, app.now()).await?;
+    ceremony.ok_or(PasskeyError::NoChallenge)
 }
 
 /// The options for `navigator.credentials.create`, for a new passkey of `sub`'s. The

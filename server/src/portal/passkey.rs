@@ -8,7 +8,8 @@
 //!   by `hwk` or `swk` and `mfa` (the passkey checked the user's PIN or biometric).
 //!
 //! Refused answers are throttled like wrong codes: by account after the password, by
-//! address alone.
+//! address alone. Both challenge endpoints (this one and the account page's) answer their
+//! failures as JSON through [`options_error`].
 
 use http::StatusCode;
 
@@ -22,7 +23,6 @@ use crate::domain::{SignInMethods, UserId};
 use crate::http::Req;
 use crate::http::response::{Resp, json, json_error, no_store};
 use crate::mfa::passkey::{self, PasskeyError};
-use crate::portal::account::passkeys::options_error;
 
 /// The throttle's account for sign-ins by passkey alone: the account is not known until
 /// the passkey is, so failures count per address.
@@ -97,5 +97,29 @@ async fn refuse(app: &App, req: &Req, b: &Browser, status: StatusCode, error: St
             second_factor::page(app, b, &sub, status, second_factor::Problem::Passkey(error)).await
         }
         None => login::passkey_refused(app, req, b, status, error).await,
+    }
+}
+
+/// A challenge that could not be made, as JSON for the page's script.
+pub fn options_error(e: PasskeyError) -> Resp {
+    match e {
+        PasskeyError::Off => json_error(
+            StatusCode::NOT_FOUND,
+            "not_available",
+            "passkeys are off on this server",
+        ),
+        PasskeyError::Store(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again shortly",
+        ),
+        e => {
+            tracing::warn!(error = %e, "no passkey challenge made");
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "no passkey challenge could be made",
+            )
+        }
     }
 }

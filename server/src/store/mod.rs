@@ -436,6 +436,28 @@ impl Ephemeral {
         self.0.delete(&format!("session:{}", id.as_str())).await
     }
 
+    /// Keeps the state of a passkey ceremony (WebAuthn) between its two requests, under
+    /// the browser session it belongs to, in place of any earlier one of that session.
+    pub async fn put_passkey_ceremony<T: Serialize>(
+        &self,
+        session: &SecretHash,
+        state: &T,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let key = format!("passkey-ceremony:{}", session.as_str());
+        self.put_json(key, state, expires_at).await
+    }
+
+    /// Removes and returns the session's ceremony atomically: a challenge is answered once.
+    pub async fn take_passkey_ceremony<T: DeserializeOwned>(
+        &self,
+        session: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<T>> {
+        let key = format!("passkey-ceremony:{}", session.as_str());
+        Self::decode(self.0.take(&key, now).await?)
+    }
+
     /// Refuses an access token (by `jti`) or every access token of a grant until `until`.
     pub async fn revoke_access(&self, key: &RevocationKey, until: UnixTime) -> StoreResult<()> {
         self.0.put(&key.storage_key(), b"1", until).await

@@ -16,6 +16,7 @@ use crate::http::Req;
 use crate::http::response::{Resp, json, json_error, no_store, redirect, with_own_scripts};
 use crate::mfa::passkey::{self, MAX_NAME, PasskeyError};
 use crate::portal::pages::render;
+use crate::portal::passkey::options_error;
 use crate::portal::{stale_form_page, unavailable_page, with_cookie};
 use crate::store::StoredPasskey;
 
@@ -169,22 +170,5 @@ pub async fn options(app: &App, req: &Req) -> Resp {
     match passkey::begin_registration(app, &s.user.sub, s.user.email.as_str(), &binding).await {
         Ok(options) => no_store(json(StatusCode::OK, &options)),
         Err(e) => options_error(e),
-    }
-}
-
-/// A challenge that could not be made, as JSON for the page's script.
-pub fn options_error(e: PasskeyError) -> Resp {
-    match e {
-        PasskeyError::Off => json_error(
-            StatusCode::NOT_FOUND,
-            "not_available",
-            "passkeys are off on this server",
-        ),
-        PasskeyError::Store(_) => json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "try again shortly",
-        ),
-        e => json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
     }
 }
