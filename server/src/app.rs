@@ -41,6 +41,9 @@ pub struct App {
     /// without `LANYARD_ENCRYPTION_KEY`.
     pub factor_key: Option<SealKey>,
     pub mailer: Mailer,
+    /// The WebAuthn relying party (the issuer); `None` (no passkeys) when the issuer's
+    /// host is an IP address.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::fmt::Debug for App {
@@ -102,6 +105,7 @@ impl App {
             code_throttle: Throttle::new(stores.counters.clone(), throttle::CODES, metrics.clone()),
             factor_key: crate::mfa::key::load(&config, random.as_ref())?,
             mailer: Mailer::new(&config)?,
+            webauthn: crate::mfa::passkey::relying_party(&config),
             metrics,
             policies,
             config,

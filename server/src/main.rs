@@ -85,8 +85,8 @@ enum UserCommand {
     /// Operator-defined metadata that policies read.
     #[command(subcommand)]
     Metadata(MetadataCommand),
-    /// Remove a user's second factor and recovery codes (a lost phone): the next sign-in
-    /// asks for the password alone, or to enrol again under LANYARD_MFA=required.
+    /// Remove a user's second factors, recovery codes and passkeys (a lost phone): the next
+    /// sign-in asks for the password alone, or to enrol again under LANYARD_MFA=required.
     ResetMfa { email: String },
     /// Mark a user's email address as verified.
     Verify { email: String },

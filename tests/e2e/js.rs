@@ -1,8 +1,10 @@
 //! Real clients from outside this repository: the official MCP TypeScript SDK client
 //! (`tests/js/sdk-client.mjs`) and a real Chromium driven by playwright-core through the
 //! portal (`tests/js/browser.mjs`), the account page (`tests/js/account.mjs`), second
-//! factors (`tests/js/totp.mjs`), the pages mail leads to (`tests/js/mail.mjs`) and
-//! branding (`tests/js/branding.mjs`), each run by node against a fresh server.
+//! factors (`tests/js/totp.mjs`), passkeys with a virtual authenticator
+//! (`tests/js/passkeys.mjs`, from `passkeys.rs`), the pages mail leads to
+//! (`tests/js/mail.mjs`) and branding (`tests/js/branding.mjs`), each run by node against a
+//! fresh server.
 //!
 //! They need node and npm (and /usr/bin/chromium for the browser). A missing tool fails the
 //! test when `CI=true` and skips it, with a notice, on a developer's machine.
@@ -97,10 +99,27 @@ async fn node_ready() -> bool {
 
 /// Runs `node <script> <args>` in tests/js against `server` as `email`; returns the JSON line it
 /// printed. Panics with its output and the server's log if it fails.
-async fn run_node(server: &TestServer, email: &str, script: &str, args: &[&str]) -> Value {
+pub(crate) async fn run_node(
+    server: &TestServer,
+    email: &str,
+    script: &str,
+    args: &[&str],
+) -> Value {
+    run_node_with(server, email, script, args, &[]).await
+}
+
+/// [`run_node`], with more environment variables for the script.
+pub(crate) async fn run_node_with(
+    server: &TestServer,
+    email: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Value {
     let child = Command::new("node")
         .arg(script)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(js_dir())
         .env("MCP_URL", server.resource())
         .env("USER_EMAIL", email)
@@ -203,7 +222,7 @@ async fn sdk_client_with_a_client_metadata_document() {
 }
 
 /// Chromium and the npm packages; false when the test should be skipped.
-async fn chromium_ready() -> bool {
+pub(crate) async fn chromium_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         missing_tool(&chromium);
@@ -321,6 +340,7 @@ async fn browser_without_javascript_manages_an_account() {
             "new-password",
             "Change password",
             "Set up or manage two-step verification",
+            "Manage passkeys",
             "Sign out everywhere",
             "delete-password",
             "Delete my account",

@@ -24,6 +24,7 @@ mod junk;
 mod keys;
 mod metrics;
 mod mfa;
+mod passkeys;
 mod policy;
 mod recover;
 mod refresh;

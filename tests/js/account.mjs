@@ -108,7 +108,7 @@ async function main() {
 
     // Keyboard users meet the controls in reading order.
     result.focus_order = [];
-    for (let i = 0; i < 13; i++) {
+    for (let i = 0; i < 14; i++) {
       await page.keyboard.press('Tab');
       result.focus_order.push(await focused(page));
     }

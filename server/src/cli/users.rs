@@ -103,16 +103,27 @@ pub async fn user_enable(config: Config, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `lanyard user reset-mfa <email>`: removes the second factor and its recovery codes (a
-/// lost phone); the next sign-in asks for the password alone, or to enrol again under
-/// `LANYARD_MFA=required`.
+/// `lanyard user reset-mfa <email>`: removes the second factors (TOTP with its recovery
+/// codes, and every passkey), for a lost phone or key; the next sign-in asks for the
+/// password alone, or to enrol again under `LANYARD_MFA=required`.
 pub async fn user_reset_mfa(config: Config, email: &str) -> anyhow::Result<()> {
     let stores = open_stores(&config).await?;
     let user = find(&stores, email).await?;
-    let removed = stores.factors.remove_totp(&user.sub).await?;
+    let totp = stores.factors.remove_totp(&user.sub).await?;
+    let mut passkeys = 0;
+    for p in stores.passkeys.passkeys(&user.sub).await? {
+        if stores.passkeys.remove_passkey(&user.sub, &p.id).await? {
+            passkeys += 1;
+        }
+    }
     println!(
         "{}",
-        json!({"sub": user.sub, "email": user.email, "second_factor_removed": removed})
+        json!({
+            "sub": user.sub,
+            "email": user.email,
+            "second_factor_removed": totp || passkeys > 0,
+            "passkeys_removed": passkeys,
+        })
     );
     Ok(())
 }

@@ -91,6 +91,26 @@ impl UserId {
 }
 text_value!(UserId);
 
+/// A passkey's credential id (WebAuthn §4, "Credential ID"), as unpadded base64url text:
+/// at most 1,023 bytes decoded, so at most 1,364 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PasskeyId(String);
+
+impl PasskeyId {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let base64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if s.is_empty() || s.len() > 1364 || !s.chars().all(base64url) {
+            return Err(ParseError("not a passkey id"));
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_value!(PasskeyId);
+
 /// A client's identifier: one Lanyard issued, or the URL of a Client ID Metadata Document.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -201,6 +221,12 @@ named_enum! {
         Password = "pwd",
         /// A one-time code: TOTP (RFC 6238), or one of its single-use recovery codes.
         OneTimeCode = "otp",
+        /// A proof of possession of a hardware-bound key: a passkey that never leaves its
+        /// device (not backup-eligible).
+        HardwareKey = "hwk",
+        /// A proof of possession of a software-secured key: a passkey that syncs between
+        /// devices (backup-eligible).
+        SoftwareKey = "swk",
         /// More than one factor.
         MultiFactor = "mfa",
     }

@@ -37,6 +37,18 @@ impl SignInMethods {
         ])
     }
 
+    /// A passkey alone (`hwk` or `swk`): the key is possessed, and the authenticator checked
+    /// the user's PIN or biometric (WebAuthn user verification, which Lanyard requires), so
+    /// two factors, and `mfa` too.
+    pub fn passkey(key: SignInMethod) -> Self {
+        Self(vec![key, SignInMethod::MultiFactor])
+    }
+
+    /// A password and then a passkey (`hwk` or `swk`).
+    pub fn password_and_passkey(key: SignInMethod) -> Self {
+        Self(vec![SignInMethod::Password, key, SignInMethod::MultiFactor])
+    }
+
     pub fn contains(&self, method: SignInMethod) -> bool {
         self.0.contains(&method)
     }
@@ -94,6 +106,14 @@ mod tests {
         assert_eq!(serde_json::from_str::<SignInMethods>(&text).unwrap(), both);
         assert!(serde_json::from_str::<SignInMethods>(r#"["pwd","sms"]"#).is_err());
         assert!(serde_json::from_str::<SignInMethods>("[]").is_err());
+        let alone = SignInMethods::passkey(SignInMethod::HardwareKey);
+        assert_eq!(alone.names(), ["hwk", "mfa"]);
+        let after = SignInMethods::password_and_passkey(SignInMethod::SoftwareKey);
+        assert_eq!(after.names(), ["pwd", "swk", "mfa"]);
+        assert_eq!(
+            serde_json::from_str::<SignInMethods>(r#"["pwd","swk","mfa"]"#).unwrap(),
+            after
+        );
         assert_eq!(
             serde_json::from_str::<SignInMethods>(r#"["pwd","pwd"]"#).unwrap(),
             SignInMethods::password()

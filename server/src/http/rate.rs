@@ -26,8 +26,8 @@ impl Limit {
         match (method, path) {
             (&Method::POST, "/oauth/register") => Some(Self::Register),
             (&Method::POST, "/register" | "/forgot" | "/verify") => Some(Self::Signup),
-            // A second factor's code counts as part of signing in.
-            (&Method::POST, "/login" | "/login/code") => Some(Self::Login),
+            // A second factor's code, and a passkey, count as part of signing in.
+            (&Method::POST, "/login" | "/login/code" | "/login/passkey") => Some(Self::Login),
             (&Method::GET, "/oauth/authorize") => Some(Self::Authorize),
             _ => None,
         }

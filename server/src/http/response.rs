@@ -73,6 +73,38 @@ pub fn html(status: StatusCode, body: String) -> Resp {
     r
 }
 
+/// A page that runs the portal's own scripts (`/assets/...`, passkeys), and no others.
+pub fn with_own_scripts(mut r: Resp) -> Resp {
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    r
+}
+
+/// A script the portal serves from its own origin.
+pub fn script(body: &'static str) -> Resp {
+    let mut r = build(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    );
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
 /// An image. An SVG opened on its own is a document that could run script, so it gets a
 /// policy that allows none and a sandbox; as an `<img>` it runs none anyway.
 pub fn image(status: StatusCode, content_type: &'static str, body: Bytes) -> Resp {

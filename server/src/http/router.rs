@@ -101,6 +101,14 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
         (&M::GET, "/login/code") => portal::second_factor::show(app, req).await,
         (&M::POST, "/login/code") => portal::second_factor::submit(app, req).await,
         (&M::GET, "/account/email") => portal::account::email::confirm_link(app, req).await,
+        (&M::POST, "/login/passkey") => portal::passkey::submit(app, req).await,
+        (&M::POST, "/login/passkey/options") => portal::passkey::options(app, req).await,
+        (&M::GET, "/account/passkeys") => portal::account::passkeys::show(app, req).await,
+        (&M::POST, "/account/passkeys") => portal::account::passkeys::submit(app, req).await,
+        (&M::POST, "/account/passkeys/options") => {
+            portal::account::passkeys::options(app, req).await
+        }
+        (&M::GET, "/assets/passkeys.js") => portal::passkeys_script(),
         (&M::GET, "/account/totp") => portal::totp::show(app, req).await,
         (&M::POST, "/account/totp") => portal::totp::submit(app, req).await,
         (&M::GET, "/register") => portal::register::show(app, req).await,

@@ -1,12 +1,14 @@
-//! Second factors: TOTP (RFC 6238) and its single-use recovery codes. The pages are the
+//! Second factors: TOTP (RFC 6238) with its single-use recovery codes, and passkeys. The pages are the
 //! portal's (`portal::second_factor` asks for a code at sign-in, `portal::totp` enrols);
 //! this module decides what an account needs and checks what it is given.
 //!
 //! - `totp`: secrets, codes, the `otpauth://` URI and its QR code.
 //! - `recovery`: the recovery codes.
 //! - `key`: the key TOTP secrets are sealed under at rest.
+//! - `passkey`: passkeys (WebAuthn), a second factor after the password or a sign-in alone.
 
 pub mod key;
+pub mod passkey;
 pub mod recovery;
 pub mod totp;
 
@@ -16,14 +18,32 @@ use crate::domain::{Email, SignInMethod, SignedIn, UserId};
 use crate::store::{NextStep, StoreError, StoreResult};
 use totp::TotpSecret;
 
-/// What an account needs after its password: nothing, a code, or (`LANYARD_MFA=required`)
-/// to enrol a second factor first.
+/// What an account needs after its password: nothing, its second factor (a code or a
+/// passkey), or (`LANYARD_MFA=required`) to enrol a second factor first.
 pub async fn after_password(app: &App, sub: &UserId) -> StoreResult<Option<NextStep>> {
-    let factor = app.stores.factors.totp(sub).await?;
-    if factor.is_some_and(|f| f.confirmed_at.is_some()) {
+    let factors = enrolled(app, sub).await?;
+    if factors.code || factors.passkey {
         return Ok(Some(NextStep::Code));
     }
     Ok((app.config.mfa == MfaMode::Required).then_some(NextStep::Enrol))
+}
+
+/// The second factors an account can sign in with.
+#[derive(Debug, Clone, Copy)]
+pub struct Enrolled {
+    /// A confirmed TOTP factor (and its recovery codes).
+    pub code: bool,
+    /// At least one passkey, on a server that has passkeys.
+    pub passkey: bool,
+}
+
+pub async fn enrolled(app: &App, sub: &UserId) -> StoreResult<Enrolled> {
+    let totp = app.stores.factors.totp(sub).await?;
+    let passkey = app.webauthn.is_some() && !app.stores.passkeys.passkeys(sub).await?.is_empty();
+    Ok(Enrolled {
+        code: totp.is_some_and(|f| f.confirmed_at.is_some()),
+        passkey,
+    })
 }
 
 /// Whether a sign-in is good enough for this server: under `LANYARD_MFA=required`, one

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::clock::Random;
 use crate::domain::{Email, SignInMethods, UserId};
 use crate::http::Req;
-use crate::http::response::{Resp, redirect};
+use crate::http::response::{Resp, redirect, with_own_scripts};
 use crate::oauth::authorize::{Rejected, continue_signed_in};
 use crate::oauth::client::find_client;
 use crate::portal::{error_page, posted_session};
@@ -153,8 +153,10 @@ pub async fn show(app: &App, req: &Req) -> Resp {
         next: Landing::of(req).next(),
         email: String::new(),
         error: None,
+        passkey: app.webauthn.is_some(),
+        passkey_error: None,
     };
-    with_cookie(render(StatusCode::OK, &page), &browser)
+    with_cookie(with_own_scripts(render(StatusCode::OK, &page)), &browser)
 }
 
 pub async fn submit(app: &App, req: &Req) -> Resp {
@@ -179,8 +181,10 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
                 next: Landing::of(req).next(),
                 email,
                 error: Some(error),
+                passkey: app.webauthn.is_some(),
+                passkey_error: None,
             };
-            render(status, &page)
+            with_own_scripts(render(status, &page))
         }
     };
     // Checked before the password, so a locked account costs no argon2 run.
@@ -237,6 +241,29 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     }
     tracing::info!(sub = %user.sub, "signed in");
     signed_in(app, user.sub, request, Some(&browser), Landing::of(req)).await
+}
+
+/// The sign-in page again, after a passkey that did not sign in.
+pub async fn passkey_refused(
+    app: &App,
+    req: &Req,
+    browser: &Browser,
+    status: StatusCode,
+    error: String,
+) -> Resp {
+    let request = request_id(req, Some(browser));
+    let page = Login {
+        brand: &app.config.branding,
+        csrf_token: browser.data.csrf.clone(),
+        client_name: client_name_for(app, request.as_deref()).await,
+        request,
+        next: Landing::of(req).next(),
+        email: String::new(),
+        error: None,
+        passkey: app.webauthn.is_some(),
+        passkey_error: Some(error),
+    };
+    with_own_scripts(render(status, &page))
 }
 
 /// The account `email` names, if `password` is its password. Unknown emails cost an

@@ -1,8 +1,8 @@
 //! The portal: the pages a person sees (sign-up, sign-in and its second step, consent,
-//! sign-out, address verification, password recovery, their account and second-factor
-//! enrolment), rendered with askama from `server/templates/`. Forms keep the contract of
-//! design.md: `email`, `password`, hidden `csrf_token`, `decision=allow|deny` on consent,
-//! and `client_id` to revoke an app on the account page.
+//! sign-out, address verification, password recovery, their account, second-factor
+//! enrolment and passkeys), rendered with askama from `server/templates/`. Forms keep the
+//! contract of design.md: `email`, `password`, hidden `csrf_token`, `decision=allow|deny` on
+//! consent, and `client_id` to revoke an app on the account page.
 
 pub mod account;
 pub mod consent;
@@ -13,6 +13,7 @@ pub mod login;
 pub mod logo;
 pub mod logout;
 pub mod pages;
+pub mod passkey;
 pub mod register;
 pub mod reset;
 pub mod second_factor;
@@ -103,6 +104,11 @@ pub async fn home(app: &App, req: &Req) -> Resp {
         Ok(_) => redirect(StatusCode::SEE_OTHER, &app.config.url("/login")),
         Err(_) => unavailable_page(app),
     }
+}
+
+/// `/assets/passkeys.js`: the script of the passkey buttons, the portal's only script.
+pub fn passkeys_script() -> Resp {
+    crate::http::response::script(include_str!("../../assets/passkeys.js"))
 }
 
 pub(crate) fn render_or_500(body: Result<String, askama::Error>, status: StatusCode) -> Resp {

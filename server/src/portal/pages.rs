@@ -20,6 +20,10 @@ pub struct Login<'a> {
     pub error: Option<String>,
     /// Who is asking, when the sign-in is for an app.
     pub client_name: Option<String>,
+    /// The "Sign in with a passkey" button (this server has passkeys).
+    pub passkey: bool,
+    /// Why the passkey did not sign in, next to its button.
+    pub passkey_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -40,8 +44,14 @@ pub struct SecondFactor<'a> {
     pub brand: &'a Branding,
     pub csrf_token: String,
     pub client_name: Option<String>,
+    /// The code field (TOTP or recovery code).
+    pub code: bool,
+    /// The passkey button.
+    pub passkey: bool,
     /// Shown next to the field.
     pub error: Option<String>,
+    /// Shown next to the passkey button.
+    pub passkey_error: Option<String>,
 }
 
 /// The TOTP enrolment page, in the state the account is in.

@@ -39,6 +39,14 @@ impl Browser {
         })
     }
 
+    /// What a passkey ceremony's state is kept under: this session's record, or, for a
+    /// browser that is not signed in, its form token (which only its cookie holds).
+    pub fn binding(&self) -> SecretHash {
+        self.id
+            .clone()
+            .unwrap_or_else(|| SecretHash::of(&self.data.csrf))
+    }
+
     /// Whether the posted `csrf_token` is this session's (constant time).
     pub fn csrf_ok(&self, posted: Option<&str>) -> bool {
         posted.is_some_and(|p| constant_time_eq(p.as_bytes(), self.data.csrf.as_bytes()))

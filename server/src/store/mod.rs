@@ -155,6 +155,29 @@ pub trait SecondFactors: Send + Sync {
     async fn remove_totp(&self, sub: &UserId) -> StoreResult<bool>;
 }
 
+/// Passkeys (WebAuthn credentials), each owned by one user. A credential id names one
+/// passkey across every account: a second registration of the same id is a `Conflict`.
+#[async_trait]
+pub trait Passkeys: Send + Sync {
+    /// Keeps a new passkey; `Conflict` when its id is already registered (to anyone).
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<()>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, sub: &UserId) -> StoreResult<Vec<StoredPasskey>>;
+    /// The passkey with this id, whoever owns it (a passwordless sign-in learns the account
+    /// from the passkey).
+    async fn passkey(&self, id: &PasskeyId) -> StoreResult<Option<StoredPasskey>>;
+    /// Keeps the verifier's record after a sign-in with the passkey (its signature counter
+    /// moves on) and when it was used; false when the passkey is gone.
+    async fn passkey_used(
+        &self,
+        id: &PasskeyId,
+        credential: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Removes one of the user's passkeys; false when the user has none with this id.
+    async fn remove_passkey(&self, sub: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, client: &Client) -> StoreResult<()>;
@@ -328,6 +351,7 @@ pub trait PolicyVersions: Send + Sync {
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub factors: Arc<dyn SecondFactors>,
+    pub passkeys: Arc<dyn Passkeys>,
     pub clients: Arc<dyn ClientStore>,
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,
@@ -464,6 +488,28 @@ impl Ephemeral {
         now: UnixTime,
     ) -> StoreResult<Option<MailedLink>> {
         Self::decode(self.0.take(&link_key(purpose, token), now).await?)
+    }
+
+    /// Keeps the state of a passkey ceremony (WebAuthn) between its two requests, under
+    /// the browser session it belongs to, in place of any earlier one of that session.
+    pub async fn put_passkey_ceremony<T: Serialize>(
+        &self,
+        session: &SecretHash,
+        state: &T,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let key = format!("passkey-ceremony:{}", session.as_str());
+        self.put_json(key, state, expires_at).await
+    }
+
+    /// Removes and returns the session's ceremony atomically: a challenge is answered once.
+    pub async fn take_passkey_ceremony<T: DeserializeOwned>(
+        &self,
+        session: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<T>> {
+        let key = format!("passkey-ceremony:{}", session.as_str());
+        Self::decode(self.0.take(&key, now).await?)
     }
 
     /// Refuses an access token (by `jti`) or every access token of a grant until `until`.

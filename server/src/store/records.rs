@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 pub use crate::domain::{
-    AuthMethod, ClientId, Email, GrantType, PolicyOutcome, ResourceUri, ScopeSet, SignInMethods,
-    UserId,
+    AuthMethod, ClientId, Email, GrantType, PasskeyId, PolicyOutcome, ResourceUri, ScopeSet,
+    SignInMethods, UserId,
 };
 
 /// A stored name that is none of the values the code knows: the store is read strictly,
@@ -349,4 +349,18 @@ impl std::fmt::Debug for TotpFactor {
             .field("last_step", &self.last_step)
             .finish_non_exhaustive()
     }
+}
+
+/// A passkey registered to a user. `credential` is the WebAuthn verifier's own record of it
+/// (public key, signature counter, backup flags) as JSON: the store keeps it as given and
+/// never reads inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub id: PasskeyId,
+    pub sub: UserId,
+    /// What the user calls it ("Laptop", "Phone").
+    pub name: String,
+    pub credential: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
 }

@@ -50,10 +50,20 @@ impl TestServer {
         Self::spawn_in(dir, extra).await
     }
 
-    pub async fn spawn_in(mut dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
+    pub async fn spawn_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_at("127.0.0.1", dir, extra).await
+    }
+
+    /// Starts a server whose issuer is `http://localhost:<port>`: a host name, which
+    /// WebAuthn needs (browsers refuse passkeys on an IP-address origin).
+    pub async fn spawn_on_localhost(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_at("localhost", dir, extra).await
+    }
+
+    async fn spawn_at(host: &str, mut dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
         for _ in 0..5 {
             let (port, admin_port) = (free_port(), free_port());
-            let base = format!("http://127.0.0.1:{port}");
+            let base = format!("http://{host}:{port}");
             let mut env = vec![
                 ("LANYARD_ISSUER".to_string(), base.clone()),
                 ("LANYARD_LISTEN".to_string(), format!("127.0.0.1:{port}")),
@@ -139,6 +149,12 @@ impl TestServer {
             self.stop();
         }
         started
+    }
+
+    /// Changes a setting for the next [`start`](Self::start).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     pub fn stop(&mut self) {

@@ -40,7 +40,7 @@ pub struct Moment {
 }
 
 impl Moment {
-    fn at(t: UnixTime) -> Self {
+    pub(in crate::portal) fn at(t: UnixTime) -> Self {
         match time::OffsetDateTime::from_unix_timestamp(t) {
             Ok(d) => Self {
                 text: format!(

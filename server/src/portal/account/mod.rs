@@ -1,13 +1,15 @@
 //! The account page, `/account`: the apps that hold access to the account (each can be
 //! revoked), a new address (proven by mail), a new password, signing out everywhere, and
-//! deleting the account. Every change is a form POST to
-//! `/account` with the session's `csrf_token` and an `action` naming it; the page works
+//! deleting the account; its passkeys have a page of their own (`passkeys`). Every change
+//! is a form POST to `/account` with the session's `csrf_token` and an `action` naming it;
+//! the page works
 //! without JavaScript, and a refused change shows the page again with the error next to
 //! its field. A browser that is not signed in is sent to sign in, and back.
 
 mod apps;
 mod delete;
 pub mod email;
+pub mod passkeys;
 mod password;
 mod sign_out;
 

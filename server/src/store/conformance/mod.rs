@@ -8,10 +8,12 @@ use crate::secret::SecretHash;
 mod accounts;
 mod factors;
 mod lifecycle;
+mod passkeys;
 
 pub use accounts::{account_deletion, app_access};
 pub use factors::second_factors;
 pub use lifecycle::*;
+pub use passkeys::passkeys;
 
 pub(super) fn uid(s: &str) -> UserId {
     UserId::parse(s).unwrap()
@@ -476,6 +478,7 @@ macro_rules! all_stories {
             mailed_links,
             mail_queue,
             concurrent_mail_claims,
+            passkeys,
         );
     };
 }

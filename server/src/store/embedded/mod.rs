@@ -18,6 +18,7 @@ mod grants;
 mod keys;
 mod mail;
 mod migrate;
+mod passkeys;
 mod users;
 
 use std::path::Path;
@@ -123,6 +124,7 @@ macro_rules! text_column {
 }
 text_column!(
     UserId,
+    PasskeyId,
     ClientId,
     Email,
     GrantType,
@@ -220,6 +222,7 @@ impl Embedded {
         Stores {
             users: me.clone(),
             factors: me.clone(),
+            passkeys: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),

@@ -12,6 +12,7 @@ mod factors;
 mod grants;
 mod keys;
 mod mail;
+mod passkeys;
 mod policies;
 mod users;
 
@@ -107,6 +108,7 @@ macro_rules! text_column {
 }
 text_column!(
     UserId,
+    PasskeyId,
     ClientId,
     Email,
     GrantType,
@@ -244,6 +246,7 @@ impl Postgres {
         Stores {
             users: me.clone(),
             factors: me.clone(),
+            passkeys: me.clone(),
             clients: me.clone(),
             grants: me.clone(),
             keys: me.clone(),
