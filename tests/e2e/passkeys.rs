@@ -1,4 +1,4 @@
-//! Passkeys in a real Chromium with a virtual WebAuthn authenticator
+//! Passkeys in a real Chromium with a virtual WebAuthn authenticator, on both stores
 //! (`tests/js/passkeys.mjs`): registered on the account page, then used after the password
 //! and alone, in the middle of authorizations; a cloned authenticator is refused; the
 //! tokens' `amr` and what a policy sees say how the user signed in. The server's issuer is
@@ -26,12 +26,13 @@ fn require_mfa_everywhere() -> tempfile::TempDir {
     dir
 }
 
-#[tokio::test]
-async fn browser_registers_a_passkey_and_signs_in_with_it() {
+on_both_stores!(browser_registers_a_passkey_and_signs_in_with_it);
+
+async fn browser_registers_a_passkey_and_signs_in_with_it(store: &[(&str, &str)]) {
     if !chromium_ready().await {
         return;
     }
-    let server = TestServer::spawn_on_localhost(require_mfa_everywhere(), &[]).await;
+    let server = TestServer::spawn_on_localhost(require_mfa_everywhere(), store).await;
     let email = "passkey-browser@example.com";
     let user = server.add_user(email);
     let out = run_node(&server, email, "passkeys.mjs", &[]).await;
