@@ -10,7 +10,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
 
 use super::cimd::KeySource;
@@ -62,27 +63,31 @@ pub async fn verify(
     keys: &KeySource,
     assertion: &str,
 ) -> Result<(), String> {
-    let claims = decode(app, client_id, keys, assertion).await?;
-    if !claims.aud.is_string() {
-        return Err("a client assertion's audience must be the issuer alone".into());
-    }
+    // The header is read before the keys are fetched: a malformed assertion costs no fetch.
+    let header = header(assertion)?;
+    let set = app
+        .cimd
+        .keys(keys, app.now())
+        .await
+        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
     let now = app.now();
-    if claims.exp - now > MAX_LIFETIME {
-        return Err(format!(
-            "client assertions may live at most {MAX_LIFETIME} seconds"
-        ));
-    }
-    let jti = claims
-        .jti
-        .filter(|j| !j.is_empty())
-        .ok_or("the client assertion has no jti")?;
+    let accepted = check(
+        assertion,
+        &header,
+        &set,
+        &Expected {
+            client_id,
+            issuer: app.config.issuer.as_str(),
+            now,
+        },
+    )?;
     let seen = app
         .stores
         .counters
         .hit(
-            &format!("client-assertion:{client_id}:{jti}"),
+            &format!("client-assertion:{client_id}:{}", accepted.jti),
             // Remembered for as long as it could still be accepted.
-            (claims.exp - now + LEEWAY as i64 + 1).max(1),
+            (accepted.exp - now + LEEWAY as i64 + 1).max(1),
             now,
         )
         .await
@@ -93,14 +98,8 @@ pub async fn verify(
     Ok(())
 }
 
-/// The assertion's claims, once one of the client's keys verifies its signature, its
-/// issuer, subject, audience and time claims.
-async fn decode(
-    app: &App,
-    client_id: &str,
-    keys: &KeySource,
-    assertion: &str,
-) -> Result<Claims, String> {
+/// The assertion's header, if it parses and names an algorithm this server accepts.
+pub fn header(assertion: &str) -> Result<Header, String> {
     let header =
         jsonwebtoken::decode_header(assertion).map_err(|_| "malformed client assertion")?;
     if !ALGORITHMS.contains(&header.alg) {
@@ -109,23 +108,63 @@ async fn decode(
             header.alg
         ));
     }
-    let set = app
-        .cimd
-        .keys(keys, app.now())
-        .await
-        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
+    Ok(header)
+}
+
+/// Who an assertion must come from and be for, and when it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub client_id: &'a str,
+    /// This server's issuer: the assertion's only audience.
+    pub issuer: &'a str,
+    pub now: i64,
+}
+
+/// An assertion that passed every check but the replay check, with what that needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub jti: String,
+    pub exp: i64,
+}
+
+/// Every check of an assertion that needs no store: the signature by one of `set`'s keys
+/// (by `kid` when the header names one), the issuer, subject and audience, the time claims,
+/// the lifetime cap and a `jti`. `header` is [`header`]'s answer for the same assertion.
+pub fn check(
+    assertion: &str,
+    header: &Header,
+    set: &JwkSet,
+    expected: &Expected<'_>,
+) -> Result<Accepted, String> {
     let mut validation = Validation::new(header.alg);
     validation.leeway = LEEWAY;
     validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    validation.set_issuer(&[client_id]);
-    validation.sub = Some(client_id.to_string());
-    validation.set_audience(&[app.config.issuer.as_str()]);
-    set.keys
+    validation.set_issuer(&[expected.client_id]);
+    validation.sub = Some(expected.client_id.to_string());
+    validation.set_audience(&[expected.issuer]);
+    let claims = set
+        .keys
         .iter()
         .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
         .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
         .find_map(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
         .map(|data| data.claims)
-        .ok_or_else(|| "the client assertion is not valid for this client".into())
+        .ok_or("the client assertion is not valid for this client")?;
+    if !claims.aud.is_string() {
+        return Err("a client assertion's audience must be the issuer alone".into());
+    }
+    if claims.exp - expected.now > MAX_LIFETIME {
+        return Err(format!(
+            "client assertions may live at most {MAX_LIFETIME} seconds"
+        ));
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty())
+        .ok_or("the client assertion has no jti")?;
+    Ok(Accepted {
+        jti,
+        exp: claims.exp,
+    })
 }
