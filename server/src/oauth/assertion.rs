@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::cimd::KeySource;
 use crate::app::App;
@@ -33,17 +34,26 @@ const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::ES384,
 ];
 
+/// The claims read from a payload, which must be a JSON object throughout (RFC 7519 §7.2):
+/// the other members are read too, not skipped, so invalid UTF-8 in one of them is refused,
+/// and a JSON array (which serde would take for a struct) is no payload.
 #[derive(Debug, Deserialize)]
 struct Claims {
     jti: Option<String>,
     exp: i64,
     /// Checked to be one string, not a list; `Validation` has checked its value.
-    aud: serde_json::Value,
+    aud: Value,
+    #[serde(flatten)]
+    _rest: Map<String, Value>,
 }
 
+/// The one claim read before the signature is checked, from a payload held to the same
+/// rule.
 #[derive(Debug, Deserialize)]
 struct Unverified {
     sub: Option<String>,
+    #[serde(flatten)]
+    _rest: Map<String, Value>,
 }
 
 /// The client an assertion says it comes from (its `sub`), read before anything is checked,
@@ -167,4 +177,21 @@ pub fn check(
         jti,
         exp: claims.exp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_payload(payload: &str) -> String {
+        format!("e30.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    #[test]
+    fn the_claimed_client_is_read_from_a_json_object_only() {
+        let claimed = |payload| claimed_client(&with_payload(payload));
+        assert_eq!(claimed(r#"{"sub":"c1","n":1}"#).as_deref(), Some("c1"));
+        assert_eq!(claimed(r#"["c1"]"#), None);
+        assert_eq!(claimed(r#"{"sub":"c1","n":"\ud800"}"#), None);
+    }
 }
