@@ -104,7 +104,7 @@ async fn mail_carries_the_operators_name_and_support_address() {
     let mut browser = Browser::default();
     let page = crate::mail::sign_up(&server, &mut browser, "new@example.com", None).await;
     assert_eq!(page.status, 303, "{}", page.body);
-    crate::mail::wait_for_log(&server, "mail written to the outbox").await;
+    server.wait_for_log("mail written to the outbox").await;
     let outbox = server.dir.path().join("data/outbox");
     let file = std::fs::read_dir(&outbox)
         .unwrap()

@@ -4,7 +4,7 @@
 //! server the mail lands in the outbox folder as `.eml` files. Plus the helpers the
 //! verification and recovery suites share.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 
@@ -37,19 +37,6 @@ pub async fn sign_up(
     let form = browser.get(&url).await;
     let csrf = hidden(&form.body, "csrf_token").expect("csrf_token on /register");
     browser.post_credentials(&url, email, PASSWORD, &csrf).await
-}
-
-/// Waits until the server's log says `needle`.
-pub async fn wait_for_log(server: &TestServer, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !server.logs().contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "the log never said {needle:?}:\n{}",
-            server.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A mail as a person reads it: a plain-text message from Lanyard whose every link is an
@@ -85,7 +72,9 @@ async fn smtp_down_then_up(store: &[(&str, &str)]) {
     let page = sign_up(&server, &mut Browser::default(), email, None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Check your mail"), "{}", page.body);
-    wait_for_log(&server, "mail not delivered; will try again").await;
+    server
+        .wait_for_log("mail not delivered; will try again")
+        .await;
     assert!(counter(&server, "lanyard_mail_retried_total").await >= 1);
 
     // Restarted while the mail server is still down: the queue is in the store.
@@ -171,7 +160,7 @@ async fn without_smtp_mail_lands_in_the_outbox() {
     let page = sign_up(&server, &mut browser, email, None).await;
     // Nothing hides accounts without real mail: the newcomer is signed in at once.
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    wait_for_log(&server, "mail written to the outbox").await;
+    server.wait_for_log("mail written to the outbox").await;
     let outbox = server.dir.path().join("data/outbox");
     assert!(
         server.logs().contains(&outbox.display().to_string()),
@@ -210,7 +199,9 @@ async fn credentials_stay_secret() {
     let email = "careful-sender@example.com";
     let page = sign_up(&server, &mut Browser::default(), email, None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    wait_for_log(&server, "mail not delivered; will try again").await;
+    server
+        .wait_for_log("mail not delivered; will try again")
+        .await;
     assert!(sink.messages().is_empty(), "{:?}", sink.messages());
     assert!(!server.logs().contains(secret), "{}", server.logs());
     assert!(server.logs().contains(&format!("127.0.0.1:{}", sink.port)));

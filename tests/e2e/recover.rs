@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::fixtures::*;
-use crate::mail::{assert_readable, mailing_server, wait_for_log};
+use crate::mail::{assert_readable, mailing_server};
 use crate::support::*;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -89,7 +89,7 @@ async fn forgot_tells_nothing_and_is_throttled(store: &[(&str, &str)]) {
         let page = forgot(&server, EMAIL).await;
         assert_eq!(page.body, known.body);
     }
-    wait_for_log(&server, "password reset link mailed").await;
+    server.wait_for_log("password reset link mailed").await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(sink.to(EMAIL).len(), 3, "{:?}", sink.to(EMAIL));
     assert!(sink.to("ghost@example.com").is_empty());

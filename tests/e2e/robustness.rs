@@ -295,6 +295,50 @@ async fn an_https_issuer_sends_hsts_and_host_prefixed_cookies() {
     assert!(cookie.starts_with("lanyard_form="), "{cookie}");
 }
 
+/// The sign-in page keeps the request it serves in a signed-out browser's form cookie. A
+/// `request` that is not an id Lanyard made never reaches the cookie, so it cannot add
+/// attributes to it or cut it short (the cookies fuzz target's first find).
+#[tokio::test]
+async fn a_request_parameter_cannot_add_cookie_attributes() {
+    let server = TestServer::spawn().await;
+    let login = |request: &str| {
+        let encoded: String = url::form_urlencoded::byte_serialize(request.as_bytes()).collect();
+        server
+            .http
+            .get(server.url(&format!("/login?request={encoded}")))
+            .send()
+    };
+    for request in [
+        "x;Domain=evil.example",
+        "x; Path=/admin",
+        "x,y",
+        "x y",
+        "\u{e9}",
+    ] {
+        let r = login(request).await.unwrap();
+        assert_eq!(r.status(), 200, "{request:?}");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let (value, attributes) = cookie.split_once("; ").unwrap();
+        assert!(!value.contains('.'), "{request:?} was kept: {cookie}");
+        let max_age = attributes.strip_prefix("HttpOnly; SameSite=Lax; Path=/; Max-Age=");
+        assert!(
+            max_age.is_some_and(|a| a.bytes().all(|b| b.is_ascii_digit())),
+            "{cookie}"
+        );
+    }
+    let id = "AbCdEfGhIjKlMnOpQrStUv";
+    let r = login(id).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .ends_with(&format!(".{id}")),
+        "{cookie}"
+    );
+}
+
 /// Pages seen by a browser that is not signed in keep nothing on the server: the store
 /// holds a session only once someone signs in.
 #[tokio::test]

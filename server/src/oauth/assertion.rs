@@ -10,8 +10,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::cimd::KeySource;
 use crate::app::App;
@@ -32,17 +34,26 @@ const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::ES384,
 ];
 
+/// The claims read from a payload, which must be a JSON object throughout (RFC 7519 §7.2):
+/// the other members are read too, not skipped, so invalid UTF-8 in one of them is refused,
+/// and a JSON array (which serde would take for a struct) is no payload.
 #[derive(Debug, Deserialize)]
 struct Claims {
     jti: Option<String>,
     exp: i64,
     /// Checked to be one string, not a list; `Validation` has checked its value.
-    aud: serde_json::Value,
+    aud: Value,
+    #[serde(flatten)]
+    _rest: Map<String, Value>,
 }
 
+/// The one claim read before the signature is checked, from a payload held to the same
+/// rule.
 #[derive(Debug, Deserialize)]
 struct Unverified {
     sub: Option<String>,
+    #[serde(flatten)]
+    _rest: Map<String, Value>,
 }
 
 /// The client an assertion says it comes from (its `sub`), read before anything is checked,
@@ -62,27 +73,31 @@ pub async fn verify(
     keys: &KeySource,
     assertion: &str,
 ) -> Result<(), String> {
-    let claims = decode(app, client_id, keys, assertion).await?;
-    if !claims.aud.is_string() {
-        return Err("a client assertion's audience must be the issuer alone".into());
-    }
+    // The header is read before the keys are fetched: a malformed assertion costs no fetch.
+    let header = header(assertion)?;
+    let set = app
+        .cimd
+        .keys(keys, app.now())
+        .await
+        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
     let now = app.now();
-    if claims.exp - now > MAX_LIFETIME {
-        return Err(format!(
-            "client assertions may live at most {MAX_LIFETIME} seconds"
-        ));
-    }
-    let jti = claims
-        .jti
-        .filter(|j| !j.is_empty())
-        .ok_or("the client assertion has no jti")?;
+    let accepted = check(
+        assertion,
+        &header,
+        &set,
+        &Expected {
+            client_id,
+            issuer: app.config.issuer.as_str(),
+            now,
+        },
+    )?;
     let seen = app
         .stores
         .counters
         .hit(
-            &format!("client-assertion:{client_id}:{jti}"),
+            &format!("client-assertion:{client_id}:{}", accepted.jti),
             // Remembered for as long as it could still be accepted.
-            (claims.exp - now + LEEWAY as i64 + 1).max(1),
+            (accepted.exp - now + LEEWAY as i64 + 1).max(1),
             now,
         )
         .await
@@ -93,14 +108,8 @@ pub async fn verify(
     Ok(())
 }
 
-/// The assertion's claims, once one of the client's keys verifies its signature, its
-/// issuer, subject, audience and time claims.
-async fn decode(
-    app: &App,
-    client_id: &str,
-    keys: &KeySource,
-    assertion: &str,
-) -> Result<Claims, String> {
+/// The assertion's header, if it parses and names an algorithm this server accepts.
+pub fn header(assertion: &str) -> Result<Header, String> {
     let header =
         jsonwebtoken::decode_header(assertion).map_err(|_| "malformed client assertion")?;
     if !ALGORITHMS.contains(&header.alg) {
@@ -109,23 +118,80 @@ async fn decode(
             header.alg
         ));
     }
-    let set = app
-        .cimd
-        .keys(keys, app.now())
-        .await
-        .map_err(|e| format!("the client's keys could not be had: {e}"))?;
+    Ok(header)
+}
+
+/// Who an assertion must come from and be for, and when it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub client_id: &'a str,
+    /// This server's issuer: the assertion's only audience.
+    pub issuer: &'a str,
+    pub now: i64,
+}
+
+/// An assertion that passed every check but the replay check, with what that needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub jti: String,
+    pub exp: i64,
+}
+
+/// Every check of an assertion that needs no store: the signature by one of `set`'s keys
+/// (by `kid` when the header names one), the issuer, subject and audience, the time claims,
+/// the lifetime cap and a `jti`. `header` is [`header`]'s answer for the same assertion.
+pub fn check(
+    assertion: &str,
+    header: &Header,
+    set: &JwkSet,
+    expected: &Expected<'_>,
+) -> Result<Accepted, String> {
     let mut validation = Validation::new(header.alg);
     validation.leeway = LEEWAY;
     validation.validate_nbf = true;
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    validation.set_issuer(&[client_id]);
-    validation.sub = Some(client_id.to_string());
-    validation.set_audience(&[app.config.issuer.as_str()]);
-    set.keys
+    validation.set_issuer(&[expected.client_id]);
+    validation.sub = Some(expected.client_id.to_string());
+    validation.set_audience(&[expected.issuer]);
+    let claims = set
+        .keys
         .iter()
         .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
         .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
         .find_map(|key| jsonwebtoken::decode::<Claims>(assertion, &key, &validation).ok())
         .map(|data| data.claims)
-        .ok_or_else(|| "the client assertion is not valid for this client".into())
+        .ok_or("the client assertion is not valid for this client")?;
+    if !claims.aud.is_string() {
+        return Err("a client assertion's audience must be the issuer alone".into());
+    }
+    if claims.exp - expected.now > MAX_LIFETIME {
+        return Err(format!(
+            "client assertions may live at most {MAX_LIFETIME} seconds"
+        ));
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty())
+        .ok_or("the client assertion has no jti")?;
+    Ok(Accepted {
+        jti,
+        exp: claims.exp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_payload(payload: &str) -> String {
+        format!("e30.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    #[test]
+    fn the_claimed_client_is_read_from_a_json_object_only() {
+        let claimed = |payload| claimed_client(&with_payload(payload));
+        assert_eq!(claimed(r#"{"sub":"c1","n":1}"#).as_deref(), Some("c1"));
+        assert_eq!(claimed(r#"["c1"]"#), None);
+        assert_eq!(claimed(r#"{"sub":"c1","n":"\ud800"}"#), None);
+    }
 }

@@ -17,9 +17,10 @@ use crate::http::response::Resp;
 use crate::secret::SecretHash;
 use crate::store::{Grant, PendingGrant, RevocationKey, StoreError};
 
-/// A token request, by grant.
+/// A token request, by grant: what the endpoint reads from the form before it
+/// authenticates the client.
 #[derive(Debug)]
-enum TokenRequest<'a> {
+pub enum TokenRequest<'a> {
     AuthorizationCode {
         code: &'a str,
         verifier: &'a str,
@@ -39,7 +40,7 @@ enum TokenRequest<'a> {
 
 impl<'a> TokenRequest<'a> {
     /// `grant_type` is read first, so an unknown one is `unsupported_grant_type`.
-    fn parse(form: &'a Params) -> Result<Self, OAuthError> {
+    pub fn parse(form: &'a Params) -> Result<Self, OAuthError> {
         let required = |k: &str| {
             form.get(k)
                 .ok_or_else(|| OAuthError::invalid_request(format!("{k} is required")))
@@ -69,7 +70,7 @@ impl<'a> TokenRequest<'a> {
         }
     }
 
-    fn grant_type(&self) -> GrantType {
+    pub fn grant_type(&self) -> GrantType {
         match self {
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::RefreshToken { .. } => GrantType::RefreshToken,

@@ -158,7 +158,8 @@ fn text_len(list: &[String]) -> usize {
     list.iter().map(String::len).sum()
 }
 
-pub(super) fn from_consent(d: wit::ConsentDecision, cap: usize) -> Result<Decision, PolicyFailure> {
+/// A guest's consent answer as a host [`Decision`], once it fits the output cap.
+pub fn from_consent(d: wit::ConsentDecision, cap: usize) -> Result<Decision, PolicyFailure> {
     match d {
         wit::ConsentDecision::Allow(o) => {
             over_cap(text_len(&o.drop_scopes) + text_len(&o.notices), cap)?;
@@ -175,7 +176,9 @@ pub(super) fn from_consent(d: wit::ConsentDecision, cap: usize) -> Result<Decisi
     }
 }
 
-pub(super) fn from_token(d: wit::TokenDecision, cap: usize) -> Result<Decision, PolicyFailure> {
+/// A guest's token answer as a host [`Decision`], once it fits the output cap; a JSON
+/// claim value that does not parse is bad output.
+pub fn from_token(d: wit::TokenDecision, cap: usize) -> Result<Decision, PolicyFailure> {
     match d {
         wit::TokenDecision::Allow(o) => {
             let claims_len: usize = o

@@ -25,7 +25,9 @@ pub mod input;
 pub mod registry;
 pub mod watch;
 
-mod bindings {
+/// The world's types and exports, generated from `schema/wit` (the guest's answers arrive
+/// in these types; `guest` turns them into host ones).
+pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../schema/wit",
         world: "policy",

@@ -44,7 +44,10 @@ pub fn with_cookie(mut r: Resp, b: &Browser) -> Resp {
 }
 
 /// The id of the authorization request this page serves: from the query, the form, or
-/// the session (for tools that post only the documented fields).
+/// the session (for tools that post only the documented fields). Only an id of the shape
+/// Lanyard gives them (base64url) is taken: a signed-out browser's form cookie carries it,
+/// where a `;` would add attributes to the cookie (`Domain=`, `Path=`) and a space or a
+/// comma would not read back the same.
 pub fn request_id(req: &Req, b: Option<&Browser>) -> Option<String> {
     let from_query = req.query_params().get("request").map(str::to_string);
     let from_form = (req.method == http::Method::POST && req.is_form())
@@ -53,7 +56,12 @@ pub fn request_id(req: &Req, b: Option<&Browser>) -> Option<String> {
     from_query
         .or(from_form)
         .or_else(|| b.and_then(|b| b.data.pending.clone()))
-        .filter(|id| id.len() <= 64)
+        .filter(|id| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        })
 }
 
 /// The session a form POST belongs to, when its `csrf_token` matches (constant time);

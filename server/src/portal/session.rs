@@ -109,17 +109,37 @@ pub async fn ensure(app: &App, req: &Req) -> Result<Browser, StoreError> {
     }
 }
 
-/// The anonymous state the browser's cookie carries, if it carries one: form token, then
-/// the pending request after a dot (neither contains one).
+/// The anonymous state the browser's cookie carries, if it carries one.
 pub fn anonymous_from_cookie(app: &App, req: &Req) -> Option<Browser> {
-    let raw = req
-        .cookie(cookies::anonymous_name(app.config.is_https()))
-        .filter(|c| c.len() <= 160)?;
+    let raw = req.cookie(cookies::anonymous_name(app.config.is_https()))?;
+    let (csrf, pending) = read_anonymous(raw)?;
+    Some(anonymous(
+        app,
+        csrf.to_string(),
+        pending.map(str::to_string),
+    ))
+}
+
+/// The anonymous cookie's value: the form token, then the pending request after a dot
+/// (neither contains one).
+pub fn anonymous_value(csrf: &str, pending: Option<&str>) -> String {
+    match pending {
+        Some(p) => format!("{csrf}.{p}"),
+        None => csrf.to_string(),
+    }
+}
+
+/// The form token and pending request in an anonymous cookie's value, when it is one
+/// [`anonymous_value`] could have made: bounded, with a token of full length.
+pub fn read_anonymous(raw: &str) -> Option<(&str, Option<&str>)> {
+    if raw.len() > 160 {
+        return None;
+    }
     let (csrf, pending) = match raw.split_once('.') {
-        Some((csrf, pending)) => (csrf, Some(pending.to_string())),
+        Some((csrf, pending)) => (csrf, Some(pending)),
         None => (raw, None),
     };
-    (csrf.len() >= 32).then(|| anonymous(app, csrf.to_string(), pending))
+    (csrf.len() >= 32).then_some((csrf, pending))
 }
 
 fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
@@ -141,10 +161,7 @@ fn anonymous(app: &App, csrf: String, pending: Option<String>) -> Browser {
 
 /// Sets the anonymous cookie to what `b` holds now.
 fn remember(app: &App, b: &mut Browser) {
-    let value = match &b.data.pending {
-        Some(p) => format!("{}.{p}", b.data.csrf),
-        None => b.data.csrf.clone(),
-    };
+    let value = anonymous_value(&b.data.csrf, b.data.pending.as_deref());
     b.set_cookie = Some(cookies::anonymous(
         &value,
         app.config.session_ttl,

@@ -179,8 +179,8 @@ pub enum VerifyError {
 /// Clock skew tolerated on `exp`/`nbf`/`iat`.
 const LEEWAY: u64 = 30;
 
-/// Checks signature (by `kid`), `typ`, `iss`, `aud` (one of `audiences`) and `exp`.
-/// Revocation is the caller's.
+/// Checks signature (by `kid`), `typ`, `iss`, `aud` (one of `audiences`), `exp`, and `nbf`
+/// when there is one (RFC 7519 §4.1.5). Revocation is the caller's.
 pub fn verify_access(
     ring: &Ring,
     token: &str,
@@ -201,6 +201,7 @@ pub fn verify_access(
     }
     let mut v = Validation::new(key.jwt_algorithm());
     v.leeway = LEEWAY;
+    v.validate_nbf = true;
     v.set_issuer(&[issuer]);
     v.set_audience(audiences);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
