@@ -295,12 +295,7 @@ async fn browser_signs_up_consents_and_denies() {
 
 #[tokio::test]
 async fn browser_without_javascript_manages_an_account() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        missing_tool(&chromium);
-        return;
-    }
-    if !node_ready().await {
+    if !chromium_ready().await {
         return;
     }
     let server = TestServer::spawn().await;
@@ -383,12 +378,7 @@ async fn browser_without_javascript_manages_an_account() {
 /// The operator's branding as a browser shows it, in light and dark mode.
 #[tokio::test]
 async fn browser_shows_the_operators_branding() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        missing_tool(&chromium);
-        return;
-    }
-    if !node_ready().await {
+    if !chromium_ready().await {
         return;
     }
     let server = crate::branding::branded().await;
@@ -412,17 +402,12 @@ async fn browser_shows_the_operators_branding() {
 
 #[tokio::test]
 async fn browser_confirms_an_address_and_resets_a_password() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        missing_tool(&chromium);
+    if !chromium_ready().await {
         return;
     }
     let Some(sink) = MailSink::start() else {
         return;
     };
-    if !node_ready().await {
-        return;
-    }
     let server = TestServer::spawn_with(&[("LANYARD_SMTP_URL", &sink.smtp_url())]).await;
     let email = "forgetful@example.com";
     server.add_user(email);
