@@ -12,11 +12,9 @@
 // CHROMIUM overrides the browser path. Screenshots of each step go to a temp folder whose
 // path is printed. Prints one JSON line; exits non-zero on any failure.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { need, fail, check, launchChromium, screenshotsDir, focused } from './kit.mjs';
 
 const MCP_URL = need('MCP_URL');
 const EMAIL = need('USER_EMAIL');
@@ -24,30 +22,6 @@ const PASSWORD = need('USER_PASSWORD');
 const APP_NAME = 'Test App';
 const NEW_PASSWORD = 'a new password from the browser';
 const ORIGIN = new URL(MCP_URL).origin;
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
-function fail(message) {
-  process.stderr.write(`account: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** What has focus: its id, else its accessible text. */
-async function focused(page) {
-  return page.evaluate(() => {
-    const e = document.activeElement;
-    if (!e || e === document.body) return null;
-    return e.id || e.getAttribute('aria-label') || e.textContent.trim();
-  });
-}
 
 /** The error said about field `id`, checked to be announced with it: its text. */
 async function fieldError(page, id) {
@@ -68,12 +42,8 @@ async function fieldError(page, id) {
 }
 
 async function main() {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-account-'));
-  process.stderr.write(`account: screenshots in ${shots}\n`);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  const shots = screenshotsDir();
+  const browser = await launchChromium();
   const result = { screenshots: shots, browser: browser.version() };
   try {
     // No script runs: everything below works with forms and links alone.

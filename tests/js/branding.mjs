@@ -7,20 +7,15 @@
 //
 // Prints one JSON line of what it saw; exits non-zero on any failure.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { launchChromium, screenshotsDir } from './kit.mjs';
 
 const ORIGIN = new URL(process.env.MCP_URL).origin;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 try {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-branding-'));
+  const shots = screenshotsDir();
   const result = { screenshots: shots };
   for (const scheme of ['light', 'dark']) {
     const page = await browser.newPage({ colorScheme: scheme });

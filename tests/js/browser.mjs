@@ -8,13 +8,10 @@
 // up a fresh one. CHROMIUM overrides the browser path. Screenshots of each page go to a temp
 // folder whose path is printed. Prints one JSON line; exits non-zero on any failure.
 
-import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
-import { chromium } from 'playwright-core';
+import { need, fail, check, launchChromium, screenshotsDir, callbackServer, pkce, json } from './kit.mjs';
 
 const MCP_URL = need('MCP_URL');
 const EMAIL = need('USER_EMAIL');
@@ -30,46 +27,6 @@ const IN_WORDS = {
   email: /email/i,
   offline_access: /(stay|connected|offline)/i,
 };
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
-function fail(message) {
-  process.stderr.write(`browser: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** The app's side: a loopback server that records each query sent to /callback. */
-async function callbackServer() {
-  const hits = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/callback') hits.push(Object.fromEntries(url.searchParams));
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>App</title><p>Back in the app.</p>');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, hits, redirectUri: `http://127.0.0.1:${server.address().port}/callback` };
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-async function json(url, init) {
-  const r = await fetch(url, init);
-  const body = await r.json().catch(() => null);
-  check(r.ok, `${init?.method ?? 'GET'} ${url} answered ${r.status}: ${JSON.stringify(body)}`);
-  return body;
-}
 
 function authorizeUrl(meta, clientId, redirectUri, state, challenge) {
   const u = new URL(meta.authorization_endpoint);
@@ -115,8 +72,7 @@ async function checkConsent(page) {
 }
 
 async function main() {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-screens-'));
-  process.stderr.write(`browser: screenshots in ${shots}\n`);
+  const shots = screenshotsDir();
   const app = await callbackServer();
   const meta = await json(`${ORIGIN}/.well-known/oauth-authorization-server`);
   const client = await json(meta.registration_endpoint, {
@@ -130,10 +86,7 @@ async function main() {
     }),
   });
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  const browser = await launchChromium();
   const result = { screenshots: shots, browser: browser.version(), client_id: client.client_id };
   try {
     // Allow run: a new person signs up from the sign-in page, then allows.

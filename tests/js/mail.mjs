@@ -10,11 +10,10 @@
 // USER_EMAIL names an existing account whose password is reset. Screenshots of each page go
 // to a temp folder whose path is printed. Prints one JSON line; exits non-zero on failure.
 
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { need, fail, check, launchChromium, screenshotsDir } from './kit.mjs';
 
 const ORIGIN = new URL(need('MCP_URL')).origin;
 const MAIL_DIR = argument('--mail-dir');
@@ -23,25 +22,10 @@ const PASSWORD = need('USER_PASSWORD');
 const NEW_PASSWORD = 'chosen in chromium';
 const NEWCOMER = 'chromium-newcomer@example.com';
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
 function argument(name) {
   const i = process.argv.indexOf(name);
   if (i < 0 || !process.argv[i + 1]) fail(`${name} is required`);
   return process.argv[i + 1];
-}
-
-function fail(message) {
-  process.stderr.write(`mail: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
 }
 
 /** The mails to `to` so far, oldest first. */
@@ -73,12 +57,8 @@ async function heading(page) {
 }
 
 async function main() {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-mail-screens-'));
-  process.stderr.write(`mail: screenshots in ${shots}\n`);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  const shots = screenshotsDir();
+  const browser = await launchChromium();
   const result = { screenshots: shots, browser: browser.version() };
   const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   try {

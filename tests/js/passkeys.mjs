@@ -12,13 +12,10 @@
 // Screenshots of each page go to a temp folder whose path is printed. Prints one JSON line;
 // exits non-zero on any failure.
 
-import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { chromium } from 'playwright-core';
+import { need, fail, check, launchChromium, screenshotsDir, callbackServer, json, focused } from './kit.mjs';
 
 const MCP_URL = need('MCP_URL');
 const EMAIL = need('USER_EMAIL');
@@ -28,45 +25,6 @@ const ORIGIN = new URL(MCP_URL).origin;
 // credential; `required`: with that credential (CREDENTIAL, JSON) on a server under
 // LANYARD_MFA=required, sign in by password and passkey, then by the passkey alone.
 const MODE = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'all';
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
-function fail(message) {
-  process.stderr.write(`passkeys: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function callbackServer() {
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>App</title><p>Back in the app.</p>');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, redirectUri: `http://127.0.0.1:${server.address().port}/callback` };
-}
-
-async function json(url, init) {
-  const r = await fetch(url, init);
-  const body = await r.json().catch(() => null);
-  check(r.ok, `${init?.method ?? 'GET'} ${url} answered ${r.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-async function focused(page) {
-  return page.evaluate(() => {
-    const e = document.activeElement;
-    if (!e || e === document.body) return null;
-    return e.id || e.getAttribute('aria-label') || e.textContent.trim();
-  });
-}
 
 async function signOut(page) {
   await page.goto(`${ORIGIN}/account`);
@@ -139,14 +97,10 @@ async function required(page, cdp, authenticatorId, meta, app, result, shot) {
 }
 
 async function main() {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-passkeys-'));
-  process.stderr.write(`passkeys: screenshots in ${shots}\n`);
+  const shots = screenshotsDir();
   const app = await callbackServer();
   const meta = await json(`${ORIGIN}/.well-known/oauth-authorization-server`);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  const browser = await launchChromium();
   const result = { screenshots: shots, browser: browser.version() };
   try {
     const context = await browser.newContext();

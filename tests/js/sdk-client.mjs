@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { need, fail, check } from './kit.mjs';
 
 const { values: args } = parseArgs({ options: { mode: { type: 'string', default: 'dcr' } } });
 const MCP_URL = need('MCP_URL');
@@ -27,21 +28,6 @@ const PASSWORD = need('USER_PASSWORD');
 // Nothing listens here: the code is read from the Location header that points at it.
 const REDIRECT_URI = 'http://127.0.0.1:33418/callback';
 const CLIENT_NAME = args.mode === 'cimd' ? 'Lanyard SDK test (CIMD)' : 'Lanyard SDK test (DCR)';
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
-function fail(message) {
-  process.stderr.write(`sdk-client: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
 
 // Every request the SDK makes goes through here, so the test can see that a refresh happened.
 const requests = [];

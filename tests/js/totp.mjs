@@ -8,33 +8,15 @@
 //
 // Prints one JSON line; exits non-zero on any failure.
 
-import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 
-import { chromium } from 'playwright-core';
+import { need, fail, check, launchChromium, screenshotsDir, callbackServer, json } from './kit.mjs';
 
 const MCP_URL = need('MCP_URL');
 const EMAIL = need('USER_EMAIL');
 const PASSWORD = need('USER_PASSWORD');
 const ORIGIN = new URL(MCP_URL).origin;
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) fail(`environment variable ${name} is required`);
-  return v;
-}
-
-function fail(message) {
-  process.stderr.write(`totp: FAIL: ${message}\n`);
-  process.exit(1);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
 
 /** RFC 4648 base32, as otpauth URIs carry the secret. */
 function base32(text) {
@@ -62,25 +44,6 @@ function totp(secret, step) {
 
 const stepNow = () => Math.floor(Date.now() / 1000 / 30);
 
-async function callbackServer() {
-  const hits = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/callback') hits.push(Object.fromEntries(url.searchParams));
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>App</title><p>Back in the app.</p>');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, hits, redirectUri: `http://127.0.0.1:${server.address().port}/callback` };
-}
-
-async function json(url, init) {
-  const r = await fetch(url, init);
-  const body = await r.json().catch(() => null);
-  check(r.ok, `${init?.method ?? 'GET'} ${url} answered ${r.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
 async function signIn(page) {
   await page.getByLabel('Email').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
@@ -88,14 +51,10 @@ async function signIn(page) {
 }
 
 async function main() {
-  const shots = mkdtempSync(join(tmpdir(), 'lanyard-totp-'));
-  process.stderr.write(`totp: screenshots in ${shots}\n`);
+  const shots = screenshotsDir();
   const app = await callbackServer();
   const meta = await json(`${ORIGIN}/.well-known/oauth-authorization-server`);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  const browser = await launchChromium();
   const result = { screenshots: shots, browser: browser.version() };
   try {
     // Enrolment, from a signed-in browser.
