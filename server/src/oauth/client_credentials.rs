@@ -4,18 +4,14 @@
 //! is no refresh token and no ID token; the bound policies' token phase runs all the same
 //! (grant type `client-credentials`, user absent), and may deny or add claims.
 
-use http::StatusCode;
-
 use super::client::{ClientCredential, ResolvedClient};
 use super::error::OAuthError;
-use super::issue::TokenResponse;
-use super::policies::{Mint, log_decision, token_gate};
+use super::issue::{respond, sign_access};
+use super::policies::{Mint, token_gate};
 use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::domain::GrantType;
-use crate::http::response::{Resp, json, no_store};
-use crate::tokens::AccessClaims;
-use crate::tokens::jwt::mint_access;
+use crate::http::response::Resp;
 
 pub async fn grant(
     app: &App,
@@ -72,30 +68,6 @@ pub async fn grant(
     // No grant stands behind the token: the first part of its `jti` is its own.
     let jti = format!("{}.{}", app.random.id(), app.random.id());
     let scope = scopes.to_string();
-    let claims = AccessClaims {
-        iss: &app.config.issuer,
-        sub: client.id.as_str(),
-        aud: resource.uri.as_str(),
-        azp: client.id.as_str(),
-        client_id: client.id.as_str(),
-        scope: &scope,
-        user: None,
-        iat: now,
-        exp: now + app.config.access_token_ttl,
-        jti: &jti,
-        extra: &allowed.claims,
-    };
-    let access_token = mint_access(&ring, &claims).map_err(OAuthError::server)?;
-    log_decision(app, &jti, now, &mint, &allowed.runs).await;
-    app.metrics
-        .minted(&resource.uri, GrantType::ClientCredentials);
-    let body = TokenResponse {
-        access_token: &access_token,
-        token_type: "Bearer",
-        expires_in: app.config.access_token_ttl,
-        refresh_token: None,
-        scope,
-        id_token: None,
-    };
-    Ok(no_store(json(StatusCode::OK, &body)))
+    let access_token = sign_access(app, &ring, &mint, &scope, &jti, now, &allowed).await?;
+    Ok(respond(app, &mint, &access_token, None, scope, None))
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::client::ResolvedClient;
 use super::error::OAuthError;
-use super::policies::{ForUser, Mint, log_decision, token_gate};
+use super::policies::{Allowed, ForUser, Mint, log_decision, token_gate};
 use super::successor;
 use super::token::revoke_family;
 use super::types::{EMAIL, OPENID, ScopeSet};
@@ -47,15 +47,15 @@ pub enum RefreshPlan {
 
 /// RFC 6749 §5.1. No member is ever `null`: SDK parsers refuse nulls.
 #[derive(Debug, Serialize)]
-pub(super) struct TokenResponse<'a> {
-    pub access_token: &'a str,
-    pub token_type: &'static str,
-    pub expires_in: i64,
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<&'a str>,
-    pub scope: String,
+    refresh_token: Option<&'a str>,
+    scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<&'a str>,
+    id_token: Option<&'a str>,
 }
 
 pub async fn issue_tokens(
@@ -98,26 +98,7 @@ pub async fn issue_tokens(
     let ring = app.keys.current();
     let jti = format!("{}.{}", grant.id, app.random.id());
     let scope = scopes.to_string();
-    let access = AccessClaims {
-        iss: &app.config.issuer,
-        sub: user.sub.as_str(),
-        aud: grant.resource.as_str(),
-        azp: client.id.as_str(),
-        client_id: client.id.as_str(),
-        scope: &scope,
-        user: Some(UserClaims {
-            email: user.email.as_str(),
-            email_verified: user.email_verified,
-            auth_time: grant.auth_time,
-            amr: &grant.amr,
-        }),
-        iat: now,
-        exp: now + app.config.access_token_ttl,
-        jti: &jti,
-        extra: &allowed.claims,
-    };
-    let access_token = mint_access(&ring, &access).map_err(OAuthError::server)?;
-    log_decision(app, &jti, now, &mint, &allowed.runs).await;
+    let access_token = sign_access(app, &ring, &mint, &scope, &jti, now, &allowed).await?;
     let id_token = if ctx.issue_id_token && scopes.contains(OPENID) {
         Some(id_token(
             app, &ring, client, grant, &user, &scopes, ctx.nonce, now,
@@ -125,16 +106,73 @@ pub async fn issue_tokens(
     } else {
         None
     };
-    app.metrics.minted(&grant.resource, ctx.grant_type);
+    let refresh_token = refresh_token.as_deref();
+    Ok(respond(
+        app,
+        &mint,
+        &access_token,
+        refresh_token,
+        scope,
+        id_token.as_deref(),
+    ))
+}
+
+/// Signs the access token of `mint` (the user's part when there is a user; the client is
+/// its own subject otherwise) with the policies' claims, and logs their decisions.
+pub(super) async fn sign_access(
+    app: &App,
+    ring: &Ring,
+    mint: &Mint<'_>,
+    scope: &str,
+    jti: &str,
+    now: i64,
+    allowed: &Allowed,
+) -> Result<String, OAuthError> {
+    let sub = mint
+        .user
+        .map_or(mint.client.id.as_str(), |u| u.user.sub.as_str());
+    let access = AccessClaims {
+        iss: &app.config.issuer,
+        sub,
+        aud: mint.resource.as_str(),
+        azp: mint.client.id.as_str(),
+        client_id: mint.client.id.as_str(),
+        scope,
+        user: mint.user.map(|ForUser { user, sign_in }| UserClaims {
+            email: user.email.as_str(),
+            email_verified: user.email_verified,
+            auth_time: sign_in.auth_time,
+            amr: &sign_in.amr,
+        }),
+        iat: now,
+        exp: now + app.config.access_token_ttl,
+        jti,
+        extra: &allowed.claims,
+    };
+    let access_token = mint_access(ring, &access).map_err(OAuthError::server)?;
+    log_decision(app, jti, now, mint, &allowed.runs).await;
+    Ok(access_token)
+}
+
+/// The token response of a mint that went through, counted.
+pub(super) fn respond(
+    app: &App,
+    mint: &Mint<'_>,
+    access_token: &str,
+    refresh_token: Option<&str>,
+    scope: String,
+    id_token: Option<&str>,
+) -> Resp {
+    app.metrics.minted(mint.resource, mint.grant_type);
     let body = TokenResponse {
-        access_token: &access_token,
+        access_token,
         token_type: "Bearer",
         expires_in: app.config.access_token_ttl,
-        refresh_token: refresh_token.as_deref(),
+        refresh_token,
         scope,
-        id_token: id_token.as_deref(),
+        id_token,
     };
-    Ok(no_store(json(StatusCode::OK, &body)))
+    no_store(json(StatusCode::OK, &body))
 }
 
 /// Writes the refresh side of a mint: a new grant with its first token, or a rotation.
