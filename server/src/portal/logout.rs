@@ -36,9 +36,16 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     {
         return unavailable_page(app);
     }
-    let mut r = redirect(StatusCode::SEE_OTHER, &app.config.url("/login"));
+    forget_session(
+        app,
+        redirect(StatusCode::SEE_OTHER, &app.config.url("/login")),
+    )
+}
+
+/// `resp`, telling the browser to drop its session cookie.
+pub fn forget_session(app: &App, mut resp: Resp) -> Resp {
     if let Ok(v) = HeaderValue::from_str(&cookies::clear_session(app.config.is_https())) {
-        r.headers_mut().append(header::SET_COOKIE, v);
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    r
+    resp
 }

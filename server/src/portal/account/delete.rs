@@ -3,16 +3,16 @@
 //! refused from then on, and the email is free to sign up again. The browser is signed out.
 
 use askama::Template;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 use super::password::{Refused, confirm};
 use super::{Problem, Signed, page};
 use crate::app::App;
 use crate::config::Branding;
 use crate::http::Req;
-use crate::http::cookies;
 use crate::http::response::Resp;
 use crate::oauth::token::refuse_access;
+use crate::portal::logout::forget_session;
 use crate::portal::pages::render;
 use crate::portal::unavailable_page;
 
@@ -50,14 +50,8 @@ pub(super) async fn delete(app: &App, req: &Req, s: &Signed, password: String) -
     {
         tracing::warn!(error = %e, "could not end the deleted account's session");
     }
-    let mut r = render(
-        StatusCode::OK,
-        &Deleted {
-            brand: &app.config.branding,
-        },
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookies::clear_session(app.config.is_https())) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    let page = Deleted {
+        brand: &app.config.branding,
+    };
+    forget_session(app, render(StatusCode::OK, &page))
 }

@@ -1,12 +1,12 @@
 //! "Sign out everywhere": every browser session of the account ends at once, on every
 //! instance (a new session epoch), this browser's too, which goes to the sign-in page.
 
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 use super::Signed;
 use crate::app::App;
-use crate::http::cookies;
 use crate::http::response::{Resp, redirect};
+use crate::portal::logout::forget_session;
 use crate::portal::{session, unavailable_page};
 
 pub(super) async fn everywhere(app: &App, s: &Signed) -> Resp {
@@ -20,9 +20,8 @@ pub(super) async fn everywhere(app: &App, s: &Signed) -> Resp {
         tracing::warn!(error = %e, "could not remove an ended session");
     }
     tracing::info!(sub = %s.user.sub, "signed out everywhere");
-    let mut r = redirect(StatusCode::SEE_OTHER, &app.config.url("/login"));
-    if let Ok(v) = HeaderValue::from_str(&cookies::clear_session(app.config.is_https())) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    forget_session(
+        app,
+        redirect(StatusCode::SEE_OTHER, &app.config.url("/login")),
+    )
 }
