@@ -48,7 +48,8 @@ pub async fn user_metadata_set(config: Config, email: &str, metadata: &str) -> a
     }
     let stores = open_stores(&config).await?;
     let user = find(&stores, email).await?;
-    stores.users.set_metadata(&user.sub, &value).await?;
+    // Without an expected value the write is unconditional: true, or NotFound.
+    stores.users.set_metadata(&user.sub, &value, None).await?;
     println!(
         "{}",
         json!({"sub": user.sub, "email": user.email, "metadata": value})

@@ -1,8 +1,8 @@
 //! Storage, in the domain's words, split by how long the data lives (design.md "Storage
 //! split"). Callers see [`StoreError`] and records; driver errors stay in the backends.
 //!
-//! Durable data (users, clients, consents, grants, signing keys, the decision log, policy
-//! versions) sits behind one trait per concept. Short-lived data (codes, sessions, pending
+//! Durable data (users, clients, consents, grants, signing keys, the decision log, the
+//! audit log, policy versions) sits behind one trait per concept. Short-lived data (codes, sessions, pending
 //! requests, revocations) sits behind [`EphemeralStore`], a key-value store with expiry and
 //! atomic take, which [`Ephemeral`] wraps in typed, domain-named operations; rate-limit
 //! counters, change notices and the mail queue have traits of their own (`counters`,
@@ -95,7 +95,20 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn user_by_sub(&self, sub: &UserId) -> StoreResult<Option<User>>;
-    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()>;
+    /// Up to `limit` users whose `sub` sorts after `after` (all from the start with `None`),
+    /// in `sub` order: cursor pagination. The order is the bytes' order on every backend,
+    /// whatever the database's collation, so a cursor means the same everywhere.
+    async fn users(&self, after: Option<&UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    /// Replaces the metadata. With `expected`, only if the stored metadata is still that
+    /// text as this store returned it in `User::metadata` (JSON-equal on Postgres, where it
+    /// is JSONB); returns false when it is not (someone wrote in between). `NotFound` when
+    /// there is no such user.
+    async fn set_metadata(
+        &self,
+        sub: &UserId,
+        metadata: &serde_json::Value,
+        expected: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Replaces the password hash (argon2id PHC string); `NotFound` when there is no such user.
     async fn set_password(&self, sub: &UserId, password_hash: &str) -> StoreResult<()>;
     /// Removes the user with their metadata, consents, grants and refresh tokens, in one
@@ -185,6 +198,10 @@ pub trait ClientStore: Send + Sync {
     async fn clients(&self) -> StoreResult<Vec<Client>>;
     /// Removes the client and everything granted to it.
     async fn remove_client(&self, id: &ClientId) -> StoreResult<bool>;
+    /// Replaces every stored field of the client `client.id` names except `source` and
+    /// `created_at` (secret hash, name, redirect URIs, grant types, auth method, scope,
+    /// metadata); false when there is no such client.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
     /// Removes up to `limit` dynamically registered clients made before `before` that hold
     /// no live grant (none, or all expired or revoked), with their consents and dead
     /// grants; returns how many went. Clients that register on every connection leave
@@ -319,11 +336,29 @@ pub trait DecisionLog: Send + Sync {
         jti: &str,
         iat: Option<UnixTime>,
     ) -> StoreResult<Option<DecisionEntry>>;
+    /// The entries for `sub`'s tokens minted at `from..=to`, newest first, at most `limit`.
+    async fn user_decisions(
+        &self,
+        sub: &UserId,
+        from: UnixTime,
+        to: UnixTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DecisionEntry>>;
     /// Drops entries older than `before`, oldest first, about `limit` at a time; returns how
     /// many went, 0 once none is left to drop. The embedded store keeps entries in batches
     /// and drops whole ones (at least one): an entry outlives `before` while its batch holds
     /// a newer one, by the batch's span, milliseconds.
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
+}
+
+/// The audit log: every admin change, API or CLI, appended; never changed afterwards.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends the entry; returns the id it got.
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<i64>;
+    /// Entries with an id below `before` (from the newest with `None`), newest first, at
+    /// most `limit`: cursor pagination.
+    async fn audit_entries(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Policy versions shared by several instances: immutable modules by digest, and the
@@ -356,6 +391,7 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     pub keys: Arc<dyn KeyStore>,
     pub decisions: Arc<dyn DecisionLog>,
+    pub audit: Arc<dyn AuditLog>,
     pub mail: Arc<dyn MailQueue>,
     pub ephemeral: Ephemeral,
     pub counters: Arc<dyn counters::Counters>,

@@ -6,11 +6,13 @@ use serde_json::json;
 use super::*;
 use crate::secret::SecretHash;
 mod accounts;
+mod admin;
 mod factors;
 mod lifecycle;
 mod passkeys;
 
 pub use accounts::{account_deletion, app_access};
+pub use admin::{audit_log, client_updates, metadata_compare_and_set, user_decisions, users_pages};
 pub use factors::second_factors;
 pub use lifecycle::*;
 pub use passkeys::passkeys;
@@ -73,7 +75,7 @@ pub async fn users(stores: &Stores) {
     ));
     stores
         .users
-        .set_metadata(&uid("u1"), &json!({"tier": "pro"}))
+        .set_metadata(&uid("u1"), &json!({"tier": "pro"}), None)
         .await
         .unwrap();
     let u = stores
@@ -85,7 +87,10 @@ pub async fn users(stores: &Stores) {
     let metadata: serde_json::Value = serde_json::from_str(&u.metadata).expect("JSON");
     assert_eq!(metadata, json!({"tier": "pro"}));
     assert!(matches!(
-        stores.users.set_metadata(&uid("nobody"), &json!({})).await,
+        stores
+            .users
+            .set_metadata(&uid("nobody"), &json!({}), None)
+            .await,
         Err(StoreError::NotFound)
     ));
 }
@@ -479,6 +484,11 @@ macro_rules! all_stories {
             mail_queue,
             concurrent_mail_claims,
             passkeys,
+            users_pages,
+            metadata_compare_and_set,
+            client_updates,
+            user_decisions,
+            audit_log,
         );
     };
 }

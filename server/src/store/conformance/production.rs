@@ -117,8 +117,8 @@ async fn concurrent_start_ups_migrate_once() {
 }
 
 /// What the code cannot read is an error, never a guess or a panic: a column of
-/// another type, a client of an unknown source or grant type, a rotation outcome the database
-/// function should not return.
+/// another type, a client of an unknown source or grant type, an audit entry by no actor
+/// the code knows, a rotation outcome the database function should not return.
 #[tokio::test]
 async fn unreadable_rows_are_errors() {
     let Some(s) = scratch("unreadable").await else {
@@ -157,6 +157,16 @@ async fn unreadable_rows_are_errors() {
         .unwrap();
     let client = s.stores.clients.client(&super::cid("magic")).await;
     assert!(matches!(client, Err(StoreError::Corrupt(_))), "{client:?}");
+
+    s.admin
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.admin_audit (at, actor, action, object) \
+             VALUES (1, '', 'user.create', 'u')"
+        ))
+        .await
+        .unwrap();
+    let audit = s.stores.audit.audit_entries(None, 10).await;
+    assert!(matches!(audit, Err(StoreError::Corrupt(_))), "{audit:?}");
 
     s.admin
         .batch_execute(&format!(

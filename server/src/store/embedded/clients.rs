@@ -90,6 +90,28 @@ impl ClientStore for Embedded {
         Ok(n > 0)
     }
 
+    async fn update_client(&self, c: &Client) -> StoreResult<bool> {
+        let (redirect_uris, grant_types) = (to_json(&c.redirect_uris)?, to_json(&c.grant_types)?);
+        let n = self
+            .db()?
+            .run(
+                "UPDATE clients SET secret_hash = ?2, name = ?3, redirect_uris = ?4, \
+                 grant_types = ?5, auth_method = ?6, scope = ?7, metadata = ?8 WHERE id = ?1",
+                params![
+                    c.id,
+                    c.secret_hash,
+                    c.name,
+                    redirect_uris,
+                    grant_types,
+                    c.auth_method,
+                    c.scope.as_ref().map(ToString::to_string),
+                    c.metadata.to_string()
+                ],
+            )
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
     async fn purge_idle_clients(
         &self,
         before: UnixTime,

@@ -9,6 +9,9 @@ use super::*;
 /// newest first.
 const BATCHES_AT: &str = "SELECT body FROM policy_decision_batches \
      WHERE last_at >= ?1 - 1 AND first_at <= ?1 + 1 ORDER BY id DESC";
+/// Batches whose span overlaps `?1..=?2`, newest first.
+const BATCHES_WITHIN: &str = "SELECT body FROM policy_decision_batches \
+     WHERE last_at >= ?1 AND first_at <= ?2 ORDER BY id DESC";
 const BATCHES_NEWEST_FIRST: &str = "SELECT body FROM policy_decision_batches ORDER BY id DESC";
 
 /// A batch's entries, one JSON line each.
@@ -93,6 +96,37 @@ impl DecisionLog for Embedded {
             }
         }
         Ok(None)
+    }
+
+    async fn user_decisions(
+        &self,
+        sub: &UserId,
+        from: UnixTime,
+        to: UnixTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DecisionEntry>> {
+        // The sub as the batch body spells it (a JSON string): a batch without it is not
+        // parsed at all.
+        let needle = serde_json::to_string(sub.as_str()).map_err(unavailable)?;
+        let db = self.log_db()?;
+        let mut stmt = db.prepare_cached(BATCHES_WITHIN).map_err(map_err)?;
+        let mut rows = stmt.query(params![from, to]).map_err(map_err)?;
+        let mut found = Vec::new();
+        while found.len() < limit as usize
+            && let Some(row) = rows.next().map_err(map_err)?
+        {
+            let body: String = row.get(0).map_err(map_err)?;
+            if !body.contains(&needle) {
+                continue;
+            }
+            let mut mine: Vec<DecisionEntry> = batch_entries(&body)
+                .filter(|e| e.sub.as_ref() == Some(sub) && (from..=to).contains(&e.at))
+                .collect();
+            // A batch is in arrival order, which a clock step can disorder.
+            mine.sort_by_key(|e| std::cmp::Reverse(e.at));
+            found.extend(mine.into_iter().take(limit as usize - found.len()));
+        }
+        Ok(found)
     }
 
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {

@@ -9,6 +9,7 @@
 //!
 //! One file per trait; this one opens the databases and holds what they share.
 
+mod audit;
 mod clients;
 mod decisions;
 mod ephemeral;
@@ -227,6 +228,7 @@ impl Embedded {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            audit: me.clone(),
             mail: me.clone(),
             ephemeral: Ephemeral(me.clone()),
             // One machine: the counters live in this process.

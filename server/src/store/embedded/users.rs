@@ -70,11 +70,44 @@ impl UserStore for Embedded {
             .map_err(map_err)
     }
 
-    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        self.update_user(
-            "UPDATE users SET metadata = ?2 WHERE sub = ?1",
-            params![sub, metadata.to_string()],
-        )
+    async fn users(&self, after: Option<&UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        let db = self.db()?;
+        // TEXT compares as bytes (SQLite's BINARY collation), the order the trait promises.
+        // No id is empty, so '' is before the first.
+        let mut stmt = db
+            .prepare_cached(select!(
+                user_cols,
+                "FROM users WHERE sub > COALESCE(?1, '') ORDER BY sub LIMIT ?2"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![after, limit], user_row)
+            .map_err(map_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+    }
+
+    async fn set_metadata(
+        &self,
+        sub: &UserId,
+        metadata: &serde_json::Value,
+        expected: Option<&str>,
+    ) -> StoreResult<bool> {
+        // One guard for both statements: no write of this store comes between the
+        // compare-and-set and the look-up that tells a stale `expected` from a missing user.
+        let db = self.db()?;
+        let n = db
+            .run(
+                "UPDATE users SET metadata = ?2 WHERE sub = ?1 AND (?3 IS NULL OR metadata = ?3)",
+                params![sub, metadata.to_string(), expected],
+            )
+            .map_err(map_err)?;
+        if n > 0 {
+            return Ok(true);
+        }
+        db.one("SELECT 1 FROM users WHERE sub = ?1", [sub], |_| Ok(()))
+            .optional()
+            .map_err(map_err)?
+            .map_or(Err(StoreError::NotFound), |()| Ok(false))
     }
 
     async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {

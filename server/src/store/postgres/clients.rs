@@ -84,6 +84,27 @@ impl ClientStore for Postgres {
         Ok(n > 0)
     }
 
+    async fn update_client(&self, c: &Client) -> StoreResult<bool> {
+        let n = run(
+            &self.client().await?,
+            "UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4, \
+             grant_types = $5, auth_method = $6, scope = $7, metadata = $8::TEXT::JSONB \
+             WHERE id = $1",
+            &[
+                &c.id,
+                &c.secret_hash,
+                &c.name,
+                &c.redirect_uris,
+                &c.grant_types,
+                &c.auth_method,
+                &c.scope.as_ref().map(ToString::to_string),
+                &c.metadata.to_string(),
+            ],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
     async fn purge_idle_clients(
         &self,
         before: UnixTime,

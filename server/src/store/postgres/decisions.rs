@@ -91,6 +91,27 @@ impl DecisionLog for Postgres {
         row.as_ref().map(decision_row).transpose()
     }
 
+    async fn user_decisions(
+        &self,
+        sub: &UserId,
+        from: UnixTime,
+        to: UnixTime,
+        limit: u32,
+    ) -> StoreResult<Vec<DecisionEntry>> {
+        let c = self.client().await?;
+        let rows = all(
+            &c,
+            select!(
+                decision_cols,
+                "FROM policy_decisions WHERE sub = $1 AND at BETWEEN $2 AND $3 \
+                 ORDER BY at DESC, id DESC LIMIT $4"
+            ),
+            &[&sub, &from, &to, &i64::from(limit)],
+        )
+        .await?;
+        rows.iter().map(decision_row).collect()
+    }
+
     async fn purge_decisions(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
         run(
             &self.client().await?,

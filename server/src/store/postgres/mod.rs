@@ -6,6 +6,7 @@
 //!
 //! One file per trait; this one connects, migrates, and holds what they share.
 
+mod audit;
 mod clients;
 mod decisions;
 mod factors;
@@ -251,6 +252,7 @@ impl Postgres {
             grants: me.clone(),
             keys: me.clone(),
             decisions: me.clone(),
+            audit: me.clone(),
             mail: me.clone(),
             ephemeral: Ephemeral(redis.clone()),
             counters: redis.clone(),

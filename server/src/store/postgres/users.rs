@@ -60,12 +60,49 @@ impl UserStore for Postgres {
         row.as_ref().map(user_row).transpose()
     }
 
-    async fn set_metadata(&self, sub: &UserId, metadata: &serde_json::Value) -> StoreResult<()> {
-        self.update_user(
-            "UPDATE users SET metadata = $2::TEXT::JSONB WHERE sub = $1",
-            &[&sub, &metadata.to_string()],
+    async fn users(&self, after: Option<&UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        let c = self.client().await?;
+        // Bytes' order (as SQLite's), whatever the database's collation; an index of its
+        // own serves it (V8). No id is empty, so '' is before the first.
+        let rows = all(
+            &c,
+            select!(
+                user_cols,
+                "FROM users WHERE sub COLLATE \"C\" > COALESCE($1::TEXT, '') \
+                 ORDER BY sub COLLATE \"C\" LIMIT $2"
+            ),
+            &[&after, &i64::from(limit)],
         )
-        .await
+        .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_metadata(
+        &self,
+        sub: &UserId,
+        metadata: &serde_json::Value,
+        expected: Option<&str>,
+    ) -> StoreResult<bool> {
+        // Text that is not JSON is no metadata this store returned: it cannot match, and
+        // casting it would fail the statement.
+        let expected = match expected {
+            Some(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() => {
+                return self.user_exists(sub).await.map(|()| false);
+            }
+            expected => expected,
+        };
+        let c = self.client().await?;
+        let n = run(
+            &c,
+            "UPDATE users SET metadata = $2::TEXT::JSONB \
+             WHERE sub = $1 AND ($3::TEXT IS NULL OR metadata = $3::TEXT::JSONB)",
+            &[&sub, &metadata.to_string(), &expected],
+        )
+        .await?;
+        if n > 0 {
+            return Ok(true);
+        }
+        self.user_exists(sub).await.map(|()| false)
     }
 
     async fn set_email_verified(&self, sub: &UserId) -> StoreResult<()> {
@@ -134,6 +171,15 @@ impl UserStore for Postgres {
 }
 
 impl Postgres {
+    /// `Ok` when the user exists, `NotFound` when not.
+    async fn user_exists(&self, sub: &UserId) -> StoreResult<()> {
+        let c = self.client().await?;
+        match opt(&c, "SELECT 1 FROM users WHERE sub = $1", &[&sub]).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     /// Runs an update of one user's row; `NotFound` when there is no such user.
     async fn update_user(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<()> {
         match run(&self.client().await?, sql, params).await? {
