@@ -1,25 +1,78 @@
-//! What each command-line verb does. `main.rs` parses; these run. `lanyard user …` has a
-//! file of its own.
+//! What each command-line verb does. `main.rs` parses; these run. The operator's verbs
+//! (users, clients, keys, policy versions, the logs) call the operations the admin API
+//! calls (`crate::admin`), acting as `cli`, through a [`Shell`]; they have files of their
+//! own.
 
+mod operator;
 mod users;
 
+pub use operator::*;
 pub use users::*;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
-use serde_json::{Value, json};
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::json;
 
+use crate::admin::{AdminError, Operator};
 use crate::app::{App, open_stores};
-use crate::clock::{Clock, OsRandom, Random, SystemClock, UnixTime};
+use crate::clock::{OsRandom, SystemClock};
 use crate::config::Config;
 use crate::domain::{ClientId, Email, GrantType};
-use crate::oauth::cimd::AddressGuard;
-use crate::oauth::client_metadata::{ClientMetadata, Profile, RawMetadata};
-use crate::store::notices::Change;
-use crate::store::{ClientSource, KeyState, PolicyVersions, Stores};
-use crate::tokens::keyring::{ensure_keys, rotate};
+use crate::store::{Actor, Stores};
+
+/// What an operator's command works on: the configured stores, acting as `cli`.
+pub struct Shell {
+    config: Config,
+    stores: Stores,
+    clock: SystemClock,
+    random: OsRandom,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell").finish_non_exhaustive()
+    }
+}
+
+impl Shell {
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let stores = open_stores(&config).await?;
+        Ok(Self {
+            config,
+            stores,
+            clock: SystemClock,
+            random: OsRandom::default(),
+        })
+    }
+
+    pub fn operator(&self) -> Operator<'_> {
+        Operator {
+            config: &self.config,
+            stores: &self.stores,
+            clock: &self.clock,
+            random: &self.random,
+            actor: Actor::Cli,
+            request_id: None,
+        }
+    }
+}
+
+/// Prints an operation's answer as one JSON line, or fails with its sentence.
+fn print<T: Serialize>(result: Result<T, AdminError>) -> anyhow::Result<()> {
+    let value = result?;
+    println!("{}", serde_json::to_string(&value)?);
+    Ok(())
+}
+
+/// Prints each item of a list as a JSON line.
+fn print_lines<T: Serialize>(result: Result<Vec<T>, AdminError>) -> anyhow::Result<()> {
+    for item in result? {
+        println!("{}", serde_json::to_string(&item)?);
+    }
+    Ok(())
+}
 
 /// Loads the configuration from the working directory and the process environment, and
 /// logs what it warns about.
@@ -75,133 +128,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     open_stores(&config).await?;
     println!("migrations applied");
-    Ok(())
-}
-
-/// What `client add` was asked for.
-#[derive(Debug)]
-pub struct NewClient {
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub confidential: bool,
-    pub scope: Option<String>,
-    /// Resources this client serves: it may introspect their tokens.
-    pub resource_server: Vec<String>,
-    /// It may get tokens for itself (client credentials), for its `scope`.
-    pub client_credentials: bool,
-}
-
-pub async fn client_add(config: Config, c: NewClient) -> anyhow::Result<()> {
-    if c.redirect_uris.is_empty() && c.resource_server.is_empty() && !c.client_credentials {
-        bail!(
-            "give at least one --redirect-uri (or --resource-server for an introspecting resource, or --client-credentials for a client acting for itself)"
-        );
-    }
-    let confidential = c.confidential || !c.resource_server.is_empty() || c.client_credentials;
-    let mut grant_types = Vec::new();
-    if !c.redirect_uris.is_empty() {
-        grant_types.extend(["authorization_code", "refresh_token"]);
-    }
-    if c.client_credentials {
-        grant_types.push("client_credentials");
-    }
-    let raw = RawMetadata {
-        client_name: Some(c.name),
-        redirect_uris: Some(json!(c.redirect_uris)),
-        grant_types: Some(grant_types.into_iter().map(str::to_string).collect()),
-        token_endpoint_auth_method: Some(
-            if confidential {
-                "client_secret_basic"
-            } else {
-                "none"
-            }
-            .into(),
-        ),
-        scope: c.scope,
-        ..RawMetadata::default()
-    };
-    let profile = Profile::Operator {
-        resource_server: &c.resource_server,
-    };
-    let guard = AddressGuard::new(config.cimd.allow_loopback);
-    let metadata = ClientMetadata::validate(raw, profile, &guard).map_err(|e| anyhow!("{e}"))?;
-    let stores = open_stores(&config).await?;
-    let random = OsRandom::default();
-    let id = ClientId::generate(&random);
-    let secret = confidential.then(|| random.token());
-    let mut out = json!({
-        "client_id": id,
-        "client_name": metadata.client_name,
-        "token_endpoint_auth_method": metadata.token_endpoint_auth_method,
-        "grant_types": metadata.grant_types,
-    });
-    if let Some(s) = &secret {
-        out["client_secret"] = json!(s);
-    }
-    let client = metadata.into_client(
-        id,
-        secret.as_deref(),
-        ClientSource::Operator,
-        SystemClock.now(),
-    );
-    stores.clients.create_client(&client).await?;
-    println!("{out}");
-    Ok(())
-}
-
-pub async fn client_list(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    for c in stores.clients.clients().await? {
-        println!(
-            "{}",
-            json!({"client_id": c.id, "client_name": c.name, "source": c.source.as_str(),
-                   "token_endpoint_auth_method": c.auth_method, "redirect_uris": c.redirect_uris, "created_at": c.created_at})
-        );
-    }
-    Ok(())
-}
-
-pub async fn client_remove(config: Config, id: &str) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    if !stores.clients.remove_client(&ClientId::parse(id)?).await? {
-        bail!("no client {id}");
-    }
-    println!("removed {id}");
-    Ok(())
-}
-
-pub async fn keys_rotate(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    let kid = rotate(
-        stores.keys.as_ref(),
-        config.signing_alg,
-        config.publish_retired_for(),
-        SystemClock.now(),
-    )
-    .await?;
-    // Running servers reload when told; one that misses it reloads at its next poll.
-    let note = match stores.notices.publish(Change::Keys).await {
-        Ok(()) if config.production.is_some() => "running servers have been told to switch",
-        _ => "running servers switch within LANYARD_KEY_RELOAD_SECS",
-    };
-    println!("{}", json!({"signing_kid": kid, "note": note}));
-    Ok(())
-}
-
-pub async fn keys_list(config: Config) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    ensure_keys(stores.keys.as_ref(), config.signing_alg, SystemClock.now()).await?;
-    for k in stores.keys.signing_keys().await? {
-        let state = match k.state {
-            KeyState::Next => "next",
-            KeyState::Current => "current",
-            KeyState::Retired => "retired",
-        };
-        println!(
-            "{}",
-            json!({"kid": k.kid, "alg": k.alg, "state": state, "created_at": k.created_at, "retired_at": k.retired_at})
-        );
-    }
     Ok(())
 }
 
@@ -298,147 +224,5 @@ pub async fn policy_eval(
         "{}",
         serde_json::to_string_pretty(&json!({"consent": consent, "token": token}))?
     );
-    Ok(())
-}
-
-/// Which decision `lanyard policy log` looks up.
-pub enum LogLookup {
-    Token(String),
-    Jti(String),
-}
-
-/// `lanyard policy log`: the most recent mints' decisions, newest first, or the one behind a
-/// token; one JSON per line.
-pub async fn policy_log(
-    config: Config,
-    limit: u32,
-    lookup: Option<LogLookup>,
-) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    let entries = match lookup {
-        None => stores.decisions.recent_decisions(limit).await?,
-        Some(lookup) => {
-            let (jti, iat) = match lookup {
-                LogLookup::Jti(jti) => (jti, None),
-                LogLookup::Token(token) => {
-                    let (jti, iat) = token_id(&token)?;
-                    (jti, Some(iat))
-                }
-            };
-            match stores.decisions.decision(&jti, iat).await? {
-                Some(e) => vec![e],
-                None => bail!("no decision is logged for jti {jti}"),
-            }
-        }
-    };
-    for e in entries {
-        let runs: Value = serde_json::from_str(&e.runs).unwrap_or(Value::Null);
-        println!(
-            "{}",
-            json!({"jti": e.jti, "at": e.at, "client_id": e.client_id, "sub": e.sub, "resource": e.resource,
-                   "grant_type": e.grant_type, "outcome": e.outcome, "runs": runs})
-        );
-    }
-    Ok(())
-}
-
-/// A token's `jti` and `iat`, read without verifying it: this only finds a log entry, and
-/// trusts nothing the token says.
-fn token_id(token: &str) -> anyhow::Result<(String, UnixTime)> {
-    #[derive(serde::Deserialize)]
-    struct Id {
-        jti: String,
-        iat: UnixTime,
-    }
-    let id: Id = jsonwebtoken::dangerous::insecure_decode_claims(token)
-        .map_err(|_| anyhow::anyhow!("not a JWT with a jti and an iat"))?;
-    Ok((id.jti, id.iat))
-}
-
-/// The production store's policy versions, or why there are none.
-fn policy_versions(stores: &Stores) -> anyhow::Result<Arc<dyn PolicyVersions>> {
-    stores.policies.clone().ok_or_else(|| {
-        anyhow::anyhow!(
-            "policy versions live in the production store (LANYARD_DATABASE_URL); on the \
-             embedded store, replace the module file and the server reloads it"
-        )
-    })
-}
-
-/// Tells every running instance that a policy's active version changed; one that misses it
-/// catches up at its next poll.
-async fn tell_policies_changed(stores: &Stores) {
-    if let Err(e) = stores.notices.publish(Change::Policies).await {
-        tracing::warn!(error = %e, "could not tell the running servers; they catch up when they poll");
-    }
-}
-
-/// `lanyard policy push <name> [module]`: checks the module against the policy world (a
-/// module that does not compile or match is refused here, before any instance sees it),
-/// keeps it, and makes it the version every instance runs.
-pub async fn policy_push(
-    config: Config,
-    name: &str,
-    module: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    use crate::policy::engine::{Limits, PolicyEngine};
-    let Some(bound) = config.policies.bindings.iter().find(|b| b.name == name) else {
-        bail!("no binding in lanyard.toml names policy {name}");
-    };
-    let stores = open_stores(&config).await?;
-    let versions = policy_versions(&stores)?;
-    let path = module.unwrap_or(&bound.module);
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let compiled = PolicyEngine::new(Limits::default(), None)?
-        .compile(name, &bytes)
-        .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
-    let previous = versions.active_policy(name).await?;
-    versions
-        .activate_policy(name, &compiled.digest, &bytes, SystemClock.now())
-        .await?;
-    tell_policies_changed(&stores).await;
-    println!(
-        "{}",
-        json!({"policy": name, "digest": &*compiled.digest, "previous": previous})
-    );
-    Ok(())
-}
-
-/// `lanyard policy rollback <name>`: makes the version before the active one active again.
-pub async fn policy_rollback(config: Config, name: &str) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    let versions = policy_versions(&stores)?;
-    let history = versions.policy_history(name).await?;
-    let Some((current, _)) = history.first() else {
-        bail!("policy {name} has no versions");
-    };
-    let Some((previous, _)) = history.iter().find(|(digest, _)| digest != current) else {
-        bail!("policy {name} has no earlier version");
-    };
-    let Some(bytes) = versions.policy_module(previous).await? else {
-        bail!("the module of version {previous} is missing");
-    };
-    versions
-        .activate_policy(name, previous, &bytes, SystemClock.now())
-        .await?;
-    tell_policies_changed(&stores).await;
-    println!(
-        "{}",
-        json!({"policy": name, "digest": previous, "previous": current})
-    );
-    Ok(())
-}
-
-/// `lanyard policy versions <name>`: its activations, newest (the active one) first; one
-/// JSON per line.
-pub async fn policy_history(config: Config, name: &str) -> anyhow::Result<()> {
-    let stores = open_stores(&config).await?;
-    let versions = policy_versions(&stores)?;
-    for (i, (digest, at)) in versions.policy_history(name).await?.iter().enumerate() {
-        println!(
-            "{}",
-            json!({"digest": digest, "activated_at": at, "active": i == 0})
-        );
-    }
     Ok(())
 }

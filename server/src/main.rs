@@ -1,6 +1,7 @@
 //! The `lanyard` command line: parses, then calls into the library.
 
 use clap::{Parser, Subcommand};
+use lanyard::admin::clients::NewClient;
 use lanyard::cli;
 
 #[derive(Parser)]
@@ -32,6 +33,14 @@ enum Command {
     /// Test, preview and audit WebAssembly policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Show the audit log: every admin change (API or CLI), newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Older entries: the cursor the previous page printed.
+        #[arg(long)]
+        before: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +91,10 @@ enum UserCommand {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Every user, one JSON line each.
+    List,
+    /// Delete a user with their consents and grants; their access tokens are refused.
+    Delete { email: String },
     /// Operator-defined metadata that policies read.
     #[command(subcommand)]
     Metadata(MetadataCommand),
@@ -122,8 +135,17 @@ enum ClientCommand {
         /// it gets a secret.
         #[arg(long = "client-credentials")]
         client_credentials: bool,
+        /// The client may call the admin API with these scopes (admin:users, admin:clients,
+        /// admin:grants, admin:keys, admin:policies, admin:read); it gets a secret.
+        #[arg(long = "admin-scopes", value_delimiter = ',', num_args = 1..)]
+        admin_scopes: Vec<lanyard::domain::AdminScope>,
     },
     List,
+    /// Replace a client's secret; the new one is printed once.
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     Remove {
         /// Ids made before they were kept from starting with `-` may still do so.
         #[arg(allow_hyphen_values = true)]
@@ -177,9 +199,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::User(UserCommand::Metadata(MetadataCommand::Set { email, json })) => {
             cli::user_metadata_set(config, &email, &json).await
         }
-        Command::User(UserCommand::Verify { email }) => cli::user_verify(config, &email).await,
-        Command::User(UserCommand::Disable { email }) => cli::user_disable(config, &email).await,
-        Command::User(UserCommand::Enable { email }) => cli::user_enable(config, &email).await,
+        Command::User(UserCommand::Verify { email }) => {
+            cli::user_change(config, &email, cli::UserChange::Verify).await
+        }
+        Command::User(UserCommand::Disable { email }) => {
+            cli::user_change(config, &email, cli::UserChange::Disable).await
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            cli::user_change(config, &email, cli::UserChange::Enable).await
+        }
+        Command::User(UserCommand::List) => cli::user_list(config).await,
+        Command::User(UserCommand::Delete { email }) => cli::user_delete(config, &email).await,
         Command::Client(ClientCommand::Add {
             name,
             redirect_uris,
@@ -187,20 +217,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             scope,
             resource_server,
             client_credentials,
+            admin_scopes,
         }) => {
-            cli::client_add(
-                config,
-                cli::NewClient {
-                    name,
-                    redirect_uris,
-                    confidential,
-                    scope,
-                    resource_server,
-                    client_credentials,
-                },
-            )
-            .await
+            let new = NewClient {
+                client_name: name,
+                redirect_uris,
+                confidential,
+                scope,
+                resource_server,
+                client_credentials,
+                admin_scopes,
+            };
+            cli::client_add(config, new).await
         }
+        Command::Client(ClientCommand::RotateSecret { client_id }) => {
+            cli::client_rotate_secret(config, &client_id).await
+        }
+        Command::Audit { limit, before } => cli::audit(config, limit, before.as_deref()).await,
         Command::Client(ClientCommand::List) => cli::client_list(config).await,
         Command::Client(ClientCommand::Remove { client_id }) => {
             cli::client_remove(config, &client_id).await

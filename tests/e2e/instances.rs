@@ -9,20 +9,6 @@ use serde_json::Value;
 use crate::fixtures::*;
 use crate::support::*;
 
-/// Two servers on one production store, the second serving under the first one's issuer
-/// (as two instances behind a load balancer would).
-pub async fn pair(extra: &[(&str, &str)]) -> Option<(TestServer, TestServer, ProductionStore)> {
-    let store = production_store().await?;
-    let mut settings = store.env();
-    settings.extend_from_slice(extra);
-    let a = TestServer::spawn_with(&settings).await;
-    let issuer = a.issuer.clone();
-    settings.push(("LANYARD_ISSUER", &issuer));
-    let b = TestServer::spawn_with(&settings).await;
-    drop(settings);
-    Some((a, b, store))
-}
-
 async fn jwks_kids(server: &TestServer) -> Vec<String> {
     let (status, jwks) = server.get_json("/oauth/jwks").await;
     assert_eq!(status, 200);

@@ -165,12 +165,12 @@ fn assert_sdk_run(server: &TestServer, user: &Value, out: &Value) {
     );
     assert_eq!(out["authorize_resource"], server.resource(), "{out}");
     assert_eq!(out["portal_pages"], json!(["/login", "/consent"]), "{out}");
-    assert_eq!(out["sub"], user["sub"], "{out}");
+    assert_eq!(out["sub"], user["id"], "{out}");
     assert_eq!(out["email"], user["email"], "{out}");
     assert_eq!(out["aud"], server.resource(), "{out}");
     assert_eq!(out["scope"], "read write", "{out}");
     assert_eq!(out["refreshed"], true, "{out}");
-    assert_eq!(out["sub_after_refresh"], user["sub"], "{out}");
+    assert_eq!(out["sub_after_refresh"], user["id"], "{out}");
     assert_eq!(
         out["token_requests"],
         json!(["authorization_code:200", "refresh_token:200"]),
@@ -284,7 +284,7 @@ async fn browser_signs_up_consents_and_denies() {
         "{out}"
     );
     assert!(
-        out["sub"].as_str().is_some_and(|s| s != user["sub"]),
+        out["sub"].as_str().is_some_and(|s| s != user["id"]),
         "{out}"
     );
     eprintln!(
@@ -424,4 +424,19 @@ async fn browser_confirms_an_address_and_resets_a_password() {
         "screenshots of the mail pages: {}",
         out["screenshots"].as_str().unwrap_or("?")
     );
+}
+
+#[tokio::test]
+async fn the_admin_api_document_is_valid_openapi() {
+    if !node_ready().await {
+        return;
+    }
+    let server = TestServer::spawn().await;
+    let url = server.admin_url("/admin/v1/openapi.json");
+    let out = run_node_with(&server, "", "openapi.mjs", &[], &[("OPENAPI_URL", &url)]).await;
+    assert_eq!(out["openapi"], "3.1.0", "{out}");
+    assert_eq!(out["title"], "Lanyard admin API");
+    assert_eq!(out["paths"], 19, "{out}");
+    assert_eq!(out["operations"], 26, "{out}");
+    assert_eq!(out["token_url"], format!("{}/oauth/token", server.issuer));
 }

@@ -11,6 +11,7 @@ mod mail;
 
 mod abuse;
 mod account;
+mod admin;
 mod authorize;
 mod branding;
 mod cimd;

@@ -102,7 +102,7 @@ async fn browser_registers_a_passkey_and_signs_in_with_it(store: &[(&str, &str)]
     );
     let logs = server.logs();
     assert!(logs.contains("passkey sign-in refused"), "{logs}");
-    assert!(logs.contains(user["sub"].as_str().unwrap_or("?")), "{logs}");
+    assert!(logs.contains(user["id"].as_str().unwrap_or("?")), "{logs}");
     eprintln!(
         "screenshots of passkeys: {}",
         out["screenshots"].as_str().unwrap_or("?")

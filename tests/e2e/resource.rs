@@ -254,7 +254,7 @@ async fn the_example_server_speaks_mcp() {
     );
 
     let at = jwt_claims(c.access_token());
-    let whoami = json!({"sub": user["sub"], "email": EMAIL, "email_verified": true, "scope": "read write", "aud": server.resource(), "client_id": c.client_id, "azp": c.client_id, "auth_time": at["auth_time"], "amr": ["pwd"]});
+    let whoami = json!({"sub": user["id"], "email": EMAIL, "email_verified": true, "scope": "read write", "aud": server.resource(), "client_id": c.client_id, "azp": c.client_id, "auth_time": at["auth_time"], "amr": ["pwd"]});
     let (status, _, body) = mcp(&server, t, call_ping()).await;
     assert_eq!(status, 200);
     let text = body["result"]["content"][0]["text"].as_str().unwrap();

@@ -209,7 +209,7 @@ async fn a_resource_server_introspects_any_token_of_its_resource() {
         200,
         json!({
             "active": true, "token_type": "Bearer", "scope": "read write",
-            "client_id": c.client_id, "azp": c.client_id, "sub": user["sub"], "aud": server.resource(), "iss": server.base,
+            "client_id": c.client_id, "azp": c.client_id, "sub": user["id"], "aud": server.resource(), "iss": server.base,
             "exp": claims["exp"], "iat": claims["iat"], "jti": claims["jti"], "username": EMAIL,
             "email_verified": true, "auth_time": claims["auth_time"], "amr": ["pwd"],
         }),
@@ -236,7 +236,7 @@ async fn a_resource_server_introspects_any_token_of_its_resource() {
         body,
         json!({
             "active": true, "token_type": "refresh_token", "scope": "read write",
-            "client_id": c.client_id, "sub": user["sub"], "aud": server.resource(), "iss": server.base,
+            "client_id": c.client_id, "sub": user["id"], "aud": server.resource(), "iss": server.base,
             "exp": iat + 30 * 86_400, "iat": iat,
         })
     );
@@ -364,13 +364,13 @@ async fn userinfo_returns_the_email_only_with_the_email_scope() {
             r,
             200,
             // Created by the operator (`lanyard user add`): the email counts as verified.
-            json!({"sub": user["sub"], "email": EMAIL, "email_verified": true}),
+            json!({"sub": user["id"], "email": EMAIL, "email_verified": true}),
         )
         .await;
     }
     let without = server.connect(EMAIL, Some("openid read")).await;
     let r = userinfo(&server, Some(without.access_token()), false).await;
-    assert_json(r, 200, json!({"sub": user["sub"]})).await;
+    assert_json(r, 200, json!({"sub": user["id"]})).await;
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ async fn code_exchange_answers_in_the_exact_rfc6749_shape() {
     assert_eq!(
         claims,
         json!({
-            "iss": server.base, "sub": user["sub"], "aud": server.resource(),
+            "iss": server.base, "sub": user["id"], "aud": server.resource(),
             "azp": grant.client_id, "client_id": grant.client_id, "scope": "read write",
             "email": EMAIL, "email_verified": true,
             "auth_time": claims["auth_time"].as_i64().unwrap(), "amr": ["pwd"],

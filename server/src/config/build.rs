@@ -12,6 +12,7 @@ use super::{
     CimdConfig, Config, ConfigError, ConnectionLimits, MfaMode, PolicyBindingConfig, PolicyConfig,
     ProductionStores, RateLimits, ResourceConfig, canonical_issuer, invalid,
 };
+use crate::domain::AdminScope;
 use crate::http::client_addr::Cidr;
 use crate::oauth::types::{ResourceUri, Scope};
 use crate::secret::Secret;
@@ -58,12 +59,14 @@ impl Config {
                 fail_open: p.fail_open,
             })
             .collect();
+        let admin_resource = admin_resource(&issuer, &resources)?;
         let config = Config {
             issuer,
             listen,
             admin_listen: parse_listen("LANYARD_ADMIN_LISTEN", &s.admin_listen)?,
             production,
             data_dir: s.data_dir,
+            admin_resource,
             resources,
             access_token_ttl: seconds("LANYARD_ACCESS_TOKEN_TTL", s.access_token_ttl)?,
             refresh_token_ttl: seconds("LANYARD_REFRESH_TOKEN_TTL", s.refresh_token_ttl)?,
@@ -235,6 +238,32 @@ fn resources(
         ));
     }
     Ok(resources)
+}
+
+/// The admin API as a resource: `<issuer>/admin`, with the admin scopes. No resource the
+/// operator configures may be it, or users could be asked to consent to it.
+fn admin_resource(
+    issuer: &str,
+    resources: &[ResourceConfig],
+) -> Result<ResourceConfig, ConfigError> {
+    let uri = ResourceUri::parse(&format!("{issuer}/admin"))
+        .map_err(|e| invalid("LANYARD_ISSUER", e.to_string()))?;
+    if resources.iter().any(|r| r.uri.same_as(&uri)) {
+        return Err(invalid(
+            "LANYARD_RESOURCES",
+            format!("{uri} is the admin API's own resource"),
+        ));
+    }
+    let scopes = AdminScope::ALL
+        .iter()
+        .map(|s| Scope::parse(s.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid("LANYARD_ISSUER", e.to_string()))?;
+    Ok(ResourceConfig {
+        uri,
+        name: "Lanyard admin API".into(),
+        scopes,
+    })
 }
 
 /// Postgres and Redis together, or neither.

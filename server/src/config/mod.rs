@@ -116,6 +116,9 @@ pub struct Config {
     /// instance interchangeable behind a load balancer.
     pub production: Option<ProductionStores>,
     pub resources: Vec<ResourceConfig>,
+    /// The admin API as a resource (`<issuer>/admin`): tokens for it come from the
+    /// client-credentials grant alone, so it is never published or offered to users.
+    pub admin_resource: ResourceConfig,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     /// Seconds in which a just-rotated refresh token still works, so that two racing

@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Random;
 
+mod admin;
 mod resource;
 mod scope;
 mod sign_in;
 
+pub use admin::AdminScope;
 pub use resource::ResourceUri;
 pub use scope::{Scope, ScopeSet};
 pub use sign_in::{SignInMethods, SignedIn};

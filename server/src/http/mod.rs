@@ -35,6 +35,9 @@ pub use response::Resp;
 use crate::app::App;
 use crate::metrics::Endpoint;
 
+/// The largest body the admin listener reads: a policy module, at most.
+const ADMIN_MAX_BODY: usize = 32 << 20;
+
 /// How long in-flight requests get to finish once the server stops accepting.
 const DRAIN: Duration = Duration::from_secs(20);
 
@@ -171,12 +174,18 @@ async fn handle(
     let endpoint = Endpoint::of(router::local_path(app, req.uri().path()));
     let config = &app.config;
     let client = client_addr::client_addr(peer.ip(), req.headers(), &config.trusted_proxies);
+    // Policy modules are pushed to the admin API whole.
+    let limit = match port {
+        Port::Public => config.max_body_bytes,
+        Port::Admin => config.max_body_bytes.max(ADMIN_MAX_BODY),
+    };
     let read = Req::read(
         req,
-        config.max_body_bytes,
+        limit,
         config.connections.body_timeout,
         peer,
         client,
+        id,
     );
     let mut resp = match read.await {
         Ok(req) => match port {

@@ -23,6 +23,8 @@ pub struct Req {
     pub peer: SocketAddr,
     /// The client's address: the peer, or whom a trusted proxy forwarded for.
     pub client: IpAddr,
+    /// This instance's number for the request, which logs and `x-request-id` carry.
+    pub id: u64,
 }
 
 /// Parameters from a query string or form body. OAuth forbids repeating a parameter
@@ -95,6 +97,7 @@ impl Req {
         timeout: Duration,
         peer: SocketAddr,
         client: IpAddr,
+        id: u64,
     ) -> Result<Self, Resp> {
         let (parts, body) = req.into_parts();
         let declared = parts
@@ -120,6 +123,7 @@ impl Req {
             body: body.map_err(BodyError::response)?,
             peer,
             client,
+            id,
         })
     }
 

@@ -5,6 +5,7 @@ use http::{HeaderValue, Method, StatusCode};
 use super::response::{Resp, json_bytes, method_not_allowed, not_found, text};
 use super::{Lifecycle, Req};
 use super::{cors, rate};
+use crate::admin::api;
 use crate::app::App;
 use crate::oauth::{self, OAuthError};
 use crate::portal;
@@ -134,10 +135,14 @@ async fn dispatch(app: &App, lifecycle: &Lifecycle, req: &Req, path: &str) -> Re
     }
 }
 
-/// The admin listener: metrics and the health checks, for operators' tools only.
+/// The admin listener: metrics, the health checks and the admin API, for operators' tools
+/// only.
 pub async fn admin(app: &App, lifecycle: &Lifecycle, req: &Req) -> Resp {
     let path = req.path.as_str();
     match (&req.method, path) {
+        (_, p) if p.starts_with(api::BASE) && p[api::BASE.len()..].starts_with('/') => {
+            api::handle(app, req).await
+        }
         (&Method::GET, "/healthz" | "/readyz") => health(app, lifecycle, req, path).await,
         (&Method::GET, "/metrics") => {
             let probes = health::probe(&app.stores.health).await;

@@ -3,11 +3,14 @@
 //! resource and at most the scopes it was registered with. No user is involved, so there
 //! is no refresh token and no ID token; the bound policies' token phase runs all the same
 //! (grant type `client-credentials`, user absent), and may deny or add claims.
+//!
+//! The admin API (`<issuer>/admin`) is a resource of this grant only, for operator clients
+//! given admin scopes; the operator's policies do not run for it.
 
-use super::client::{ClientCredential, ResolvedClient};
+use super::client::{ClientCredential, ClientOrigin, ResolvedClient};
 use super::error::OAuthError;
 use super::issue::{respond, sign_access};
-use super::policies::{Mint, token_gate};
+use super::policies::{Allowed, Mint, token_gate};
 use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::domain::GrantType;
@@ -27,16 +30,26 @@ pub async fn grant(
             "a public client cannot use client_credentials".into(),
         ));
     }
+    let admin = &app.config.admin_resource;
     let resource = match resource {
         Some(raw) => {
             let uri =
                 ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
-            app.config
-                .resource(&uri)
-                .ok_or_else(|| OAuthError::InvalidTarget("unknown resource".into()))?
+            if admin.uri.same_as(&uri) {
+                // Only the operator hands out the admin API (`--admin-scopes`).
+                if client.origin != ClientOrigin::Operator {
+                    return Err(OAuthError::InvalidTarget("unknown resource".into()));
+                }
+                admin
+            } else {
+                app.config
+                    .resource(&uri)
+                    .ok_or_else(|| OAuthError::InvalidTarget("unknown resource".into()))?
+            }
         }
         None => app.config.default_resource(),
     };
+    let for_admin = std::ptr::eq(resource, admin);
     let offered = ScopeSet::from_scopes(resource.scopes.iter().cloned());
     // What the client was registered for, within what the resource offers.
     let registered = match &client.scope {
@@ -61,7 +74,12 @@ pub async fn grant(
         resource: &resource.uri,
         grant_type: GrantType::ClientCredentials,
     };
-    let (scopes, allowed) = token_gate(app, &mint, scopes).await?;
+    // The admin API is Lanyard's own: the operator's policies decide about their apps.
+    let (scopes, allowed) = if for_admin {
+        (scopes, Allowed::default())
+    } else {
+        token_gate(app, &mint, scopes).await?
+    };
 
     let now = app.now();
     let ring = app.keys.current();

@@ -9,13 +9,14 @@ use super::pkce::Challenge;
 use super::types::{ResourceUri, ScopeSet};
 use crate::app::App;
 use crate::clock::UnixTime;
+use crate::config::Config;
 use crate::domain::GrantType;
-use crate::domain::UserId;
+use crate::domain::{ClientId, UserId};
 use crate::http::Req;
 use crate::http::request::Params;
 use crate::http::response::Resp;
 use crate::secret::SecretHash;
-use crate::store::{Grant, PendingGrant, RevocationKey, StoreError};
+use crate::store::{Grant, PendingGrant, RevocationKey, StoreError, Stores};
 
 /// A token request, by grant: what the endpoint reads from the form before it
 /// authenticates the client.
@@ -294,9 +295,37 @@ pub async fn revoke_family(app: &App, grant_id: &str) -> Result<(), OAuthError> 
 /// Refuses every access token a grant minted, on every instance, until they would have
 /// expired anyway.
 pub async fn refuse_access(app: &App, grant_id: &str) -> Result<(), StoreError> {
-    let until = app.now() + app.config.access_token_ttl + 60;
+    refuse_grant_access(&app.stores, &app.config, app.now(), grant_id).await
+}
+
+/// [`refuse_access`] for callers without an [`App`] (the CLI's operations).
+pub async fn refuse_grant_access(
+    stores: &Stores,
+    config: &Config,
+    now: UnixTime,
+    grant_id: &str,
+) -> Result<(), StoreError> {
+    let until = now + config.access_token_ttl + 60;
     let key = RevocationKey::Grant(grant_id.to_string());
-    app.stores.ephemeral.revoke_access(&key, until).await
+    stores.ephemeral.revoke_access(&key, until).await
+}
+
+/// Withdraws every consent `sub` gave `client_id`, revokes the grants between them, and
+/// refuses their access tokens on every instance; returns how many grants that touched.
+/// A failure part-way is worth a retry: the grants revoked are found again.
+pub async fn revoke_app(
+    stores: &Stores,
+    config: &Config,
+    now: UnixTime,
+    sub: &UserId,
+    client_id: &ClientId,
+) -> Result<usize, StoreError> {
+    let since = now - config.access_token_ttl;
+    let grants = stores.grants.revoke_app(sub, client_id, now, since).await?;
+    for id in &grants {
+        refuse_grant_access(stores, config, now, id).await?;
+    }
+    Ok(grants.len())
 }
 
 /// Revokes every grant of a user and, until they would have expired anyway, their access

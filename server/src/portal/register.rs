@@ -11,10 +11,11 @@ use super::pages::{Register, render};
 use super::verify::{check_mail_page, hides_accounts, send_link, signs_up_by_mail, tell_holder};
 use super::{posted_session, request_id, session, unavailable_page, with_cookie};
 use crate::app::App;
+use crate::clock::{Random, UnixTime};
 use crate::domain::{Email, UserId};
 use crate::http::Req;
 use crate::http::response::Resp;
-use crate::store::{StoreError, User};
+use crate::store::{StoreError, User, UserStore};
 
 pub const MIN_PASSWORD: usize = 8;
 /// Argon2 cost grows with input; a cap keeps a huge password from being a DoS.
@@ -51,25 +52,27 @@ pub fn password_rule(password: &str) -> Result<(), &'static str> {
 /// Creates a user; `Conflict` when the email is taken. `email_verified` is true only when
 /// an operator vouches for the address.
 pub async fn create_user(
-    app: &App,
+    users: &dyn UserStore,
+    random: &dyn Random,
+    now: UnixTime,
     email: &Email,
     password: &str,
     email_verified: bool,
 ) -> Result<User, StoreError> {
-    let hash = hash_password(app.random.as_ref(), password.to_string())
+    let hash = hash_password(random, password.to_string())
         .await
         .ok_or_else(|| StoreError::Unavailable("password hashing failed".into()))?;
     let user = User {
-        sub: UserId::generate(app.random.as_ref()),
+        sub: UserId::generate(random),
         email: email.clone(),
         password_hash: hash,
         metadata: "{}".into(),
         email_verified,
         disabled_at: None,
         session_epoch: 0,
-        created_at: app.now(),
+        created_at: now,
     };
-    app.stores.users.create_user(&user).await?;
+    users.create_user(&user).await?;
     Ok(user)
 }
 
@@ -133,7 +136,16 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
             None,
         )
     };
-    match create_user(app, &key, password, false).await {
+    match create_user(
+        app.stores.users.as_ref(),
+        app.random.as_ref(),
+        app.now(),
+        &key,
+        password,
+        false,
+    )
+    .await
+    {
         Ok(user) => {
             tracing::info!(sub = %user.sub, "account created");
             // Past the address's hourly limit the account stands; "Send again" says so.

@@ -87,7 +87,7 @@ async fn deleting_the_account_removes_it_and_frees_the_email(d: &Deployment) {
     );
     let connected = a.connect(EMAIL, None).await;
     let claims = jwt_claims(connected.access_token());
-    assert_ne!(claims["sub"], user["sub"]);
+    assert_ne!(claims["sub"], user["id"]);
 }
 
 /// What the decision log holds of a deleted account: for each mint, its jti, time,
@@ -138,7 +138,7 @@ async fn the_decision_log_keeps_no_personal_data_of_a_deleted_account() {
                 "sub"
             ]
         );
-        assert_eq!(entry["sub"], user["sub"]);
+        assert_eq!(entry["sub"], user["id"]);
         let text = entry.to_string();
         for personal in [EMAIL, "Ada Lovelace"] {
             assert!(!text.contains(personal), "{personal} in {text}");

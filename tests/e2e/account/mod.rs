@@ -17,78 +17,7 @@ mod sessions;
 use reqwest::StatusCode;
 
 use crate::fixtures::*;
-use crate::instances::pair;
 use crate::support::*;
-
-/// Where a story runs: one server on the embedded store, or two instances on one
-/// production store.
-pub struct Deployment {
-    pub first: TestServer,
-    second: Option<TestServer>,
-    store: Option<ProductionStore>,
-}
-
-impl Deployment {
-    pub async fn embedded() -> Self {
-        Self {
-            first: TestServer::spawn().await,
-            second: None,
-            store: None,
-        }
-    }
-
-    /// `None` (the story is skipped) without Postgres and Redis, except under `CI=true`.
-    pub async fn production() -> Option<Self> {
-        let (a, b, store) = pair(&[]).await?;
-        Some(Self {
-            first: a,
-            second: Some(b),
-            store: Some(store),
-        })
-    }
-
-    /// The other instance, where there is one; the one server otherwise.
-    pub fn second(&self) -> &TestServer {
-        self.second.as_ref().unwrap_or(&self.first)
-    }
-
-    pub async fn finish(self) {
-        drop((self.first, self.second));
-        if let Some(store) = self.store {
-            store.finish().await;
-        }
-    }
-}
-
-/// One `#[tokio::test]` per store for each story `async fn story(d: &Deployment)`.
-macro_rules! on_both_deployments {
-    ($($story:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    let d = super::Deployment::embedded().await;
-                    super::$story(&d).await;
-                    d.finish().await;
-                }
-            )*
-        }
-
-        mod production {
-            $(
-                #[tokio::test]
-                async fn $story() {
-                    let Some(d) = super::Deployment::production().await else {
-                        return;
-                    };
-                    super::$story(&d).await;
-                    d.finish().await;
-                }
-            )*
-        }
-    };
-}
-use on_both_deployments;
 
 /// `/account` for a browser that is not signed in: to sign in, and back. Returns the
 /// account page, signed in as `email`.

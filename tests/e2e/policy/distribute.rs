@@ -21,7 +21,12 @@ async fn build_after_refresh(server: &TestServer, client_id: &str, rt: &str) -> 
 }
 
 /// Refreshes through both servers, alternately, until both mint with `build`.
-async fn until_both_run(servers: [&TestServer; 2], client_id: &str, rt: &mut String, build: &str) {
+pub(crate) async fn until_both_run(
+    servers: [&TestServer; 2],
+    client_id: &str,
+    rt: &mut String,
+    build: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = [false; 2];
     while seen != [true; 2] {

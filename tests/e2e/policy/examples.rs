@@ -27,7 +27,7 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
     let a = connect_to(&server, "ada@example.com", Some("read write"), TOOLS).await;
     assert_eq!(a.tokens["scope"], "read");
     let at = access_claims(&a.tokens);
-    assert_eq!(at["sub"], ada["sub"]);
+    assert_eq!(at["sub"], ada["id"]);
     assert_eq!(at["scope"], "read");
     assert_eq!(
         (&at["tier"], &at["org_id"], &at["org_role"]),
@@ -40,7 +40,7 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
     let g = connect_to(&server, "grace@acme.test", Some("read write"), TOOLS).await;
     assert_eq!(g.tokens["scope"], "read write");
     let gt = access_claims(&g.tokens);
-    assert_eq!(gt["sub"], grace["sub"]);
+    assert_eq!(gt["sub"], grace["id"]);
     assert_eq!(
         (&gt["tier"], &gt["entitlements"]),
         (&json!("pro"), &json!(PRO_ENTITLEMENTS))
@@ -133,7 +133,7 @@ async fn tier_and_org_claims_ride_on_code_exchange_and_refresh() {
     }
     let missing = server.cli(&["policy", "log", "--jti", "no-such-jti"]);
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("no decision is logged"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no decision found"));
 
     // The unbound resource mints without policy claims and without a log entry.
     let p = connect_to(&server, "ada@example.com", Some("read write"), PLAIN).await;

@@ -268,7 +268,7 @@ async fn a_fail_open_binding_mints_without_that_policys_claims() {
     for tokens in [&c.tokens, &refreshed] {
         let at = access_claims(tokens);
         // The failed policies' output is discarded whole; the working one still counts.
-        assert_eq!(at["sub"], ada["sub"]);
+        assert_eq!(at["sub"], ada["id"]);
         assert!(
             at.get("huge").is_none() && at.get("hostile_mode").is_none(),
             "{at}"

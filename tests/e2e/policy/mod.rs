@@ -20,7 +20,7 @@ pub(crate) mod kit;
 
 mod cli;
 mod clients;
-mod distribute;
+pub(crate) mod distribute;
 mod examples;
 mod hostile;
 mod reload;

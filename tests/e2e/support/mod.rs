@@ -2,6 +2,8 @@
 //! directories, and drives them over HTTP the way a client and a browser would.
 //!
 //! - `server`: [`TestServer`], the process, its log, its CLI and plain HTTP calls.
+//! - `admin`: [`Admin`], a caller of the admin API whose every answer is checked against
+//!   the OpenAPI document.
 //! - `browser`: [`Browser`], a cookie jar for the portal's pages and forms.
 //! - `oauth`: PKCE, authorization requests, a whole consent and code exchange, JWTs.
 //! - `store`: a test's own share of Postgres and Redis ([`production_store`]).
@@ -9,11 +11,14 @@
 //! - `mail`: a real SMTP server ([`MailSink`], aiosmtpd) that keeps what it receives.
 //! - `relay`: a cuttable relay ([`Gate`]) and a TLS front ([`TlsFront`]) for those services.
 //! - `balancer`: HAProxy in front of several instances ([`Haproxy`]).
+//! - `deployment`: one server, or two instances on one production store ([`Deployment`]).
 //!
 //! Everything is re-exported here, so tests name it `support::X` wherever it lives.
 
+mod admin;
 mod balancer;
 mod browser;
+mod deployment;
 mod mail;
 mod oauth;
 mod relay;
@@ -21,8 +26,11 @@ mod second_factor;
 mod server;
 mod store;
 
+pub use admin::{Admin, Answer, admin_token};
 pub use balancer::Haproxy;
 pub use browser::{Browser, Page, client, hidden};
+pub(crate) use deployment::on_both_deployments;
+pub use deployment::{Deployment, pair};
 pub use mail::{MailSink, link_in, smtp_available};
 pub use oauth::{Authorize, Connected, jwt_claims, jwt_header, pkce, query};
 pub use relay::{Gate, TlsFront};

@@ -199,7 +199,7 @@ impl ClientMetadata {
         {
             return Err(invalid("response_types must include code"));
         }
-        let scope = scope(raw.scope.as_deref())?;
+        let scope = scope(raw.scope.as_deref(), profile)?;
         let application_type = application_type(raw.application_type.as_deref(), all_native)?;
         let (jwks_uri, jwks) = keys(method, raw.jwks_uri, raw.jwks, guard)?;
         let client_name = client_name(raw.client_name, profile)?;

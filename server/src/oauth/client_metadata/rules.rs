@@ -6,6 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::{ApplicationType, MetadataError, Profile, RawMetadata, invalid};
+use crate::domain::AdminScope;
 use crate::oauth::cimd::AddressGuard;
 use crate::oauth::types::{AuthMethod, GrantType, ParseError, RedirectKind, RedirectUri, ScopeSet};
 
@@ -91,8 +92,19 @@ pub(super) fn auth_method(
 }
 
 /// `""` means no limit (the Inspector sends it).
-pub(super) fn scope(raw: Option<&str>) -> Result<Option<ScopeSet>, MetadataError> {
+/// The admin API's scopes are the operator's to give: a client that registers itself may
+/// not ask for one.
+pub(super) fn scope(
+    raw: Option<&str>,
+    profile: Profile<'_>,
+) -> Result<Option<ScopeSet>, MetadataError> {
     match raw.map(ScopeSet::parse) {
+        Some(Ok(s))
+            if !matches!(profile, Profile::Operator { .. })
+                && s.iter().any(|s| AdminScope::is_admin(s.as_str())) =>
+        {
+            Err(invalid("admin scopes are given by the operator only"))
+        }
         Some(Ok(s)) => Ok(Some(s).filter(|s| !s.is_empty())),
         Some(Err(_)) => Err(invalid("scope is malformed")),
         None => Ok(None),

@@ -10,7 +10,7 @@ use crate::clock::UnixTime;
 use crate::domain::{ClientId, UserId};
 use crate::http::response::Resp;
 use crate::oauth::client::{LookupError, displayable, find_client};
-use crate::oauth::token::refuse_access;
+use crate::oauth::token::revoke_app;
 use crate::portal::unavailable_page;
 use crate::store::{Consent, StoreError};
 
@@ -126,24 +126,13 @@ async fn name_of(app: &App, id: &ClientId) -> Result<(String, bool), StoreError>
 
 /// Withdraws the app's consents and revokes its families and their access tokens.
 pub(super) async fn revoke(app: &App, s: &Signed, client_id: &ClientId) -> Resp {
-    let now = app.now();
-    let since = now - app.config.access_token_ttl;
-    let grants = app
-        .stores
-        .grants
-        .revoke_app(&s.user.sub, client_id, now, since)
-        .await;
-    let Ok(grants) = grants else {
-        return unavailable_page(app);
-    };
-    for id in &grants {
-        // A retry finds these grants again (`revoke_app`), so a failure here is worth one.
-        if refuse_access(app, id).await.is_err() {
-            return unavailable_page(app);
+    match revoke_app(&app.stores, &app.config, app.now(), &s.user.sub, client_id).await {
+        Ok(grants) => {
+            tracing::info!(sub = %s.user.sub, client = %client_id, grants, "app revoked");
+            Done::Revoked.redirect(app)
         }
+        Err(_) => unavailable_page(app),
     }
-    tracing::info!(sub = %s.user.sub, client = %client_id, grants = grants.len(), "app revoked");
-    Done::Revoked.redirect(app)
 }
 
 #[cfg(test)]
