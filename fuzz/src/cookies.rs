@@ -84,7 +84,7 @@ fn login_page(query: &str, headers: HeaderMap) -> Req {
         body: Bytes::new(),
         peer,
         client: peer.ip(),
-        id: 0,
+        id: String::new(),
     }
 }
 

@@ -153,7 +153,7 @@ async fn mint(s: &Setup) -> String {
         )),
         peer: "127.0.0.1:1".parse().unwrap(),
         client: "127.0.0.1".parse().unwrap(),
-        id: 0,
+        id: String::new(),
     };
     let resp = lanyard::oauth::token::handle(&s.app, &req).await.unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

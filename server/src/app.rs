@@ -91,7 +91,13 @@ impl App {
             clock.now(),
         )
         .await?;
-        let resources: Vec<_> = config.resources.iter().map(|r| r.uri.clone()).collect();
+        // The admin API's tokens are counted as its own resource's.
+        let resources: Vec<_> = config
+            .resources
+            .iter()
+            .chain([&config.admin_resource])
+            .map(|r| r.uri.clone())
+            .collect();
         let metrics = Arc::new(Metrics::new(&resources));
         Ok(Arc::new(App {
             discovery: Discovery::new(&config),

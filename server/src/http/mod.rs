@@ -73,6 +73,9 @@ struct Served {
     app: Arc<App>,
     lifecycle: Lifecycle,
     ids: AtomicU64,
+    /// Starts every request id of this process, so that ids from several instances (or
+    /// restarts) never collide in the logs and the audit log.
+    instance: String,
 }
 
 /// One accepted connection, held to its deadlines, each request tagged with an id.
@@ -88,9 +91,13 @@ fn connection(
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let serving = activity.begin();
         let served = served.clone();
-        let id = served.ids.fetch_add(1, Ordering::Relaxed);
+        let id = format!(
+            "{}-{}",
+            served.instance,
+            served.ids.fetch_add(1, Ordering::Relaxed)
+        );
         let span =
-            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
+            tracing::info_span!("request", %id, method = %req.method(), path = %req.uri().path());
         async move {
             let resp = handle(&served.app, &served.lifecycle, port, req, peer, id).await;
             drop(serving);
@@ -114,10 +121,12 @@ pub async fn serve(
     // Header deadlines are `conn::Timed`'s, which also bounds idle keep-alive connections.
     builder.http1().header_read_timeout(None);
     let limits = app.config.connections;
+    let instance = app.random.id().chars().take(8).collect();
     let served = Arc::new(Served {
         app,
         lifecycle: Lifecycle::default(),
         ids: AtomicU64::new(0),
+        instance,
     });
     let lifecycle = &served.lifecycle;
     // Far off until the drain begins.
@@ -168,7 +177,7 @@ async fn handle(
     port: Port,
     req: hyper::Request<Incoming>,
     peer: std::net::SocketAddr,
-    id: u64,
+    id: String,
 ) -> Resp {
     let started = std::time::Instant::now();
     let endpoint = Endpoint::of(router::local_path(app, req.uri().path()));
@@ -185,7 +194,7 @@ async fn handle(
         config.connections.body_timeout,
         peer,
         client,
-        id,
+        id.clone(),
     );
     let mut resp = match read.await {
         Ok(req) => match port {
@@ -195,8 +204,9 @@ async fn handle(
         Err(resp) => resp,
     };
     // The id in the logs, echoed so that a user's report can be matched to them.
-    resp.headers_mut()
-        .insert("x-request-id", http::HeaderValue::from(id));
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
     if app.config.is_https() {
         // Browsers that reached the issuer over https once never try plain http again.
         resp.headers_mut().insert(

@@ -23,8 +23,9 @@ pub struct Req {
     pub peer: SocketAddr,
     /// The client's address: the peer, or whom a trusted proxy forwarded for.
     pub client: IpAddr,
-    /// This instance's number for the request, which logs and `x-request-id` carry.
-    pub id: u64,
+    /// The request's id (this process's tag, then a number), which logs and
+    /// `x-request-id` carry.
+    pub id: String,
 }
 
 /// Parameters from a query string or form body. OAuth forbids repeating a parameter
@@ -97,7 +98,7 @@ impl Req {
         timeout: Duration,
         peer: SocketAddr,
         client: IpAddr,
-        id: u64,
+        id: String,
     ) -> Result<Self, Resp> {
         let (parts, body) = req.into_parts();
         let declared = parts

@@ -139,6 +139,12 @@ async fn the_admin_resource_is_for_operator_clients_only() {
         mcp_status(&server, body["access_token"].as_str().unwrap()).await,
         StatusCode::UNAUTHORIZED
     );
+    // Its mints are counted as its own resource's.
+    let minted = format!(
+        "lanyard_tokens_minted_total{{resource=\"{admin_resource}\",grant_type=\"client_credentials\"}} 4"
+    );
+    let metrics = server.metrics().await;
+    assert!(metrics.contains(&minted), "{metrics}");
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use crate::fixtures::unix_now;
 use crate::policy::build::{modules, sha256_hex};
 use crate::policy::distribute::until_both_run;
 use crate::policy::kit::*;
+use crate::policy::reload::wrong_types_component;
 
 #[tokio::test]
 async fn a_tier_set_through_the_api_reaches_the_next_refresh() {
@@ -155,8 +156,8 @@ async fn versions_are_pushed_activated_and_rolled_back_through_the_api() {
     );
     until_both_run([&a, &b], &c.client_id, &mut rt, "2").await;
 
-    // Refused, naming why, and nothing changes: not a component, the wrong media type, a
-    // policy name no binding has.
+    // Refused, naming why, and nothing changes: not a component, a component of another
+    // world, the wrong media type, a policy name no binding has.
     let junk = through_a
         .send(
             Method::POST,
@@ -173,6 +174,23 @@ async fn versions_are_pushed_activated_and_rolled_back_through_the_api() {
             .contains("not a valid policy component"),
         "{}",
         junk.body
+    );
+    let other_world = through_a
+        .send(
+            Method::POST,
+            "/policies/hostile/versions",
+            Some(("application/wasm", wrong_types_component())),
+            &[],
+        )
+        .await;
+    assert_problem(&other_world, 422);
+    assert!(
+        other_world.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not implement the lanyard:policy world"),
+        "{}",
+        other_world.body
     );
     let as_json = send_json(
         &through_a,

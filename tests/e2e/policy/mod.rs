@@ -23,5 +23,5 @@ mod clients;
 pub(crate) mod distribute;
 mod examples;
 mod hostile;
-mod reload;
+pub(crate) mod reload;
 mod sign_in;

@@ -222,7 +222,7 @@ async fn a_policy_swapped_under_load_fails_no_mint_and_a_broken_one_is_refused()
 
 /// A component exporting `consent` and `token` as functions of no arguments and no result:
 /// the world's names with other types.
-fn wrong_types_component() -> Vec<u8> {
+pub(crate) fn wrong_types_component() -> Vec<u8> {
     use wasm_encoder::{
         CodeSection, ComponentBuilder, ComponentExportKind, ExportKind, ExportSection, Function,
         FunctionSection, Instruction, Module, TypeSection,

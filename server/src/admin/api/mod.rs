@@ -51,11 +51,7 @@ pub async fn handle(app: &App, req: &Req) -> Resp {
     if let Err(r) = caller.may(route.needs()) {
         return refused(&r);
     }
-    let op = Operator::of(
-        app,
-        Actor::Client(caller.client_id),
-        Some(req.id.to_string()),
-    );
+    let op = Operator::of(app, Actor::Client(caller.client_id), Some(req.id.clone()));
     route.run(&op, req).await
 }
 
