@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// `lanyard client add --client-credentials --scope read`: (client_id, secret).
-fn service_client(server: &TestServer) -> (String, String) {
+pub(crate) fn service_client(server: &TestServer) -> (String, String) {
     let out = server.cli_json(&[
         "client",
         "add",

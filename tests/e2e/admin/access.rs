@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::*;
+use crate::client_credentials::service_client;
 use crate::fixtures::*;
 
 #[tokio::test]
@@ -85,16 +86,8 @@ async fn the_admin_resource_is_for_operator_clients_only() {
     assert_eq!(body["error"], "invalid_client_metadata", "{body}");
 
     // An operator's client without admin scopes gets no admin scope.
-    let out = server.cli_json(&[
-        "client",
-        "add",
-        "--name",
-        "billing",
-        "--client-credentials",
-        "--scope",
-        "read",
-    ]);
-    let (id, secret) = (str_of(&out, "client_id"), str_of(&out, "client_secret"));
+    let (id, secret) = service_client(&server);
+    let (id, secret) = (id.as_str(), secret.as_str());
     let (status, body) = admin_token(&server, id, secret).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "", "{body}");

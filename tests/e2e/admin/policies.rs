@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::fixtures::unix_now;
 use crate::policy::build::{modules, sha256_hex};
-use crate::policy::distribute::until_both_run;
+use crate::policy::distribute::{hostile_pair, until_both_run};
 use crate::policy::kit::*;
 use crate::policy::reload::wrong_types_component;
 
@@ -118,14 +118,7 @@ async fn versions_are_pushed_activated_and_rolled_back_through_the_api() {
     };
     let m = modules();
     let (v1, v2) = (sha256_hex(&m.hostile), sha256_hex(&m.hostile_v2));
-    let bind = [hostile(m, json!({"mode": "ok"}))];
-    let mut env = store.env();
-    // Polling is set aside: a change must travel as a notice.
-    env.push(("LANYARD_POLICY_POLL_MS", "3600000"));
-    let a = spawn_with_policies(&bind, &env).await;
-    let issuer = a.issuer.clone();
-    env.push(("LANYARD_ISSUER", &issuer));
-    let b = spawn_with_policies(&bind, &env).await;
+    let (a, b) = hostile_pair(&store).await;
     let through_a = Admin::new(&a, "admin:policies").await;
     let through_b =
         Admin::with_client(&b, through_a.client_id.clone(), through_a.secret.clone()).await;
@@ -249,6 +242,6 @@ async fn versions_are_pushed_activated_and_rolled_back_through_the_api() {
         .collect();
     assert_eq!(versions, [json!(v2), json!(v1), json!(v2), json!(v1)]);
 
-    drop((a, b, env));
+    drop((a, b));
     store.finish().await;
 }

@@ -47,6 +47,19 @@ fn versions(server: &TestServer) -> Vec<Value> {
     server.cli_json_lines(&["policy", "versions", "hostile"])
 }
 
+/// Two servers on `store` under one issuer, the hostile fixture bound (build 1), and
+/// polling set aside (an hour), so that a change must travel as a notice.
+pub(crate) async fn hostile_pair(store: &ProductionStore) -> (TestServer, TestServer) {
+    let bind = [hostile(modules(), json!({"mode": "ok"}))];
+    let mut env = store.env();
+    env.push(("LANYARD_POLICY_POLL_MS", "3600000"));
+    let a = spawn_with_policies(&bind, &env).await;
+    let issuer = a.issuer.clone();
+    env.push(("LANYARD_ISSUER", &issuer));
+    let b = spawn_with_policies(&bind, &env).await;
+    (a, b)
+}
+
 #[tokio::test]
 async fn a_version_pushed_anywhere_runs_everywhere_and_rolls_back() {
     let Some(store) = production_store().await else {
@@ -54,13 +67,7 @@ async fn a_version_pushed_anywhere_runs_everywhere_and_rolls_back() {
     };
     let m = modules();
     let (v1, v2) = (sha256_hex(&m.hostile), sha256_hex(&m.hostile_v2));
-    let bind = [hostile(m, json!({"mode": "ok"}))];
-    let mut env = store.env();
-    env.push(("LANYARD_POLICY_POLL_MS", "3600000"));
-    let a = spawn_with_policies(&bind, &env).await;
-    let issuer = a.issuer.clone();
-    env.push(("LANYARD_ISSUER", &issuer));
-    let b = spawn_with_policies(&bind, &env).await;
+    let (a, b) = hostile_pair(&store).await;
 
     // The first server to start recorded the bound module as the first version.
     let history = versions(&a);
@@ -109,7 +116,7 @@ async fn a_version_pushed_anywhere_runs_everywhere_and_rolls_back() {
     let history: Vec<Value> = versions(&a).iter().map(|v| v["digest"].clone()).collect();
     assert_eq!(history, [json!(v1), json!(v2), json!(v1)]);
 
-    drop((a, b, env));
+    drop((a, b));
     store.finish().await;
 }
 
