@@ -314,3 +314,50 @@ async fn under_required_mfa_a_password_only_session_signs_in_again() {
     drop((optional, required));
     store.finish().await;
 }
+
+/// A sign-in the account page asked for (`/login?next=/account`) comes back to the account
+/// page after its second step too, as it does after a password alone.
+#[tokio::test]
+async fn the_account_page_is_where_a_two_step_sign_in_for_it_lands() {
+    let server = TestServer::spawn().await;
+    let email = "back@example.com";
+    server.add_user(email);
+    let mut setup = Browser::default();
+    let form = setup.get(&server.url("/login?next=/account")).await;
+    let csrf = hidden(&form.body, "csrf_token").expect("csrf_token");
+    let page = setup
+        .post_credentials(&server.url("/login?next=/account"), email, PASSWORD, &csrf)
+        .await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some(server.url("/account").as_str())
+    );
+    let (app, _) = server.enrol(&mut setup).await;
+
+    let mut browser = Browser::default();
+    let form = browser.get(&server.url("/login?next=/account")).await;
+    let csrf = hidden(&form.body, "csrf_token").expect("csrf_token");
+    let page = browser
+        .post_credentials(&server.url("/login?next=/account"), email, PASSWORD, &csrf)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(server.url("/login/code").as_str())
+    );
+    let code_page = browser.get(&server.url("/login/code")).await;
+    let csrf = hidden(&code_page.body, "csrf_token").expect("csrf_token");
+    // The enrolment spent this step's code: the next one is the one to give.
+    let code = app.code(Authenticator::step_now() + 1);
+    let done = browser
+        .post(
+            &server.url("/login/code"),
+            &[("csrf_token", csrf.as_str()), ("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        done.location.as_deref(),
+        Some(server.url("/account").as_str())
+    );
+}

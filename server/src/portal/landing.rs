@@ -2,6 +2,7 @@
 //! sent the browser to sign in (`/login?next=/account`). Only the pages named here can be
 //! asked for, so `next` never sends anyone elsewhere (no open redirect).
 
+use super::session::Browser;
 use crate::app::App;
 use crate::http::Req;
 
@@ -15,10 +16,21 @@ pub enum Landing {
 impl Landing {
     /// The page this request's `next` names; home for anything else.
     pub fn of(req: &Req) -> Self {
-        match req.query_params().get("next") {
+        Self::named(req.query_params().get("next"))
+    }
+
+    /// The page a `next` names; home for anything else.
+    pub fn named(next: Option<&str>) -> Self {
+        match next {
             Some("/account") => Self::Account,
             _ => Self::Home,
         }
+    }
+
+    /// Where a sign-in halfway through goes once its second step is done: the page its
+    /// password step was asked to come back to.
+    pub fn after_second_step(b: &Browser) -> Self {
+        Self::named(b.data.halfway.as_ref().and_then(|h| h.landing.as_deref()))
     }
 
     pub fn path(self) -> &'static str {

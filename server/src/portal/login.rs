@@ -306,7 +306,12 @@ pub async fn signed_in(
         NextStep::Code => "/login/code",
         NextStep::Enrol => "/account/totp",
     };
-    match session::start_halfway(app, Halfway { sub, next }, request, old).await {
+    let halfway = Halfway {
+        sub,
+        next,
+        landing: landing.next().map(str::to_string),
+    };
+    match session::start_halfway(app, halfway, request, old).await {
         Ok(b) => with_cookie(redirect(StatusCode::SEE_OTHER, &app.config.url(page)), &b),
         Err(_) => unavailable_page(app),
     }

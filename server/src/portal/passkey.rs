@@ -82,7 +82,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
     let (amr, landing) = match sub {
         Some(_) => (
             SignInMethods::password_and_passkey(signed.method),
-            Landing::Home,
+            Landing::after_second_step(&browser),
         ),
         None => (SignInMethods::passkey(signed.method), Landing::of(req)),
     };

@@ -136,7 +136,7 @@ pub async fn submit(app: &App, req: &Req) -> Resp {
         SignInMethods::password_and_code(),
         pending,
         Some(&browser),
-        Landing::Home,
+        Landing::after_second_step(&browser),
     )
     .await
 }

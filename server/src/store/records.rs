@@ -318,6 +318,10 @@ pub struct Session {
 pub struct Halfway {
     pub sub: UserId,
     pub next: NextStep,
+    /// The portal page the sign-in goes on to when no app asked for it, as `/login` was
+    /// told (`?next=/account`); home when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing: Option<String>,
 }
 
 /// What a half-done sign-in still has to do.
