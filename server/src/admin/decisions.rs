@@ -67,7 +67,7 @@ pub async fn for_user(
 ) -> AdminResult<Vec<DecisionView>> {
     let user = users::find(op, user_id).await?;
     let to = to.unwrap_or_else(|| op.now());
-    let from = from.unwrap_or(to - 86_400);
+    let from = from.unwrap_or(to.saturating_sub(86_400));
     if from > to {
         return Err(AdminError::Invalid("from is after to".into()));
     }

@@ -92,6 +92,11 @@ async fn a_tier_set_through_the_api_reaches_the_next_refresh() {
             .await,
         400,
     );
+    // The extremes of the range are numbers like any other.
+    let extremes = reader
+        .get(&format!("/decisions?user={id}&to={}", i64::MIN))
+        .await;
+    assert_eq!(extremes.body, json!([]));
 
     // The files are the versions here.
     let ops = Admin::new(&server, "admin:policies").await;
