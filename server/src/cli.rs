@@ -55,6 +55,7 @@ impl Shell {
             random: &self.random,
             actor: Actor::Cli,
             request_id: None,
+            policy_engine: None,
         }
     }
 }

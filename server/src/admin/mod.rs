@@ -17,9 +17,12 @@ pub mod metadata;
 pub mod policies;
 pub mod users;
 
+use std::sync::Arc;
+
 use crate::app::App;
 use crate::clock::{Clock, Random, UnixTime};
 use crate::config::Config;
+use crate::policy::engine::PolicyEngine;
 use crate::store::{Actor, StoreError, Stores};
 use crate::tokens::keyring::KeyRingError;
 
@@ -32,6 +35,9 @@ pub struct Operator<'a> {
     pub actor: Actor,
     /// The admin request's `x-request-id`; none from the CLI.
     pub request_id: Option<String>,
+    /// The running server's policy engine, which checks a pushed module; the CLI has none
+    /// and makes one for the check.
+    pub policy_engine: Option<Arc<PolicyEngine>>,
 }
 
 impl std::fmt::Debug for Operator<'_> {
@@ -53,6 +59,7 @@ impl<'a> Operator<'a> {
             random: app.random.as_ref(),
             actor,
             request_id,
+            policy_engine: app.policies.as_ref().map(|r| r.engine.clone()),
         }
     }
 

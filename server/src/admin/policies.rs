@@ -109,10 +109,14 @@ pub async fn push(op: &Operator<'_>, name: &str, module: Vec<u8>) -> AdminResult
     bound(op, name)?;
     let store = versions(op)?;
     let checked_name = name.to_string();
+    let running = op.policy_engine.clone();
     // Compiling takes CPU time: keep it off the request threads.
     let (digest, module) = tokio::task::spawn_blocking(move || {
-        let engine = PolicyEngine::new(Limits::default(), None)
-            .map_err(|e| AdminError::Internal(format!("policy engine: {e:#}")))?;
+        let engine = match running {
+            Some(engine) => engine,
+            None => PolicyEngine::new(Limits::default(), None)
+                .map_err(|e| AdminError::Internal(format!("policy engine: {e:#}")))?,
+        };
         let compiled = engine
             .compile(&checked_name, &module)
             .map_err(|e| AdminError::PolicyRefused(e.to_string()))?;
