@@ -71,9 +71,16 @@ fn keeps_the_rules(
         _ => None,
     };
     let serves = matches!(profile, Profile::Operator { .. });
-    // Redirect URIs: as sent, each once, none that no client may register.
-    if !serves {
-        assert!(!m.redirect_uris.is_empty(), "no redirect URI");
+    // Redirect URIs: as sent, each once, none that no client may register. Only a
+    // resource server or a client acting for itself (client credentials, and nothing else,
+    // with a credential) has none.
+    if m.redirect_uris.is_empty() && !serves {
+        assert_eq!(
+            m.grant_types,
+            [GrantType::ClientCredentials],
+            "no redirect URI"
+        );
+        assert_ne!(m.token_endpoint_auth_method, AuthMethod::None);
     }
     let listed: Vec<&str> = sent
         .get("redirect_uris")
@@ -129,6 +136,8 @@ fn keeps_the_rules(
         assert!(!scope.is_empty());
         for s in scope.iter() {
             assert!(Scope::parse(s.as_str()).is_ok(), "{s:?}");
+            // The admin API's scopes are the operator's to give.
+            assert!(serves || !s.as_str().starts_with("admin:"), "{s:?}");
         }
     }
     if !m.redirect_uris.is_empty() {
