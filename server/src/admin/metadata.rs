@@ -103,10 +103,7 @@ pub async fn put(
     if !value.is_object() {
         return Err(AdminError::Invalid("metadata must be a JSON object".into()));
     }
-    write(op, id, precondition, "user.metadata.put", |_| {
-        Ok(value.clone())
-    })
-    .await
+    write(op, id, precondition, "user.metadata.put", |_| value.clone()).await
 }
 
 /// Applies an RFC 7396 merge patch (a JSON object) to the metadata.
@@ -124,13 +121,17 @@ pub async fn patch(
     write(op, id, precondition, "user.metadata.patch", |current| {
         let mut next = current.clone();
         merge_patch(&mut next, &patch);
-        Ok(next)
+        next
     })
     .await
 }
 
 /// How often a write that lost a race without `If-Match` reads again and retries.
 const ATTEMPTS: usize = 8;
+
+/// The largest metadata a user may have, as JSON text: every mint for the user hands it to
+/// the bound policies, whose memory is capped.
+pub const MAX_BYTES: usize = 64 << 10;
 
 /// Reads, checks the precondition, computes the new value from the current one, and writes
 /// it only if the current one is still stored.
@@ -139,7 +140,7 @@ async fn write(
     id: &str,
     precondition: &Precondition,
     action: &str,
-    next: impl Fn(&Value) -> AdminResult<Value>,
+    next: impl Fn(&Value) -> Value,
 ) -> AdminResult<Metadata> {
     for _ in 0..ATTEMPTS {
         let user = users::find(op, id).await?;
@@ -147,7 +148,13 @@ async fn write(
         if !precondition.holds(&current.etag) {
             return Err(AdminError::PreconditionFailed);
         }
-        let value = next(&current.value)?;
+        let value = next(&current.value);
+        if value.to_string().len() > MAX_BYTES {
+            return Err(AdminError::Invalid(format!(
+                "metadata may hold at most {} KiB of JSON",
+                MAX_BYTES >> 10
+            )));
+        }
         let written = op
             .stores
             .users

@@ -76,6 +76,11 @@ async fn metadata_writes_name_the_version_they_read(d: &Deployment) {
     let wrong_media = send_json(&a, Method::PATCH, &path, "text/plain", &json!({}), &[]).await;
     assert_problem(&wrong_media, 415);
     assert_problem(&a.get("/users/nobody/metadata").await, 404);
+    // Every mint hands the metadata to the policies: it has a size limit.
+    let huge = json!({"notes": "x".repeat(70_000)});
+    let too_big = send_json(&a, Method::PUT, &path, "application/json", &huge, &[]).await;
+    assert_problem(&too_big, 400);
+    assert!(too_big.body["detail"].as_str().unwrap().contains("64 KiB"));
 
     // Two billing events read v2 and write at once, one through each instance.
     let (pro, free) = (json!({"tier": "pro"}), json!({"tier": "free"}));
