@@ -67,6 +67,9 @@ WORK="$(mktemp -d)"
 trap '[ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; cp "$WORK/server.log" "$OUT/$STAMP-lanyard-p$POLICIES.log" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ISSUER="http://127.0.0.1:$PORT"
 export LANYARD_ISSUER="$ISSUER" LANYARD_LISTEN="127.0.0.1:$PORT" LANYARD_DATA_DIR="$WORK/data" LANYARD_LOG="${LANYARD_LOG:-warn}"
+# The driver sends every request from one address, which the per-address limits on
+# authorize and sign-in would answer with 429s: they are off here.
+export LANYARD_RATE_AUTHORIZE_PER_MIN=0 LANYARD_RATE_LOGIN_PER_MIN=0
 # POLICIES=N binds the first N of: purchase-tier, org-membership, hostile-policy (mode "ok",
 # which only adds claims) to every resource, to price a mint with 0, 1 or 3 policies.
 if [ "$POLICIES" -gt 0 ]; then
