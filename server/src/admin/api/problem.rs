@@ -38,11 +38,70 @@ pub enum Refusal {
     Unavailable,
 }
 
-fn problem(status: StatusCode, kind: &str, title: &str, detail: Option<String>) -> Resp {
+/// The kinds of problem the API answers with: each has one status, one `type` and one
+/// title, whichever failure it renders.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    NotFound,
+    Conflict,
+    Invalid,
+    PreconditionFailed,
+    PolicyRefused,
+    Unsupported,
+    Unauthenticated,
+    InsufficientScope,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+impl Kind {
+    fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
+            Self::Conflict => (S::CONFLICT, "conflict", "Conflict"),
+            Self::Invalid => (S::BAD_REQUEST, "invalid-request", "Invalid request"),
+            Self::PreconditionFailed => (
+                S::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
+            Self::PolicyRefused => (
+                S::UNPROCESSABLE_ENTITY,
+                "policy-refused",
+                "Policy module refused",
+            ),
+            Self::Unsupported => (
+                S::CONFLICT,
+                "unsupported",
+                "Not available on this deployment",
+            ),
+            Self::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
+            Self::InsufficientScope => (S::FORBIDDEN, "insufficient-scope", "Insufficient scope"),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Self::Unavailable => (S::SERVICE_UNAVAILABLE, "unavailable", "Store unavailable"),
+            Self::Internal => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+fn problem(kind: Kind, detail: Option<String>) -> Resp {
+    let (status, slug, title) = kind.parts();
     let mut r = json(
         status,
         &Problem {
-            kind: format!("urn:lanyard:problem:{kind}"),
+            kind: format!("urn:lanyard:problem:{slug}"),
             title: title.into(),
             status: status.as_u16(),
             detail,
@@ -65,134 +124,73 @@ fn with_header(mut r: Resp, name: header::HeaderName, value: &str) -> Resp {
 }
 
 fn unavailable() -> Resp {
+    let detail = "a storage backend did not answer; try again shortly";
     with_header(
-        problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Store unavailable",
-            Some("a storage backend did not answer; try again shortly".into()),
-        ),
+        problem(Kind::Unavailable, Some(detail.into())),
         header::RETRY_AFTER,
         "5",
     )
 }
 
+fn internal() -> Resp {
+    let detail = "the server failed; its log says why";
+    problem(Kind::Internal, Some(detail.into()))
+}
+
 /// The response for an operation's failure.
 pub fn from_error(e: &AdminError) -> Resp {
     use AdminError as E;
-    match e {
-        E::NotFound(_) => problem(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            Some(e.to_string()),
-        ),
-        E::Conflict(d) => problem(
-            StatusCode::CONFLICT,
-            "conflict",
-            "Conflict",
-            Some(d.clone()),
-        ),
-        E::Invalid(d) => problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            Some(d.clone()),
-        ),
-        E::PreconditionFailed => problem(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "Precondition failed",
-            Some(e.to_string()),
-        ),
-        E::PolicyRefused(d) => problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "policy-refused",
-            "Policy module refused",
-            Some(d.clone()),
-        ),
-        E::Unsupported(d) => problem(
-            StatusCode::CONFLICT,
-            "unsupported",
-            "Not available on this deployment",
-            Some(d.clone()),
-        ),
-        E::Store(StoreError::NotFound) => {
-            problem(StatusCode::NOT_FOUND, "not-found", "Not found", None)
-        }
-        E::Store(StoreError::Conflict) => {
-            problem(StatusCode::CONFLICT, "conflict", "Conflict", None)
-        }
+    let kind = match e {
+        E::NotFound(_) | E::Store(StoreError::NotFound) => Kind::NotFound,
+        E::Conflict(_) | E::Store(StoreError::Conflict) => Kind::Conflict,
+        E::Invalid(_) => Kind::Invalid,
+        E::PreconditionFailed => Kind::PreconditionFailed,
+        E::PolicyRefused(_) => Kind::PolicyRefused,
+        E::Unsupported(_) => Kind::Unsupported,
         E::Store(StoreError::Unavailable(cause)) => {
             tracing::warn!(error = %cause, "admin request: store unavailable");
-            unavailable()
+            return unavailable();
         }
         E::Store(StoreError::Corrupt(cause)) => {
             tracing::error!(error = %cause, "admin request: stored data unreadable");
-            internal()
+            return internal();
         }
         E::Internal(d) => {
             tracing::error!(error = %d, "admin request failed");
-            internal()
+            return internal();
         }
-    }
-}
-
-fn internal() -> Resp {
-    problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        Some("the server failed; its log says why".into()),
-    )
+    };
+    // A store's bare refusal has no sentence of its own to add.
+    let detail = (!matches!(e, E::Store(_))).then(|| e.to_string());
+    problem(kind, detail)
 }
 
 /// The response for a request refused before it reached an operation.
 pub fn refused(r: &Refusal) -> Resp {
     match r {
         Refusal::Unauthenticated(why) => with_header(
-            problem(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Unauthenticated",
-                Some((*why).into()),
-            ),
+            problem(Kind::Unauthenticated, Some((*why).into())),
             header::WWW_AUTHENTICATE,
             &format!("Bearer error=\"invalid_token\", error_description=\"{why}\""),
         ),
         Refusal::Forbidden(scope) => with_header(
             problem(
-                StatusCode::FORBIDDEN,
-                "insufficient-scope",
-                "Insufficient scope",
+                Kind::InsufficientScope,
                 Some(format!("this operation needs the {scope} scope")),
             ),
             header::WWW_AUTHENTICATE,
             &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
         ),
-        Refusal::NoSuchPath => problem(StatusCode::NOT_FOUND, "not-found", "Not found", None),
+        Refusal::NoSuchPath => problem(Kind::NotFound, None),
         Refusal::MethodNotAllowed(allow) => with_header(
-            problem(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                Some(format!("allowed: {allow}")),
-            ),
+            problem(Kind::MethodNotAllowed, Some(format!("allowed: {allow}"))),
             header::ALLOW,
             allow,
         ),
-        Refusal::UnsupportedMediaType(expected) => problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            Some(format!("send {expected}")),
-        ),
-        Refusal::Invalid(d) => problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            Some(d.clone()),
-        ),
+        Refusal::UnsupportedMediaType(expected) => {
+            problem(Kind::UnsupportedMediaType, Some(format!("send {expected}")))
+        }
+        Refusal::Invalid(d) => problem(Kind::Invalid, Some(d.clone())),
         Refusal::Unavailable => unavailable(),
     }
 }
