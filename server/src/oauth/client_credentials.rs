@@ -31,7 +31,7 @@ pub async fn grant(
         ));
     }
     let admin = &app.config.admin_resource;
-    let resource = match resource {
+    let (resource, for_admin) = match resource {
         Some(raw) => {
             let uri =
                 ResourceUri::parse(raw).map_err(|e| OAuthError::InvalidTarget(e.to_string()))?;
@@ -40,16 +40,16 @@ pub async fn grant(
                 if client.origin != ClientOrigin::Operator {
                     return Err(OAuthError::InvalidTarget("unknown resource".into()));
                 }
-                admin
+                (admin, true)
             } else {
-                app.config
-                    .resource(&uri)
-                    .ok_or_else(|| OAuthError::InvalidTarget("unknown resource".into()))?
+                let configured = app.config.resource(&uri);
+                let found = configured
+                    .ok_or_else(|| OAuthError::InvalidTarget("unknown resource".into()))?;
+                (found, false)
             }
         }
-        None => app.config.default_resource(),
+        None => (app.config.default_resource(), false),
     };
-    let for_admin = std::ptr::eq(resource, admin);
     let offered = ScopeSet::from_scopes(resource.scopes.iter().cloned());
     // What the client was registered for, within what the resource offers.
     let registered = match &client.scope {
